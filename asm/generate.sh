@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Assembles the reference stubs of every architecture with the GNU assembler
+# and writes one golden.txt per architecture: a line `case hexbytes` for each
+# `.case.*` section. The encoder tests compare against these files.
+#
+#   asm/generate.sh            rewrite the golden files in place
+#   asm/generate.sh --check    fail if the assembler disagrees with them
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+check=false
+[ "${1:-}" = --check ] && check=true
+
+# arch directory, assembler, its flags, objcopy
+targets=(
+  "x86_64 as --64 objcopy"
+  "x86 as --32 objcopy"
+)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+status=0
+for target in "${targets[@]}"; do
+  read -r arch assembler flags objcopy <<<"$target"
+  if ! command -v "$assembler" >/dev/null; then
+    echo "asm/generate.sh: $assembler not found (needed for $arch)" >&2
+    exit 1
+  fi
+  "$assembler" $flags -o "$work/$arch.o" "$here/$arch/stubs.S"
+  out="$work/$arch.golden"
+  : >"$out"
+  sections=$(objdump -h "$work/$arch.o" | awk '$2 ~ /^\.case\./ {print $2}')
+  for section in $sections; do
+    "$objcopy" -O binary --only-section="$section" "$work/$arch.o" "$work/bytes"
+    printf '%s %s\n' "${section#.case.}" "$(od -An -tx1 -v "$work/bytes" | tr -d ' \n')" >>"$out"
+  done
+  if $check; then
+    if ! diff -u "$here/$arch/golden.txt" "$out"; then
+      echo "asm/generate.sh: $arch/golden.txt differs from what $assembler produces" >&2
+      status=1
+    fi
+  else
+    cp "$out" "$here/$arch/golden.txt"
+  fi
+done
+exit $status

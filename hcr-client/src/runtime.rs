@@ -1,0 +1,327 @@
+//! A typed binding to the runtime's C ABI (`hcr-runtime/include/hcr.h`).
+//!
+//! The runtime is a shared library loaded once per process with
+//! `RTLD_GLOBAL`, so that modules opened later resolve their `hcr_*` calls
+//! against it. [`RuntimeLibrary`] opens it, resolves every entry point and
+//! wraps each in a method that takes Rust strings and returns `Result`.
+
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::path::Path;
+use std::ptr::NonNull;
+
+use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+
+/// An error reported by the runtime, or met before calling it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (code {code})")]
+pub struct RuntimeError {
+    /// The runtime's negative result code (`HCR_ERR_*`), or
+    /// `HCR_ERR_INVALID_ARGUMENT` (-1) for input refused before the call.
+    pub code: i32,
+    /// `hcr_last_error()` of the failing call.
+    pub message: String,
+}
+
+/// What `register_global` found; see `hcr_register_global`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobalStatus {
+    /// Kept as it was.
+    Existing,
+    /// Fresh zeroed memory to initialize.
+    New,
+    /// Fresh zeroed memory; the layout differs from the last registration.
+    LayoutChanged,
+}
+
+/// Why the runtime library could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// `dlopen` failed.
+    #[error("cannot open the hcr runtime {path}")]
+    Open {
+        /// The library's path.
+        path: String,
+        /// The loader's error.
+        #[source]
+        source: libloading::Error,
+    },
+    /// An entry point is missing: the library is not a matching runtime.
+    #[error("{path} lacks `{symbol}`: not an hcr runtime of this version")]
+    Missing {
+        /// The library's path.
+        path: String,
+        /// The missing symbol.
+        symbol: &'static str,
+    },
+}
+
+macro_rules! entry_points {
+    ($($name:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
+        /// The runtime's entry points, as resolved from the library. Calling
+        /// them directly is for tests of the C ABI's input checks; prefer
+        /// the methods of [`RuntimeLibrary`].
+        #[derive(Debug, Clone, Copy)]
+        #[allow(missing_docs, reason = "each field is the hcr.h function of the same name")]
+        pub struct Api {
+            $(pub $name: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
+        }
+
+        impl Api {
+            fn resolve(library: &Library, path: &str) -> Result<Api, OpenError> {
+                Ok(Api {
+                    $($name: {
+                        let symbol = concat!(stringify!($name), "\0");
+                        // SAFETY: the field's type is the signature hcr.h
+                        // declares for this name; the pointer is used only
+                        // while the library is loaded (RuntimeLibrary keeps it).
+                        unsafe { library.get(symbol.as_bytes()) }
+                            .map(|symbol| *symbol)
+                            .map_err(|_| OpenError::Missing {
+                                path: path.to_owned(),
+                                symbol: stringify!($name),
+                            })?
+                    },)*
+                })
+            }
+        }
+    };
+}
+
+entry_points! {
+    hcr_register_proc: fn(*const c_char, *const c_char, *const c_void) -> *mut c_void;
+    hcr_get_proc: fn(*const c_char, *const c_char) -> *mut c_void;
+    hcr_register_global: fn(*const c_char, *const c_char, usize, usize, u64, *mut *mut c_void) -> c_int;
+    hcr_get_global: fn(*const c_char, *const c_char) -> *mut c_void;
+    hcr_get_previous_global: fn(*const c_char, *const c_char) -> *mut c_void;
+    hcr_init: fn(*const c_char, *const *const c_char, *const c_char) -> c_int;
+    hcr_reload_needed: fn() -> bool;
+    hcr_has_module_changed: fn(*const c_char) -> bool;
+    hcr_perform_code_reload: fn() -> c_int;
+    hcr_last_error: fn() -> *const c_char;
+    hcr_add_event_handler: fn(bool, Option<extern "C" fn()>);
+    hcr_add_module: fn(*const c_char);
+    hcr_generation: fn() -> i64;
+    hcr_set_stub_form: fn(c_int) -> c_int;
+    hcr_retained_version_count: fn() -> i64;
+}
+
+/// The runtime library, open for the life of this value (in practice, of
+/// the process: modules depend on it).
+#[derive(Debug)]
+pub struct RuntimeLibrary {
+    api: Api,
+    _library: Library,
+}
+
+fn c_string(text: &str, what: &str) -> Result<CString, RuntimeError> {
+    CString::new(text).map_err(|_| RuntimeError {
+        code: -1,
+        message: format!("{what} `{}` contains a NUL byte", text.escape_debug()),
+    })
+}
+
+// Every `unsafe` call below passes NUL-terminated strings that live across
+// the call and the pointer types hcr.h declares; the runtime validates
+// everything else itself.
+impl RuntimeLibrary {
+    /// Opens `libhcr_runtime.so` at `path` with `RTLD_NOW | RTLD_GLOBAL`.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the library cannot be loaded or lacks an entry point.
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
+        let shown = path.display().to_string();
+        // SAFETY: loading the runtime runs only its own (Rust std) initializers.
+        let library =
+            unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }.map_err(|source| {
+                OpenError::Open {
+                    path: shown.clone(),
+                    source,
+                }
+            })?;
+        let api = Api::resolve(&library, &shown)?;
+        Ok(RuntimeLibrary {
+            api,
+            _library: library,
+        })
+    }
+
+    /// The raw entry points.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// The calling thread's last error message.
+    pub fn last_error(&self) -> String {
+        // SAFETY: see the comment on this impl; the result is a valid string.
+        let message = unsafe { CStr::from_ptr((self.api.hcr_last_error)()) };
+        message.to_string_lossy().into_owned()
+    }
+
+    fn check(&self, code: c_int) -> Result<c_int, RuntimeError> {
+        if code < 0 {
+            return Err(RuntimeError {
+                code,
+                message: self.last_error(),
+            });
+        }
+        Ok(code)
+    }
+
+    fn non_null<T>(&self, ptr: *mut T) -> Result<NonNull<T>, RuntimeError> {
+        NonNull::new(ptr).ok_or_else(|| RuntimeError {
+            code: -1,
+            message: self.last_error(),
+        })
+    }
+
+    /// `hcr_init`: loads the tree of `main` with its `imports` from `dir`
+    /// (`None`: the executable's directory).
+    ///
+    /// # Errors
+    /// The runtime's error; nothing stays loaded.
+    pub fn init(
+        &self,
+        main: &str,
+        imports: &[&str],
+        dir: Option<&Path>,
+    ) -> Result<(), RuntimeError> {
+        let main = c_string(main, "main module")?;
+        let imports = imports
+            .iter()
+            .map(|name| c_string(name, "import"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut list: Vec<*const c_char> = imports.iter().map(|name| name.as_ptr()).collect();
+        list.push(std::ptr::null());
+        let dir = dir
+            .map(|dir| c_string(&dir.to_string_lossy(), "module directory"))
+            .transpose()?;
+        let dir_ptr = dir.as_ref().map_or(std::ptr::null(), |dir| dir.as_ptr());
+        // SAFETY: see the comment on this impl.
+        self.check(unsafe { (self.api.hcr_init)(main.as_ptr(), list.as_ptr(), dir_ptr) })?;
+        Ok(())
+    }
+
+    /// `hcr_perform_code_reload`.
+    ///
+    /// # Errors
+    /// The runtime's error; every module is as it was.
+    pub fn perform_code_reload(&self) -> Result<(), RuntimeError> {
+        // SAFETY: see the comment on this impl.
+        self.check(unsafe { (self.api.hcr_perform_code_reload)() })?;
+        Ok(())
+    }
+
+    /// `hcr_reload_needed`.
+    pub fn reload_needed(&self) -> bool {
+        // SAFETY: see the comment on this impl.
+        unsafe { (self.api.hcr_reload_needed)() }
+    }
+
+    /// `hcr_has_module_changed`; false for unknown or malformed names.
+    pub fn has_module_changed(&self, module: &str) -> bool {
+        let Ok(module) = c_string(module, "module") else {
+            return false;
+        };
+        // SAFETY: see the comment on this impl.
+        unsafe { (self.api.hcr_has_module_changed)(module.as_ptr()) }
+    }
+
+    /// `hcr_generation`.
+    pub fn generation(&self) -> i64 {
+        // SAFETY: see the comment on this impl.
+        unsafe { (self.api.hcr_generation)() }
+    }
+
+    /// `hcr_retained_version_count`.
+    pub fn retained_version_count(&self) -> i64 {
+        // SAFETY: see the comment on this impl.
+        unsafe { (self.api.hcr_retained_version_count)() }
+    }
+
+    /// `hcr_get_proc`: the stub of `module::name`.
+    ///
+    /// # Errors
+    /// Malformed names or a full jump table.
+    pub fn get_proc(&self, module: &str, name: &str) -> Result<NonNull<c_void>, RuntimeError> {
+        let (module, name) = (c_string(module, "module")?, c_string(name, "proc")?);
+        // SAFETY: see the comment on this impl.
+        self.non_null(unsafe { (self.api.hcr_get_proc)(module.as_ptr(), name.as_ptr()) })
+    }
+
+    /// `hcr_register_proc`: makes `module::name` jump to `target`.
+    ///
+    /// # Errors
+    /// Malformed input or a full jump table.
+    pub fn register_proc(
+        &self,
+        module: &str,
+        name: &str,
+        target: *const c_void,
+    ) -> Result<NonNull<c_void>, RuntimeError> {
+        let (module, name) = (c_string(module, "module")?, c_string(name, "proc")?);
+        // SAFETY: see the comment on this impl; the runtime refuses NULL.
+        self.non_null(unsafe {
+            (self.api.hcr_register_proc)(module.as_ptr(), name.as_ptr(), target)
+        })
+    }
+
+    /// `hcr_register_global`.
+    ///
+    /// # Errors
+    /// Malformed input, a bad alignment or no memory.
+    pub fn register_global(
+        &self,
+        module: &str,
+        name: &str,
+        size: usize,
+        align: usize,
+        layout_hash: u64,
+    ) -> Result<(NonNull<u8>, GlobalStatus), RuntimeError> {
+        let (module, name) = (c_string(module, "module")?, c_string(name, "global")?);
+        let mut out = std::ptr::null_mut();
+        // SAFETY: see the comment on this impl; `out` is writable.
+        let code = unsafe {
+            (self.api.hcr_register_global)(
+                module.as_ptr(),
+                name.as_ptr(),
+                size,
+                align,
+                layout_hash,
+                &mut out,
+            )
+        };
+        let status = match self.check(code)? {
+            0 => GlobalStatus::Existing,
+            1 => GlobalStatus::New,
+            _ => GlobalStatus::LayoutChanged,
+        };
+        Ok((self.non_null(out.cast())?, status))
+    }
+
+    /// `hcr_get_global`.
+    pub fn get_global(&self, module: &str, name: &str) -> Option<NonNull<u8>> {
+        let (module, name) = (
+            c_string(module, "module").ok()?,
+            c_string(name, "global").ok()?,
+        );
+        // SAFETY: see the comment on this impl.
+        NonNull::new(unsafe { (self.api.hcr_get_global)(module.as_ptr(), name.as_ptr()) }.cast())
+    }
+
+    /// `hcr_add_event_handler`.
+    pub fn add_event_handler(&self, before: bool, callback: extern "C" fn()) {
+        // SAFETY: see the comment on this impl.
+        unsafe { (self.api.hcr_add_event_handler)(before, Some(callback)) }
+    }
+
+    /// `hcr_set_stub_form`: 0 data form, 1 near form (see hcr.h).
+    ///
+    /// # Errors
+    /// An unknown form.
+    pub fn set_stub_form(&self, form: i32) -> Result<(), RuntimeError> {
+        // SAFETY: see the comment on this impl.
+        self.check(unsafe { (self.api.hcr_set_stub_form)(form) })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+/* hcr.h: the C ABI of libhcr_runtime.so, the permanent hot-code-reloading
+ * runtime. Hosts and modules written in C include this and link with
+ * -lhcr_runtime; Rust code uses the hcr-client crate instead.
+ *
+ * Every entry point validates its arguments. On failure it returns an error
+ * value (a negative code, NULL or false, as documented) and sets a message
+ * for hcr_last_error() on the calling thread; the process and everything
+ * loaded carry on. */
+#ifndef HCR_H
+#define HCR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Negative results. */
+#define HCR_ERR_INVALID_ARGUMENT    (-1)  /* NULL, empty, non-UTF-8 or malformed input */
+#define HCR_ERR_NOT_INITIALIZED     (-2)  /* hcr_init has not succeeded */
+#define HCR_ERR_ALREADY_INITIALIZED (-3)
+#define HCR_ERR_BUSY                (-4)  /* another init or reload is running */
+#define HCR_ERR_LOAD_FAILED         (-5)  /* a library could not be read, checked or opened */
+#define HCR_ERR_INIT_FAILED         (-6)  /* a module's dat_init or init returned non-zero */
+#define HCR_ERR_VETOED              (-7)  /* a module's hcr_module_can_reload returned false */
+#define HCR_ERR_CYCLIC_IMPORT       (-8)
+#define HCR_ERR_JUMP_TABLE          (-9)  /* the jump table is full or cannot be reserved */
+#define HCR_ERR_OUT_OF_MEMORY       (-10)
+#define HCR_ERR_INTERNAL            (-11) /* a bug in the runtime, caught; it carries on */
+
+/* Results of hcr_register_global. */
+#define HCR_GLOBAL_EXISTING       0  /* kept as it was: do not initialize again */
+#define HCR_GLOBAL_NEW            1  /* fresh zeroed memory: initialize it */
+#define HCR_GLOBAL_LAYOUT_CHANGED 2  /* fresh zeroed memory; the old block is readable
+                                        through hcr_get_previous_global during this reload */
+
+/* Stub forms for hcr_set_stub_form. */
+#define HCR_STUB_DATA 0  /* default: indirect jump, re-pointed by one atomic store */
+#define HCR_STUB_NEAR 1  /* jmp rel32 where in reach; see hcr_set_stub_form */
+
+/* ---- Procs ------------------------------------------------------------ */
+
+/* Registers fn as module::name and returns its stub, whose address never
+ * changes for the life of the process. Registering again re-points the same
+ * stub. NULL on error. */
+void *hcr_register_proc(const char *module, const char *name, void *fn);
+
+/* The stub for module::name. A name not registered yet gets its slot now;
+ * calling it before registration aborts with a message naming the proc.
+ * NULL only for malformed input or a full jump table. */
+void *hcr_get_proc(const char *module, const char *name);
+
+/* ---- Globals ---------------------------------------------------------- */
+
+/* Zeroed memory of `size` bytes aligned to `align` (a power of two) at a
+ * stable address, in *out. Returns HCR_GLOBAL_NEW, HCR_GLOBAL_EXISTING,
+ * HCR_GLOBAL_LAYOUT_CHANGED (size, align or layout_hash differ from the
+ * registration before: never old bytes read as the new type), or < 0. */
+int hcr_register_global(const char *module, const char *name, size_t size,
+                        size_t align, uint64_t layout_hash, void **out);
+
+/* The memory of module::name, or NULL if it is not registered. */
+void *hcr_get_global(const char *module, const char *name);
+
+/* During the reload in which module::name changed its layout, its old block
+ * (with the old value) so a migration can convert it; NULL otherwise. */
+void *hcr_get_previous_global(const char *module, const char *name);
+
+/* ---- The module tree ---------------------------------------------------- */
+
+/* Loads the tree of the host `main_module`: every module in `imports`
+ * (NULL-terminated; NULL for none) and, recursively, theirs, from
+ * module_dir (NULL: the executable's directory), where module m is
+ * libm.so. Each module gets dat_init then init, leaves first. 0 or < 0; on
+ * failure nothing stays loaded and hcr_init may be called again. */
+int hcr_init(const char *main_module, const char *const *imports,
+             const char *module_dir);
+
+/* Whether any loaded module's library changed on disk (contents, not just
+ * timestamps: two same-size builds within one second are both seen). */
+bool hcr_reload_needed(void);
+
+/* Whether the library of the named module changed on disk. */
+bool hcr_has_module_changed(const char *module);
+
+/* Reloads every changed module; call it where no frame of a module is on
+ * this thread's stack. Returns 0 (also when nothing changed, in which case
+ * nothing runs) or < 0 with every module, stub and global as before, the old
+ * after-handlers run and the generation unchanged. Order: veto check, before
+ * handlers, load changed and newly imported modules, dat_init + init of new
+ * versions and dat_init of the others leaves first, generation + 1, after
+ * handlers, modules no longer imported dropped. */
+int hcr_perform_code_reload(void);
+
+/* This thread's last error message, "" if none. Valid until the next failing
+ * call on this thread. */
+const char *hcr_last_error(void);
+
+/* Adds a handler run before (is_before) or after every reload. Added during
+ * a module's init it belongs to that module and is dropped when the module
+ * is reloaded; added anywhere else it belongs to the main module, whose
+ * handlers run last. */
+void hcr_add_event_handler(bool is_before, void (*cb)(void));
+
+/* Declares a module by name; loads nothing. */
+void hcr_add_module(const char *module);
+
+/* Number of successful reloads: 0 after hcr_init. */
+int64_t hcr_generation(void);
+
+/* ---- Tuning and diagnostics ----------------------------------------------- */
+
+/* Chooses the form of stubs written from now on. HCR_STUB_NEAR writes
+ * `jmp rel32` instructions where the target is within 2 GiB of the slot
+ * (else the data form); re-pointing it rewrites instructions, so it is the
+ * host's promise that no other thread calls through any stub while procs
+ * are registered or a reload runs. 0 or HCR_ERR_INVALID_ARGUMENT. */
+int hcr_set_stub_form(int form);
+
+/* Module versions loaded so far; all stay mapped until the process exits. */
+int64_t hcr_retained_version_count(void);
+
+/* ---- What each module exports -------------------------------------------- */
+/*
+ * const char *const *hcr_module_imports(void);  NULL-terminated module names
+ * const char *hcr_module_hash(void);            build identity
+ * int  hcr_module_dat_init(void);   register own procs, look up other modules'
+ *                                   procs and globals; 0 ok
+ * int  hcr_module_init(void);       register own globals, one-time code (guarded
+ *                                   by a global's HCR_GLOBAL_NEW), add handlers;
+ *                                   0 ok
+ * bool hcr_module_can_reload(void); optional: false vetoes the whole reload
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HCR_H */

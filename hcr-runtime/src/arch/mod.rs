@@ -1,0 +1,134 @@
+//! Stub encoders, one file per instruction set.
+//!
+//! Every architecture lays a slot out the same way, so the jump table never
+//! needs to know which instruction set it writes:
+//!
+//! | offset | bytes | content |
+//! | --- | --- | --- |
+//! | 0 | 8 | the jump: data form (indirect through the word at +8) or near form |
+//! | 8 | 8 | the target word of the data form (native pointer width) |
+//! | 16 | 16 | the bad-call veneer: passes the slot's own address to the bad-call handler |
+//!
+//! A slot whose proc is missing points its target word at its own veneer, so
+//! the handler learns which slot was called and can name the proc.
+//!
+//! The encoders are pure functions over addresses, compile on every host and
+//! return [`EncodeError`] instead of truncating a displacement. Only the
+//! `host` alias is chosen by `cfg`, so the golden-byte tests of every
+//! architecture run everywhere.
+
+pub mod x86;
+pub mod x86_64;
+
+#[cfg(target_arch = "x86")]
+pub use x86 as host;
+#[cfg(target_arch = "x86_64")]
+pub use x86_64 as host;
+
+/// Size of one slot in bytes; slots are aligned to it.
+pub const SLOT_SIZE: usize = 32;
+/// Offset of the data form's target word inside a slot.
+pub const TARGET_OFFSET: usize = 8;
+/// Offset of the bad-call veneer inside a slot.
+pub const VENEER_OFFSET: usize = 16;
+/// Bytes of the jump instruction area at the start of a slot.
+pub const JUMP_LEN: usize = 8;
+/// Bytes of the veneer area.
+pub const VENEER_LEN: usize = 16;
+
+/// Why an encoder could not produce a stub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// A pc-relative displacement does not fit its field.
+    #[error("{what}: distance {distance:#x} from {from:#x} does not fit in {bits} signed bits")]
+    OutOfRange {
+        /// Which instruction needed the displacement.
+        what: &'static str,
+        /// Address the displacement is measured from.
+        from: u64,
+        /// The displacement that was needed.
+        distance: i128,
+        /// Width of the displacement field.
+        bits: u32,
+    },
+    /// An absolute address does not fit the architecture's address width.
+    #[error("{what}: address {address:#x} does not fit in {bits} bits")]
+    AddressTooWide {
+        /// Which field needed the address.
+        what: &'static str,
+        /// The address.
+        address: u64,
+        /// Width of the field.
+        bits: u32,
+    },
+    /// An address is not aligned as the stub layout needs.
+    #[error("{what}: address {address:#x} is not aligned to {align} bytes")]
+    Misaligned {
+        /// Which address.
+        what: &'static str,
+        /// The address.
+        address: u64,
+        /// The alignment it needs.
+        align: u64,
+    },
+}
+
+/// The signed displacement `to - from`, if it fits in `bits` signed bits.
+pub(crate) fn signed_displacement(
+    what: &'static str,
+    from: u64,
+    to: u64,
+    bits: u32,
+) -> Result<i64, EncodeError> {
+    let distance = i128::from(to) - i128::from(from);
+    let limit = 1i128 << (bits - 1);
+    if distance < -limit || distance >= limit {
+        return Err(EncodeError::OutOfRange {
+            what,
+            from,
+            distance,
+            bits,
+        });
+    }
+    // The range check above makes this lossless for every `bits <= 64`.
+    Ok(distance as i64)
+}
+
+/// Checks that a slot address is aligned to [`SLOT_SIZE`].
+pub(crate) fn check_slot_alignment(slot: u64) -> Result<(), EncodeError> {
+    if slot % SLOT_SIZE as u64 != 0 {
+        return Err(EncodeError::Misaligned {
+            what: "slot",
+            address: slot,
+            align: SLOT_SIZE as u64,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod golden {
+    //! Reads the golden files that `asm/generate.sh` writes from the GNU
+    //! assembler's output.
+
+    /// The bytes of case `name` in a golden file (`name hexbytes` per line).
+    pub(crate) fn case(file: &str, name: &str) -> Vec<u8> {
+        let line = file
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("golden case `{name}` missing: run asm/generate.sh"));
+        let hex = line.split_whitespace().nth(1).unwrap_or("");
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("golden files hold hex"))
+            .collect()
+    }
+
+    /// Every case name in a golden file.
+    pub(crate) fn names(file: &str) -> Vec<&str> {
+        file.lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect()
+    }
+}

@@ -1,0 +1,125 @@
+//! x86 (32-bit) stubs.
+//!
+//! * data form: `jmp dword ptr [slot + 8]` (absolute), two `int3`, then the
+//!   4-byte target at +8. Re-pointing is one aligned 4-byte store.
+//! * near form: `jmp rel32`. The 32-bit instruction pointer wraps, so every
+//!   32-bit target is in reach; only addresses wider than 32 bits fail.
+//! * veneer: `sub esp, 8; push slot; push eax; jmp dword ptr [cell]`. The
+//!   handler then sees `slot` as its first stack argument below a dummy
+//!   return address, with the stack moved by 16 bytes so the i386 System V
+//!   16-byte alignment at a call target still holds.
+
+use super::{EncodeError, JUMP_LEN, TARGET_OFFSET, VENEER_LEN, check_slot_alignment};
+
+/// Width of the data form's target word.
+pub const TARGET_WIDTH: usize = 4;
+/// Length of the near jump.
+pub const NEAR_JUMP_LEN: usize = 5;
+
+const INT3: u8 = 0xcc;
+
+fn address32(what: &'static str, address: u64) -> Result<u32, EncodeError> {
+    u32::try_from(address).map_err(|_| EncodeError::AddressTooWide {
+        what,
+        address,
+        bits: 32,
+    })
+}
+
+/// The data form's jump instructions for the slot at `slot`.
+///
+/// # Errors
+/// [`EncodeError::AddressTooWide`] when the slot is above 4 GiB.
+pub fn data_jump(slot: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    let word = address32("jmp [abs32]", slot + TARGET_OFFSET as u64)?;
+    let [a, b, c, d] = word.to_le_bytes();
+    Ok([
+        0xff, 0x25, a, b, c, d, // jmp dword ptr [abs32]
+        INT3, INT3,
+    ])
+}
+
+/// The near form: `jmp rel32` from `slot` to `target`, modulo 2^32.
+///
+/// # Errors
+/// [`EncodeError::AddressTooWide`] when either address is above 4 GiB.
+pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeError> {
+    let slot = address32("jmp rel32 source", slot)?;
+    let target = address32("jmp rel32 target", target)?;
+    let rel = target.wrapping_sub(slot.wrapping_add(NEAR_JUMP_LEN as u32));
+    let [a, b, c, d] = rel.to_le_bytes();
+    Ok([0xe9, a, b, c, d]) // jmp rel32
+}
+
+/// The bad-call veneer at `slot + 16`.
+///
+/// # Errors
+/// [`EncodeError::AddressTooWide`] when an address is above 4 GiB.
+pub fn bad_call_veneer(slot: u64, handler_cell: u64) -> Result<[u8; VENEER_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    let [s0, s1, s2, s3] = address32("push imm32", slot)?.to_le_bytes();
+    let [c0, c1, c2, c3] = address32("jmp [abs32]", handler_cell)?.to_le_bytes();
+    Ok([
+        0x83, 0xec, 0x08, // sub esp, 8
+        0x68, s0, s1, s2, s3,   // push imm32 (the slot: the handler's argument)
+        0x50, // push eax (stands in for a return address)
+        0xff, 0x25, c0, c1, c2, c3, // jmp dword ptr [abs32]
+        INT3,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::golden;
+
+    const GOLDEN: &str = include_str!("../../../asm/x86/golden.txt");
+    const SLOT: u64 = 0x1000_0000;
+
+    /// Near cases of `asm/x86/stubs.S`: name, slot and target.
+    const NEAR_CASES: &[(&str, u64, u64)] = &[
+        ("near_zero", SLOT, SLOT + 5),
+        ("near_backward", SLOT, SLOT - 0x100),
+        ("near_max", SLOT, SLOT + 5 + 0x7fff_ffff),
+        ("near_wraps_below_zero", SLOT, 0xf000_0000),
+    ];
+
+    #[test]
+    fn data_jump_matches_the_assembler() {
+        assert_eq!(
+            data_jump(SLOT).unwrap().to_vec(),
+            golden::case(GOLDEN, "data_jump")
+        );
+    }
+
+    #[test]
+    fn near_jumps_match_the_assembler_including_wraparound() {
+        for &(name, slot, target) in NEAR_CASES {
+            let bytes = near_jump(slot, target).unwrap();
+            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+        }
+    }
+
+    #[test]
+    fn veneer_matches_the_assembler() {
+        let bytes = bad_call_veneer(SLOT, 0x0fff_f000).unwrap();
+        assert_eq!(bytes.to_vec(), golden::case(GOLDEN, "veneer"));
+    }
+
+    #[test]
+    fn every_golden_case_is_checked() {
+        let mut known = vec!["data_jump", "veneer"];
+        known.extend(NEAR_CASES.iter().map(|c| c.0));
+        for name in golden::names(GOLDEN) {
+            assert!(known.contains(&name), "golden case {name} has no test");
+        }
+    }
+
+    #[test]
+    fn addresses_above_4_gib_are_errors_not_truncations() {
+        assert!(data_jump(0x1_0000_0000).is_err());
+        assert!(near_jump(SLOT, 0x1_0000_0000).is_err());
+        assert!(bad_call_veneer(SLOT, 0x1_0000_0000).is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! x86_64 stubs.
+//!
+//! * data form: `jmp qword ptr [rip + 2]`, two `int3` of padding, then the
+//!   8-byte target at +8. Re-pointing is one aligned 8-byte store.
+//! * near form: `jmp rel32`, reaching ±2 GiB from the end of the instruction.
+//! * veneer: `lea rdi, [slot]` then `jmp qword ptr [rip + cell]`, where the
+//!   cell holds the bad-call handler's address. The handler is entered as if
+//!   called by the stub's caller: the return address is still on the stack,
+//!   so the stack is aligned as the System V ABI expects at a call target.
+
+use super::{EncodeError, JUMP_LEN, VENEER_LEN, VENEER_OFFSET, check_slot_alignment};
+use super::{TARGET_OFFSET, signed_displacement};
+
+/// Width of the data form's target word.
+pub const TARGET_WIDTH: usize = 8;
+/// Length of the near jump.
+pub const NEAR_JUMP_LEN: usize = 5;
+
+const INT3: u8 = 0xcc;
+
+/// The data form's jump instructions, independent of the slot's address.
+pub fn data_jump(slot: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    let rip_to_target = (TARGET_OFFSET - 6) as u8;
+    Ok([
+        0xff,
+        0x25,
+        rip_to_target,
+        0,
+        0,
+        0, // jmp qword ptr [rip + 2]
+        INT3,
+        INT3, // never executed; keeps the target word aligned
+    ])
+}
+
+/// The near form: `jmp rel32` from `slot` to `target`.
+///
+/// # Errors
+/// [`EncodeError::OutOfRange`] when `target` is more than 2 GiB away.
+pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeError> {
+    let end = slot.wrapping_add(NEAR_JUMP_LEN as u64);
+    let rel = signed_displacement("jmp rel32", end, target, 32)? as i32;
+    let [a, b, c, d] = rel.to_le_bytes();
+    Ok([0xe9, a, b, c, d]) // jmp rel32
+}
+
+/// The bad-call veneer at `slot + 16`: loads the slot's address into the
+/// first argument register and jumps through the handler cell.
+///
+/// # Errors
+/// [`EncodeError::OutOfRange`] when the cell is more than 2 GiB away.
+pub fn bad_call_veneer(slot: u64, handler_cell: u64) -> Result<[u8; VENEER_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    let lea_end = slot + VENEER_OFFSET as u64 + 7;
+    let to_slot = signed_displacement("lea rdi, [rip + rel32]", lea_end, slot, 32)? as i32;
+    let jmp_end = lea_end + 6;
+    let to_cell = signed_displacement("jmp [rip + rel32]", jmp_end, handler_cell, 32)? as i32;
+    let [s0, s1, s2, s3] = to_slot.to_le_bytes();
+    let [c0, c1, c2, c3] = to_cell.to_le_bytes();
+    Ok([
+        0x48, 0x8d, 0x3d, s0, s1, s2, s3, // lea rdi, [rip + rel32]
+        0xff, 0x25, c0, c1, c2, c3, // jmp qword ptr [rip + rel32]
+        INT3, INT3, INT3,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::golden;
+
+    const GOLDEN: &str = include_str!("../../../asm/x86_64/golden.txt");
+    /// High enough that every case's target is a valid address; the bytes
+    /// depend only on distances.
+    const SLOT: u64 = 0x7f00_0000_0000;
+
+    /// The near-jump cases of `asm/x86_64/stubs.S`: name and distance from
+    /// the end of the instruction.
+    const NEAR_CASES: &[(&str, i64)] = &[
+        ("near_zero", 0),
+        ("near_small_forward", 0x10),
+        ("near_small_backward", -0x20),
+        ("near_page", 0x1000),
+        ("near_max", 0x7fff_ffff),
+        ("near_min", -0x8000_0000),
+    ];
+
+    /// The veneer cases: name and the cell's distance from the slot.
+    const VENEER_CASES: &[(&str, i64)] = &[
+        ("veneer_cell_is_first_slot", -0x20),
+        ("veneer_cell_far_below", -0x7fff_0000),
+        ("veneer_cell_above", 0x40),
+    ];
+
+    #[test]
+    fn data_jump_matches_the_assembler() {
+        assert_eq!(
+            data_jump(SLOT).unwrap().to_vec(),
+            golden::case(GOLDEN, "data_jump")
+        );
+    }
+
+    #[test]
+    fn near_jumps_match_the_assembler_up_to_both_limits() {
+        for &(name, distance) in NEAR_CASES {
+            let target = (SLOT + NEAR_JUMP_LEN as u64).wrapping_add_signed(distance);
+            let bytes = near_jump(SLOT, target).unwrap();
+            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+        }
+    }
+
+    #[test]
+    fn near_jump_one_past_either_limit_is_an_error() {
+        let slot = SLOT;
+        let end = slot + NEAR_JUMP_LEN as u64;
+        assert!(near_jump(slot, end + 0x7fff_ffff).is_ok());
+        assert!(near_jump(slot, end - 0x8000_0000).is_ok());
+        assert!(near_jump(slot, end + 0x8000_0000).is_err());
+        assert!(near_jump(slot, end - 0x8000_0001).is_err());
+        let err = near_jump(SLOT, 0x7f00_0000_0000).unwrap_err();
+        assert!(
+            err.to_string().contains("does not fit in 32 signed bits"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn veneers_match_the_assembler() {
+        for &(name, distance) in VENEER_CASES {
+            let cell = SLOT.wrapping_add_signed(distance);
+            let bytes = bad_call_veneer(SLOT, cell).unwrap();
+            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+        }
+    }
+
+    #[test]
+    fn every_golden_case_is_checked() {
+        let mut known = vec!["data_jump"];
+        known.extend(NEAR_CASES.iter().map(|c| c.0));
+        known.extend(VENEER_CASES.iter().map(|c| c.0));
+        for name in golden::names(GOLDEN) {
+            assert!(known.contains(&name), "golden case {name} has no test");
+        }
+    }
+
+    #[test]
+    fn misaligned_slots_are_refused() {
+        assert!(data_jump(SLOT + 8).is_err());
+        assert!(bad_call_veneer(SLOT + 4, SLOT).is_err());
+    }
+}

@@ -1,0 +1,316 @@
+//! Checks a shared library's bytes before they reach `dlopen`.
+//!
+//! glibc's loader trusts the ELF headers: it maps segments straight from the
+//! file, so a library cut short by a linker that is still writing it kills
+//! the process with SIGBUS instead of returning an error. This check reads
+//! the headers the loader relies on and refuses any file whose program
+//! headers, loadable segments or dynamic section reach past its end, or that
+//! was built for another machine.
+
+/// Why a file is not a loadable shared library for this process.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ElfError {
+    /// The file does not start with the ELF magic.
+    #[error("not an ELF file")]
+    NotElf,
+    /// The file ends inside the ELF header.
+    #[error("truncated: {len} bytes is too short for an ELF header")]
+    TooShort {
+        /// The file's length.
+        len: usize,
+    },
+    /// Class, byte order, version or machine differ from this process.
+    #[error("built for {found}, but this process is {expected}")]
+    WrongTarget {
+        /// What the file declares.
+        found: String,
+        /// What this process needs.
+        expected: String,
+    },
+    /// The file is an executable, object file or core dump.
+    #[error("not a shared library (ELF type {0})")]
+    NotShared(u16),
+    /// A table or segment the loader reads lies past the end of the file.
+    #[error("truncated: {what} ends at byte {end}, but the file has {len} bytes")]
+    Truncated {
+        /// Which part.
+        what: String,
+        /// Where it ends.
+        end: u64,
+        /// The file's length.
+        len: usize,
+    },
+    /// A header field holds a value no loader accepts.
+    #[error("malformed: {0}")]
+    Malformed(String),
+}
+
+const PT_LOAD: u32 = 1;
+const PT_DYNAMIC: u32 = 2;
+const ET_DYN: u16 = 3;
+
+#[cfg(target_arch = "x86_64")]
+const HOST_MACHINE: u16 = 62;
+#[cfg(target_arch = "x86")]
+const HOST_MACHINE: u16 = 3;
+#[cfg(target_arch = "aarch64")]
+const HOST_MACHINE: u16 = 183;
+#[cfg(target_arch = "arm")]
+const HOST_MACHINE: u16 = 40;
+
+const HOST_CLASS: u8 = if cfg!(target_pointer_width = "64") {
+    2
+} else {
+    1
+};
+const HOST_DATA: u8 = if cfg!(target_endian = "little") { 1 } else { 2 };
+
+/// Little helper that reads header fields of either ELF class.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    wide: bool,
+}
+
+impl Reader<'_> {
+    fn uint(&self, offset: u64, size: usize) -> Option<u64> {
+        let start = usize::try_from(offset).ok()?;
+        let field = self.bytes.get(start..start.checked_add(size)?)?;
+        let mut buf = [0u8; 8];
+        if HOST_DATA == 1 {
+            buf[..size].copy_from_slice(field);
+            Some(u64::from_le_bytes(buf))
+        } else {
+            buf[8 - size..].copy_from_slice(field);
+            Some(u64::from_be_bytes(buf))
+        }
+    }
+    fn u16(&self, offset: u64) -> Option<u16> {
+        self.uint(offset, 2).map(|v| v as u16)
+    }
+    fn u32(&self, offset: u64) -> Option<u32> {
+        self.uint(offset, 4).map(|v| v as u32)
+    }
+    /// An address-sized field (`Elf32_Off`/`Elf64_Off` and friends).
+    fn word(&self, offset: u64) -> Option<u64> {
+        self.uint(offset, if self.wide { 8 } else { 4 })
+    }
+}
+
+fn machine_name(machine: u16) -> String {
+    match machine {
+        3 => "x86".into(),
+        40 => "ARM".into(),
+        62 => "x86_64".into(),
+        183 => "AArch64".into(),
+        other => format!("ELF machine {other}"),
+    }
+}
+
+fn end_within(
+    what: impl FnOnce() -> String,
+    start: u64,
+    size: u64,
+    len: usize,
+) -> Result<(), ElfError> {
+    match start.checked_add(size) {
+        Some(end) if end <= len as u64 => Ok(()),
+        end => Err(ElfError::Truncated {
+            what: what(),
+            end: end.unwrap_or(u64::MAX),
+            len,
+        }),
+    }
+}
+
+/// Checks that `bytes` is a shared library this process can `dlopen`
+/// without the loader reading past the end of the file.
+///
+/// # Errors
+/// An [`ElfError`] naming the first problem found.
+pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
+    if bytes.len() < 4 || bytes[..4] != *b"\x7fELF" {
+        return Err(
+            if bytes.len() < 4 && b"\x7fELF".starts_with(bytes) && !bytes.is_empty() {
+                ElfError::TooShort { len: bytes.len() }
+            } else {
+                ElfError::NotElf
+            },
+        );
+    }
+    let class = bytes.get(4).copied();
+    let wide = class == Some(2);
+    let header_len = if wide { 64 } else { 52 };
+    if bytes.len() < header_len {
+        return Err(ElfError::TooShort { len: bytes.len() });
+    }
+    let expected = machine_name(HOST_MACHINE);
+    if bytes[4] != HOST_CLASS || bytes[5] != HOST_DATA || bytes[6] != 1 {
+        let bits = match bytes[4] {
+            1 => "32-bit",
+            2 => "64-bit",
+            _ => "unknown class",
+        };
+        let order = match bytes[5] {
+            1 => "little-endian",
+            2 => "big-endian",
+            _ => "unknown byte order",
+        };
+        return Err(ElfError::WrongTarget {
+            found: format!("{bits} {order} ELF version {}", bytes[6]),
+            expected: format!(
+                "{} {expected}",
+                if HOST_CLASS == 2 { "64-bit" } else { "32-bit" }
+            ),
+        });
+    }
+    let r = Reader { bytes, wide };
+    let malformed = || ElfError::Malformed("header field out of range".into());
+    let kind = r.u16(16).ok_or_else(malformed)?;
+    let machine = r.u16(18).ok_or_else(malformed)?;
+    if machine != HOST_MACHINE {
+        return Err(ElfError::WrongTarget {
+            found: machine_name(machine),
+            expected,
+        });
+    }
+    if kind != ET_DYN {
+        return Err(ElfError::NotShared(kind));
+    }
+    let (phoff_at, shoff_at, sizes_at) = if wide { (32, 40, 54) } else { (28, 32, 42) };
+    let phoff = r.word(phoff_at).ok_or_else(malformed)?;
+    let shoff = r.word(shoff_at).ok_or_else(malformed)?;
+    let phentsize = u64::from(r.u16(sizes_at).ok_or_else(malformed)?);
+    let phnum = u64::from(r.u16(sizes_at + 2).ok_or_else(malformed)?);
+    let shentsize = u64::from(r.u16(sizes_at + 4).ok_or_else(malformed)?);
+    let shnum = u64::from(r.u16(sizes_at + 6).ok_or_else(malformed)?);
+    let expected_phentsize = if wide { 56 } else { 32 };
+    if phentsize != expected_phentsize {
+        return Err(ElfError::Malformed(format!(
+            "program header entries are {phentsize} bytes, not {expected_phentsize}"
+        )));
+    }
+    if phnum == 0 {
+        return Err(ElfError::Malformed("no program headers".into()));
+    }
+    let len = bytes.len();
+    end_within(
+        || "the program header table".into(),
+        phoff,
+        phnum * phentsize,
+        len,
+    )?;
+    if shoff != 0 {
+        end_within(
+            || "the section header table".into(),
+            shoff,
+            shnum * shentsize,
+            len,
+        )?;
+    }
+    let (mut loads, mut dynamic) = (0, 0);
+    for index in 0..phnum {
+        let at = phoff + index * phentsize;
+        let p_type = r.u32(at).ok_or_else(malformed)?;
+        let (offset, filesz, memsz) = if wide {
+            (r.word(at + 8), r.word(at + 32), r.word(at + 40))
+        } else {
+            (r.word(at + 4), r.word(at + 16), r.word(at + 20))
+        };
+        let (offset, filesz, memsz) = (
+            offset.ok_or_else(malformed)?,
+            filesz.ok_or_else(malformed)?,
+            memsz.ok_or_else(malformed)?,
+        );
+        let name = match p_type {
+            PT_LOAD => {
+                loads += 1;
+                if filesz > memsz {
+                    return Err(ElfError::Malformed(format!(
+                        "segment {index} has more bytes in the file ({filesz}) than in memory ({memsz})"
+                    )));
+                }
+                "loadable segment"
+            }
+            PT_DYNAMIC => {
+                dynamic += 1;
+                "dynamic section"
+            }
+            _ => continue,
+        };
+        end_within(|| format!("{name} {index}"), offset, filesz, len)?;
+    }
+    if loads == 0 {
+        return Err(ElfError::Malformed("no loadable segment".into()));
+    }
+    if dynamic == 0 {
+        return Err(ElfError::Malformed("no dynamic section".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This test binary's own runtime libraries are real shared objects.
+    fn a_real_library() -> Vec<u8> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let path = maps
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(5))
+            .find(|path| path.contains("libc.so") || path.contains("libc-"))
+            .expect("libc is mapped");
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn a_real_library_passes() {
+        check_shared_library(&a_real_library()).unwrap();
+    }
+
+    #[test]
+    fn every_truncation_of_a_real_library_is_refused() {
+        let library = a_real_library();
+        // The loadable segments end near the end of the file; any cut
+        // before their end must be caught.
+        for cut in [
+            0,
+            3,
+            16,
+            63,
+            64,
+            200,
+            3000,
+            library.len() / 2,
+            library.len() - 5000,
+        ] {
+            assert!(
+                check_shared_library(&library[..cut]).is_err(),
+                "cut at {cut} passed"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_elf() {
+        assert_eq!(check_shared_library(b"hello, world"), Err(ElfError::NotElf));
+    }
+
+    #[test]
+    fn another_machine_is_named() {
+        let mut library = a_real_library();
+        library[18] = 40;
+        library[19] = 0;
+        let err = check_shared_library(&library).unwrap_err();
+        assert!(err.to_string().contains("built for ARM"), "{err}");
+    }
+
+    #[test]
+    fn an_executable_is_not_a_shared_library() {
+        let mut library = a_real_library();
+        library[16] = 2;
+        library[17] = 0;
+        assert_eq!(check_shared_library(&library), Err(ElfError::NotShared(2)));
+    }
+}

@@ -1,0 +1,418 @@
+//! The C ABI of `include/hcr.h`. Each entry point validates its input,
+//! calls into the safe runtime, and turns errors and caught panics into a
+//! return value plus a per-thread message for `hcr_last_error`.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::ptr;
+
+use crate::error::Error;
+use crate::jump_table::StubForm;
+use crate::names;
+use crate::registry::{GlobalError, GlobalStatus};
+use crate::reload::{self, Outcome};
+use crate::runtime::{Handler, Runtime};
+
+/// Most imports `hcr_init` accepts.
+const MAX_IMPORTS: usize = 4096;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+}
+
+/// Runs `body`, turning an error or a panic into `on_error(&err)` and a
+/// last-error message. No panic leaves this function.
+fn guard<T>(on_error: impl FnOnce(&Error) -> T, body: impl FnOnce() -> Result<T, Error>) -> T {
+    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+        let text = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        Err(Error::Internal(text))
+    });
+    match result {
+        Ok(value) => value,
+        Err(err) => {
+            set_last_error(&err.report());
+            on_error(&err)
+        }
+    }
+}
+
+fn code_of(err: &Error) -> c_int {
+    err.code()
+}
+
+/// Reads a C string argument.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that stays valid for `'a`.
+unsafe fn c_str<'a>(ptr: *const c_char, what: &str) -> Result<&'a CStr, Error> {
+    if ptr.is_null() {
+        return Err(Error::InvalidArgument(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated, as the caller guarantees.
+    Ok(unsafe { CStr::from_ptr(ptr) })
+}
+
+/// # Safety
+/// As for [`c_str`].
+unsafe fn module_arg<'a>(ptr: *const c_char) -> Result<&'a str, Error> {
+    // SAFETY: forwarded from the caller.
+    let text = unsafe { c_str(ptr, "module name")? };
+    names::module_name(text).map_err(|err| Error::InvalidArgument(format!("module name: {err}")))
+}
+
+/// # Safety
+/// As for [`c_str`].
+unsafe fn symbol_arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Error> {
+    // SAFETY: forwarded from the caller.
+    let text = unsafe { c_str(ptr, what)? };
+    names::symbol_name(text).map_err(|err| Error::InvalidArgument(format!("{what}: {err}")))
+}
+
+/// Registers `fn` as the implementation of `module::name` and returns the
+/// proc's stub, whose address never changes. NULL on error.
+///
+/// # Safety
+/// `module` and `name` are NULL or NUL-terminated strings; `fn` is NULL or
+/// the address of code that stays mapped (a loaded module's function).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_register_proc(
+    module: *const c_char,
+    name: *const c_char,
+    fn_: *const c_void,
+) -> *mut c_void {
+    guard(
+        |_| ptr::null_mut(),
+        || {
+            // SAFETY: the caller passes valid strings or NULL.
+            let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "proc name")?) };
+            if fn_.is_null() {
+                return Err(Error::InvalidArgument(format!(
+                    "proc `{module}::{name}`: fn is NULL"
+                )));
+            }
+            let mut state = Runtime::get().lock();
+            let form = state.stub_form;
+            let (registry, table) = state.symbols()?;
+            let stub = registry.register_proc(table, module, name, fn_ as usize, form)?;
+            Ok(stub as *mut c_void)
+        },
+    )
+}
+
+/// The stub of `module::name`; until the proc is registered it jumps to the
+/// bad-call handler. NULL only for malformed input or a full jump table.
+///
+/// # Safety
+/// `module` and `name` are NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_get_proc(module: *const c_char, name: *const c_char) -> *mut c_void {
+    guard(
+        |_| ptr::null_mut(),
+        || {
+            // SAFETY: the caller passes valid strings or NULL.
+            let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "proc name")?) };
+            let mut state = Runtime::get().lock();
+            let (registry, table) = state.symbols()?;
+            Ok(registry.get_proc(table, module, name)? as *mut c_void)
+        },
+    )
+}
+
+/// Registers a global; see hcr.h for the results 1, 0, 2 and < 0.
+///
+/// # Safety
+/// `module` and `name` are NULL or NUL-terminated strings; `out` is NULL or
+/// points to writable storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_register_global(
+    module: *const c_char,
+    name: *const c_char,
+    size: usize,
+    align: usize,
+    layout_hash: u64,
+    out: *mut *mut c_void,
+) -> c_int {
+    guard(code_of, || {
+        // SAFETY: the caller passes valid strings or NULL.
+        let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "global name")?) };
+        if out.is_null() {
+            return Err(Error::InvalidArgument(format!(
+                "global `{module}::{name}`: out is NULL"
+            )));
+        }
+        let result =
+            Runtime::get()
+                .lock()
+                .registry
+                .register_global(module, name, size, align, layout_hash);
+        let (block, status) = result.map_err(|err| Error::Global {
+            module: module.to_owned(),
+            name: name.to_owned(),
+            detail: err.to_string(),
+            out_of_memory: matches!(err, GlobalError::OutOfMemory { .. }),
+        })?;
+        // SAFETY: `out` is non-NULL and writable, as the caller guarantees.
+        unsafe { out.write(block.cast()) };
+        Ok(match status {
+            GlobalStatus::New => 1,
+            GlobalStatus::Existing => 0,
+            GlobalStatus::LayoutChanged => 2,
+        })
+    })
+}
+
+/// The memory of global `module::name`, or NULL if it is not registered.
+///
+/// # Safety
+/// `module` and `name` are NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_get_global(module: *const c_char, name: *const c_char) -> *mut c_void {
+    guard(
+        |_| ptr::null_mut(),
+        || {
+            // SAFETY: the caller passes valid strings or NULL.
+            let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "global name")?) };
+            let found = Runtime::get().lock().registry.get_global(module, name);
+            found.map(|block| block.cast()).ok_or_else(|| {
+                Error::InvalidArgument(format!("no global `{module}::{name}` is registered"))
+            })
+        },
+    )
+}
+
+/// During the reload in which global `module::name` changed its layout, the
+/// old block (still holding the old value), so a migration can read it;
+/// NULL otherwise. The block is freed when that reload ends.
+///
+/// # Safety
+/// `module` and `name` are NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_get_previous_global(
+    module: *const c_char,
+    name: *const c_char,
+) -> *mut c_void {
+    guard(
+        |_| ptr::null_mut(),
+        || {
+            // SAFETY: the caller passes valid strings or NULL.
+            let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "global name")?) };
+            let found = Runtime::get().lock().registry.previous_global(module, name);
+            found.map(|block| block.cast()).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "global `{module}::{name}` did not change its layout in a running reload"
+                ))
+            })
+        },
+    )
+}
+
+/// Reads the NULL-terminated import list of `hcr_init`.
+///
+/// # Safety
+/// `list` is NULL or a NULL-terminated array of NUL-terminated strings.
+unsafe fn import_list(list: *const *const c_char) -> Result<Vec<String>, Error> {
+    let mut imports = Vec::new();
+    if list.is_null() {
+        return Ok(imports);
+    }
+    for index in 0..=MAX_IMPORTS {
+        if index == MAX_IMPORTS {
+            return Err(Error::InvalidArgument(format!(
+                "imports: more than {MAX_IMPORTS} names (is the list NULL-terminated?)"
+            )));
+        }
+        // SAFETY: the list is NULL-terminated and we stop at the terminator.
+        let entry = unsafe { *list.add(index) };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: every entry before the terminator is a valid string.
+        imports.push(unsafe { module_arg(entry)? }.to_owned());
+    }
+    Ok(imports)
+}
+
+/// Loads the module tree of the host `main_module`; see hcr.h.
+///
+/// # Safety
+/// `main_module` and `module_dir` are NULL or NUL-terminated strings;
+/// `imports` is NULL or a NULL-terminated array of them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_init(
+    main_module: *const c_char,
+    imports: *const *const c_char,
+    module_dir: *const c_char,
+) -> c_int {
+    guard(code_of, || {
+        // SAFETY: the caller passes valid strings, lists or NULL.
+        let (main, imports) = unsafe { (module_arg(main_module)?, import_list(imports)?) };
+        let dir = if module_dir.is_null() {
+            let exe = std::env::current_exe().map_err(|err| {
+                Error::InvalidArgument(format!("cannot find the executable's directory: {err}"))
+            })?;
+            exe.parent().map(PathBuf::from).unwrap_or_default()
+        } else {
+            // SAFETY: non-NULL and NUL-terminated, as the caller guarantees.
+            let text = unsafe { c_str(module_dir, "module_dir")? };
+            let text = text
+                .to_str()
+                .map_err(|_| Error::InvalidArgument("module_dir is not valid UTF-8".into()))?;
+            PathBuf::from(text)
+        };
+        if !dir.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "module directory {} does not exist",
+                dir.display()
+            )));
+        }
+        reload::init(Runtime::get(), main, imports, dir)?;
+        Ok(0)
+    })
+}
+
+/// Whether any loaded module's library changed on disk.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_reload_needed() -> bool {
+    guard(
+        |_| false,
+        || Ok(!reload::changed_modules(Runtime::get())?.is_empty()),
+    )
+}
+
+/// Whether the library of `module` changed on disk since it was loaded.
+///
+/// # Safety
+/// `module` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_has_module_changed(module: *const c_char) -> bool {
+    guard(
+        |_| false,
+        || {
+            // SAFETY: the caller passes a valid string or NULL.
+            let module = unsafe { module_arg(module)? };
+            let rt = Runtime::get();
+            let known = rt.lock().tree()?.modules.contains_key(module);
+            if !known {
+                return Err(Error::InvalidArgument(format!(
+                    "no module `{module}` is loaded"
+                )));
+            }
+            Ok(reload::changed_modules(rt)?
+                .iter()
+                .any(|name| name == module))
+        },
+    )
+}
+
+/// Reloads every changed module at this safe point; 0 when done or when
+/// nothing changed, < 0 with every module as it was otherwise.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_perform_code_reload() -> c_int {
+    guard(code_of, || match reload::perform(Runtime::get())? {
+        Outcome::NothingChanged | Outcome::Reloaded(_) => Ok(0),
+    })
+}
+
+/// This thread's last error message ("" if none). Valid until the next
+/// failing call on this thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_last_error() -> *const c_char {
+    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Adds a reload handler to the module whose init is running on this
+/// thread, else to the main module.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_add_event_handler(is_before: bool, cb: Option<extern "C" fn()>) {
+    guard(
+        |_| (),
+        || {
+            let callback =
+                cb.ok_or_else(|| Error::InvalidArgument("event handler is NULL".into()))?;
+            Runtime::get().lock().add_handler(Handler {
+                before: is_before,
+                callback,
+            });
+            Ok(())
+        },
+    )
+}
+
+/// Declares a module by name; loads nothing.
+///
+/// # Safety
+/// `module` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_add_module(module: *const c_char) {
+    guard(
+        |_| (),
+        || {
+            // SAFETY: the caller passes a valid string or NULL.
+            let module = unsafe { module_arg(module)? };
+            Runtime::get().lock().declared.insert(module.to_owned());
+            Ok(())
+        },
+    )
+}
+
+/// The number of successful reloads so far (0 after `hcr_init`).
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_generation() -> i64 {
+    guard(|_| 0, || Ok(Runtime::get().lock().generation))
+}
+
+/// Chooses the stub form for procs registered from now on: 0 data form
+/// (default), 1 near form where in reach; see hcr.h for the promise the near
+/// form needs.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_set_stub_form(form: c_int) -> c_int {
+    guard(code_of, || {
+        let form = match form {
+            0 => StubForm::Data,
+            1 => StubForm::Near,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "stub form {other} is neither 0 nor 1"
+                )));
+            }
+        };
+        Runtime::get().lock().stub_form = form;
+        Ok(0)
+    })
+}
+
+/// How many module versions have been loaded and are kept mapped.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_retained_version_count() -> i64 {
+    guard(|_| 0, || Ok(Runtime::get().lock().retained.len() as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::code;
+
+    #[test]
+    fn malformed_names_are_errors_with_messages() {
+        // SAFETY: all arguments are NULL or valid strings.
+        let stub = unsafe { hcr_register_proc(ptr::null(), c"f".as_ptr(), 1 as *const c_void) };
+        assert!(stub.is_null());
+        // SAFETY: hcr_last_error returns a valid string.
+        let message = unsafe { CStr::from_ptr(hcr_last_error()) }
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(message, "module name is NULL");
+        assert_eq!(hcr_set_stub_form(7), code::INVALID_ARGUMENT);
+    }
+}

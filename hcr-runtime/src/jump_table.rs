@@ -1,0 +1,427 @@
+//! The jump table: one reserved address range per process holding a stub
+//! per registered proc, with pages committed as slots are handed out.
+//!
+//! # Layout
+//! The table is a `memfd` seen through two views of the same pages:
+//! an executable, read-only view at the hint address (what callers jump
+//! through) and a writable, non-executable view elsewhere (what the runtime
+//! writes through). No page is ever writable and executable at once, and no
+//! protection is ever flipped while other threads may run on a page.
+//!
+//! The first slot-sized block is a header holding the bad-call handler's
+//! address, which every slot's veneer jumps through. Slots follow it; see
+//! [`crate::arch`] for a slot's layout.
+//!
+//! # Why re-pointing is safe while other threads call through a slot
+//! A slot's instructions are written once, before its address is handed
+//! out, and never change in the default data form. Re-pointing stores the
+//! new target into the slot's aligned, pointer-sized target word with one
+//! atomic store. A thread executing the slot's indirect jump loads that word
+//! with one aligned load, so it sees either the old or the new target, and
+//! both are complete code: old versions of modules stay mapped. Because only
+//! data changes, no instruction-cache maintenance or cross-modifying-code
+//! serialization is needed. The store uses `Release` ordering so that
+//! everything the runtime wrote before publishing the target (the new
+//! version's registrations) is visible to a thread that reaches the code
+//! through the loaded address.
+//!
+//! The near form (`jmp rel32` written into the instructions) does change
+//! instructions, so it is used only when the host has promised that no other
+//! thread runs through stubs while they are written ([`StubForm::Near`]).
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::arch::{self, JUMP_LEN, SLOT_SIZE, TARGET_OFFSET, VENEER_OFFSET, host};
+use crate::sys::{self, Protection};
+
+/// Where the table is requested by default, as in Nim's runtime: low in the
+/// address space, away from the heap, PIE images and shared libraries.
+pub const DEFAULT_HINT: usize = 0x1000_0000;
+
+/// Default reserved size in MiB (Nim's defaults: 500 on 64-bit, 50 on 32-bit).
+pub const DEFAULT_SIZE_MIB: usize = if cfg!(target_pointer_width = "64") {
+    500
+} else {
+    50
+};
+
+/// Largest size in MiB: every veneer reaches the header with a 32-bit
+/// displacement.
+pub const MAX_SIZE_MIB: usize = 2047;
+
+/// Name of the environment variable that sets the reserved size in MiB.
+pub const SIZE_ENV: &str = "HOT_CODE_RELOADING_JUMP_TABLE_SIZE";
+
+/// Which instruction form a slot's jump uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StubForm {
+    /// Indirect jump through a data word: re-pointing is one atomic store.
+    /// Safe while other threads call through the slot.
+    #[default]
+    Data,
+    /// Direct `jmp rel32` where the target is in reach, else the data form.
+    /// Writing it changes instructions, so it is only for hosts that
+    /// guarantee no other thread runs a stub while it is written.
+    Near,
+}
+
+/// How to reserve a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JumpTableConfig {
+    /// Reserved bytes (a whole number of MiB).
+    pub size: usize,
+    /// Address to request; `None` lets the kernel choose.
+    pub hint: Option<usize>,
+}
+
+impl Default for JumpTableConfig {
+    fn default() -> Self {
+        JumpTableConfig {
+            size: DEFAULT_SIZE_MIB << 20,
+            hint: Some(DEFAULT_HINT),
+        }
+    }
+}
+
+impl JumpTableConfig {
+    /// The default configuration with the size taken from
+    /// `HOT_CODE_RELOADING_JUMP_TABLE_SIZE` when it is set.
+    ///
+    /// # Errors
+    /// [`TableError::BadSize`] when the variable is not a whole number of
+    /// MiB between 1 and [`MAX_SIZE_MIB`].
+    pub fn from_env() -> Result<Self, TableError> {
+        let mut config = JumpTableConfig::default();
+        if let Some(value) = std::env::var_os(SIZE_ENV) {
+            let text = value.to_string_lossy().into_owned();
+            let mib: usize = text
+                .trim()
+                .parse()
+                .map_err(|_| TableError::BadSize(text.clone()))?;
+            if !(1..=MAX_SIZE_MIB).contains(&mib) {
+                return Err(TableError::BadSize(text));
+            }
+            config.size = mib << 20;
+        }
+        Ok(config)
+    }
+}
+
+/// Why the jump table could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// The size variable is malformed.
+    #[error("{SIZE_ENV} must be a whole number of MiB between 1 and {MAX_SIZE_MIB}, got `{0}`")]
+    BadSize(String),
+    /// Reserving address space or creating the backing file failed.
+    #[error("cannot reserve the jump table ({what})")]
+    Reserve {
+        /// The step that failed.
+        what: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Every slot is taken.
+    #[error(
+        "jump table is full: all {slots} slots of {mib} MiB are in use; \
+         set {SIZE_ENV} to a larger size in MiB"
+    )]
+    Full {
+        /// Number of slots the table holds.
+        slots: usize,
+        /// Reserved size in MiB.
+        mib: usize,
+    },
+    /// Committing the next page failed.
+    #[error("cannot commit jump table memory")]
+    Commit(#[source] io::Error),
+    /// A stub could not be encoded.
+    #[error("cannot encode stub")]
+    Encode(#[from] arch::EncodeError),
+}
+
+/// Index of a slot; slot 0 is the header and never handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlotId(usize);
+
+impl SlotId {
+    /// The slot's position in the table (1 for the first slot).
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+/// The reserved table with its two views. See the module docs.
+#[derive(Debug)]
+pub struct JumpTable {
+    rx: NonNull<u8>,
+    rw: NonNull<u8>,
+    capacity: usize,
+    committed: usize,
+    next: usize,
+    fd: OwnedFd,
+    bad_call_handler: usize,
+    near: hashbrown::HashSet<SlotId>,
+    at_hint: bool,
+}
+
+// SAFETY: the table owns its mappings exclusively; the raw pointers are only
+// addresses of those mappings and carry no thread affinity. Mutation goes
+// through `&mut self`, so moving the table to another thread is sound.
+unsafe impl Send for JumpTable {}
+
+impl JumpTable {
+    /// Reserves a table and writes its header, which points every future
+    /// bad call at `bad_call_handler` (an `extern "C" fn(slot: *const u8) -> !`).
+    ///
+    /// # Errors
+    /// [`TableError::Reserve`] when address space or the memfd cannot be had.
+    pub fn new(config: JumpTableConfig, bad_call_handler: usize) -> Result<Self, TableError> {
+        let page = sys::page_size();
+        let capacity = config.size.div_ceil(page) * page;
+        let reserve = |what, hint| {
+            sys::reserve(hint, capacity).map_err(|source| TableError::Reserve { what, source })
+        };
+        // Something else may own the hint address (EEXIST): then take any
+        // address, and say so through `placed_at_hint`.
+        let rx = match reserve("executable view at the hint address", config.hint) {
+            Ok(rx) => rx,
+            Err(_) if config.hint.is_some() => reserve("executable view", None)?,
+            Err(err) => return Err(err),
+        };
+        let at_hint = config.hint == Some(rx.as_ptr() as usize);
+        let rw = reserve("writable view", None).inspect_err(|_| {
+            // SAFETY: `rx` was reserved above and nothing uses it yet.
+            unsafe { sys::release(rx, capacity) }
+        })?;
+        let fd = sys::memfd(c"hcr-jump-table").map_err(|source| {
+            // SAFETY: both ranges were reserved above and nothing uses them yet.
+            unsafe {
+                sys::release(rx, capacity);
+                sys::release(rw, capacity);
+            }
+            TableError::Reserve {
+                what: "memfd",
+                source,
+            }
+        })?;
+        let mut table = JumpTable {
+            rx,
+            rw,
+            capacity,
+            committed: 0,
+            next: 1,
+            fd,
+            bad_call_handler,
+            near: hashbrown::HashSet::new(),
+            at_hint,
+        };
+        table.commit_through(SLOT_SIZE)?;
+        table.store_word(0, bad_call_handler);
+        Ok(table)
+    }
+
+    /// Hands out a fresh slot whose target is its own bad-call veneer.
+    ///
+    /// # Errors
+    /// [`TableError::Full`] when no slot is left, [`TableError::Commit`] when
+    /// the next page cannot be committed.
+    pub fn allocate(&mut self) -> Result<SlotId, TableError> {
+        let offset = self.next * SLOT_SIZE;
+        if offset + SLOT_SIZE > self.capacity {
+            return Err(TableError::Full {
+                slots: self.capacity / SLOT_SIZE - 1,
+                mib: self.capacity >> 20,
+            });
+        }
+        self.commit_through(offset + SLOT_SIZE)?;
+        let slot = SlotId(self.next);
+        let address = self.address(slot) as u64;
+        let veneer = host::bad_call_veneer(address, self.rx.as_ptr() as u64)?;
+        let jump = host::data_jump(address)?;
+        // The slot has never been handed out, so no thread can run it yet:
+        // plain writes in this order are enough.
+        self.write_bytes(offset + VENEER_OFFSET, &veneer);
+        self.store_word(offset + TARGET_OFFSET, self.veneer_address(slot));
+        self.store_jump(offset, jump);
+        self.next += 1;
+        Ok(slot)
+    }
+
+    /// The executable address of a slot: what callers receive and call.
+    pub fn address(&self, slot: SlotId) -> usize {
+        self.rx.as_ptr() as usize + slot.0 * SLOT_SIZE
+    }
+
+    /// The slot at an executable address, if it is the start of a handed-out slot.
+    pub fn slot_at(&self, address: usize) -> Option<SlotId> {
+        let offset = address.checked_sub(self.rx.as_ptr() as usize)?;
+        let index = offset / SLOT_SIZE;
+        (offset % SLOT_SIZE == 0 && index >= 1 && index < self.next).then_some(SlotId(index))
+    }
+
+    /// Points a slot at `target` using `form` (see [`StubForm`]).
+    ///
+    /// # Errors
+    /// [`TableError::Encode`] only for the near form's instruction bytes on
+    /// an address the architecture cannot express; the data form never fails.
+    pub fn point_at(
+        &mut self,
+        slot: SlotId,
+        target: usize,
+        form: StubForm,
+    ) -> Result<(), TableError> {
+        let offset = slot.0 * SLOT_SIZE;
+        let address = self.address(slot) as u64;
+        self.store_word(offset + TARGET_OFFSET, target);
+        let near = match form {
+            StubForm::Near => host::near_jump(address, target as u64).ok(),
+            StubForm::Data => None,
+        };
+        match near {
+            Some(bytes) => {
+                let mut jump = [0xcc; JUMP_LEN];
+                jump[..bytes.len()].copy_from_slice(&bytes);
+                self.store_jump(offset, jump);
+                self.near.insert(slot);
+            }
+            None if self.near.remove(&slot) => {
+                // The target word was stored first, so switching the
+                // instructions back makes the slot jump to the new target.
+                self.store_jump(offset, host::data_jump(address)?);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Points a slot back at its bad-call veneer.
+    pub fn point_at_bad_call(&mut self, slot: SlotId) {
+        let veneer = self.veneer_address(slot);
+        // The data form is always encodable for a slot that was allocated.
+        let _ = self.point_at(slot, veneer, StubForm::Data);
+    }
+
+    /// The target a slot jumps to now (its veneer when it has no proc).
+    pub fn target(&self, slot: SlotId) -> usize {
+        self.word(slot.0 * SLOT_SIZE + TARGET_OFFSET)
+            .load(Ordering::Acquire)
+    }
+
+    /// Whether a slot currently jumps to the bad-call handler.
+    pub fn is_bad_call(&self, slot: SlotId) -> bool {
+        self.target(slot) == self.veneer_address(slot)
+    }
+
+    /// Bytes of address space reserved for the executable view.
+    pub fn reserved_bytes(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes of the table backed by memory (whole pages).
+    pub fn committed_bytes(&self) -> usize {
+        self.committed
+    }
+
+    /// Number of slots handed out.
+    pub fn slots_used(&self) -> usize {
+        self.next - 1
+    }
+
+    /// Whether the executable view sits at the requested hint address.
+    pub fn placed_at_hint(&self) -> bool {
+        self.at_hint
+    }
+
+    /// Start of the executable view.
+    pub fn base(&self) -> usize {
+        self.rx.as_ptr() as usize
+    }
+
+    /// The bad-call handler the header points at.
+    pub fn bad_call_handler(&self) -> usize {
+        self.bad_call_handler
+    }
+
+    fn veneer_address(&self, slot: SlotId) -> usize {
+        self.address(slot) + VENEER_OFFSET
+    }
+
+    fn commit_through(&mut self, end: usize) -> Result<(), TableError> {
+        if end <= self.committed {
+            return Ok(());
+        }
+        let page = sys::page_size();
+        let new_end = (end.div_ceil(page) * page).min(self.capacity);
+        let len = new_end - self.committed;
+        sys::set_file_len(&self.fd, new_end).map_err(TableError::Commit)?;
+        for (base, protection) in [
+            (self.rx, Protection::ReadExecute),
+            (self.rw, Protection::ReadWrite),
+        ] {
+            // SAFETY: `committed..new_end` lies inside this table's own
+            // reservation (`new_end <= capacity`) and holds only reserved,
+            // never-used pages, so replacing it with a view is sound.
+            unsafe {
+                let at = base.add(self.committed);
+                sys::map_view(at, len, &self.fd, self.committed, protection)
+                    .map_err(TableError::Commit)?;
+            }
+        }
+        self.committed = new_end;
+        Ok(())
+    }
+
+    /// The pointer-sized word at `offset` of the writable view.
+    fn word(&self, offset: usize) -> &AtomicUsize {
+        assert!(offset + size_of::<usize>() <= self.committed && offset % size_of::<usize>() == 0);
+        // SAFETY: the assertion keeps the word inside the committed writable
+        // view and aligned; the view lives as long as `self`. All access to
+        // table memory goes through atomics or happens before a slot is
+        // handed out, so no non-atomic access races with this one.
+        unsafe { &*self.rw.as_ptr().add(offset).cast::<AtomicUsize>() }
+    }
+
+    fn store_word(&self, offset: usize, value: usize) {
+        self.word(offset).store(value, Ordering::Release);
+    }
+
+    /// Replaces a slot's jump area with one aligned 8-byte store.
+    fn store_jump(&self, offset: usize, jump: [u8; JUMP_LEN]) {
+        assert!(offset + JUMP_LEN <= self.committed && offset % JUMP_LEN == 0);
+        // SAFETY: as in `word`: inside the committed writable view, aligned
+        // to 8 bytes (slots are 32-byte aligned), only accessed atomically.
+        let word = unsafe { &*self.rw.as_ptr().add(offset).cast::<AtomicU64>() };
+        word.store(u64::from_ne_bytes(jump), Ordering::Release);
+    }
+
+    fn write_bytes(&self, offset: usize, bytes: &[u8]) {
+        assert!(offset + bytes.len() <= self.committed);
+        // SAFETY: the range is inside the committed writable view; it belongs
+        // to a slot that has not been handed out, so nothing reads it yet.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.rw.as_ptr().add(offset),
+                bytes.len(),
+            );
+        }
+    }
+}
+
+impl Drop for JumpTable {
+    fn drop(&mut self) {
+        // SAFETY: both ranges are this table's own reservations; dropping the
+        // table means nobody calls through its slots any more (the runtime's
+        // process-wide table is never dropped).
+        unsafe {
+            sys::release(self.rx, self.capacity);
+            sys::release(self.rw, self.capacity);
+        }
+    }
+}

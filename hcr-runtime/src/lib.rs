@@ -1,0 +1,73 @@
+//! The permanent runtime of hcr, hot code reloading for native code.
+//!
+//! A host program splits into a small executable and reloadable modules
+//! (shared libraries). This crate is built as `libhcr_runtime.so`, loaded
+//! once and never reloaded. It gives every reloadable proc a stable address
+//! (a stub in the jump table that jumps to the current code), keeps globals
+//! at stable addresses across reloads, loads the module tree and reloads
+//! changed modules at a safe point, all or nothing. Its C ABI is
+//! `include/hcr.h`; Rust modules and hosts use it through `hcr-client`.
+//!
+//! # Using it from C
+//! ```c
+//! #include "hcr.h"
+//! static const char *const imports[] = {"physics", NULL};
+//! int main(void) {
+//!     if (hcr_init("main", imports, NULL) != 0) { puts(hcr_last_error()); return 1; }
+//!     int (*step)(int) = hcr_get_proc("physics", "step");
+//!     for (;;) {
+//!         step(1);
+//!         if (hcr_reload_needed() && hcr_perform_code_reload() != 0)
+//!             puts(hcr_last_error());   /* the old code keeps running */
+//!     }
+//! }
+//! ```
+//! A module exports `hcr_module_imports`, `hcr_module_hash`,
+//! `hcr_module_dat_init`, `hcr_module_init` and optionally
+//! `hcr_module_can_reload`; see the header for their contract.
+//!
+//! # Decisions where the design leaves room
+//! * The generation is 0 after `hcr_init` and grows by one per successful
+//!   reload; a reload with nothing changed leaves it alone.
+//! * Handlers belong to the module whose `dat_init` or `init` the reloading
+//!   thread is running; any other call (the host, another thread, a
+//!   handler adding a handler) belongs to the main module.
+//! * A global registered again with another layout outside any reload gets
+//!   fresh memory (result 2) and its old block is freed at once; inside a
+//!   reload the old block stays readable through `hcr_get_previous_global`
+//!   until the reload ends.
+//! * Copies of loaded libraries live in `$HCR_TEMP_DIR` (else the system
+//!   temporary directory) under `hcr-<pid>-<nonce>/`; a copy is deleted when
+//!   its version is replaced or its module leaves the tree. Its code stays
+//!   mapped until the process exits.
+//! * A library file that is missing or unreadable counts as unchanged, so a
+//!   build that is replacing it is not mistaken for a broken module.
+//! * The near stub form is used only after `hcr_set_stub_form(1)`, which is
+//!   the host's promise that no other thread calls through a stub while the
+//!   runtime writes one; out of reach, a slot keeps the data form.
+//!
+//! # Warning
+//! A reload replaces code while the process runs. The host must call
+//! `hcr_perform_code_reload` where no frame of a module being reloaded is
+//! on the calling thread's stack, and must not keep `'static` references
+//! into a module's data across a reload.
+
+#![deny(missing_docs)]
+
+pub mod arch;
+mod bad_call;
+pub mod elf;
+pub mod error;
+pub mod ffi;
+mod file_identity;
+mod global_memory;
+pub mod jump_table;
+mod loader;
+mod names;
+mod registry;
+mod reload;
+mod runtime;
+mod sys;
+
+pub use error::Error;
+pub use jump_table::{JumpTable, JumpTableConfig, StubForm};

@@ -1,0 +1,370 @@
+//! Start-up and reloading of the module tree, all or nothing.
+//!
+//! Both run as a transaction: the registry journals every change, the tree
+//! is snapshotted, and a failure anywhere puts back the old tree, stubs and
+//! globals. Module code (imports, hash, dat_init, init, can_reload and the
+//! handlers) always runs with the state unlocked, because modules call back
+//! into the runtime from it; only one init or reload runs at a time
+//! ([`Runtime::claim`]).
+
+use std::path::{Path, PathBuf};
+
+use hashbrown::HashSet;
+
+use crate::error::Error;
+use crate::loader::{self, ModuleExports};
+use crate::runtime::{ModuleRecord, Runtime, State, Tree, Version};
+
+/// What a reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// No module changed: nothing ran.
+    NothingChanged,
+    /// The tree was reloaded into this generation.
+    Reloaded(i64),
+}
+
+/// Loads the tree below `root` for the first time.
+pub(crate) fn init(
+    rt: &Runtime,
+    root: &str,
+    imports: Vec<String>,
+    dir: PathBuf,
+) -> Result<(), Error> {
+    let _busy = rt.claim()?;
+    {
+        let mut state = rt.lock();
+        if let Some(tree) = &state.tree {
+            return Err(Error::AlreadyInitialized(tree.root.clone()));
+        }
+        let root_record = ModuleRecord {
+            imports,
+            handlers: Vec::new(),
+            version: None,
+        };
+        let mut modules = hashbrown::HashMap::new();
+        modules.insert(root.to_owned(), root_record);
+        state.tree = Some(Tree {
+            root: root.to_owned(),
+            dir,
+            modules,
+        });
+        state.symbols()?.0.begin();
+    }
+    let result = rebuild(rt, &HashSet::new());
+    let mut state = rt.lock();
+    match result {
+        Ok(_) => {
+            state.registry.commit();
+            Ok(())
+        }
+        Err(err) => {
+            let tree = state.tree.take();
+            rollback_registry(&mut state);
+            if let Some(tree) = tree {
+                delete_copies(tree.modules.values());
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Modules whose library changed since it was loaded. The files are read
+/// with the state unlocked; refreshed identities are written back.
+pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
+    let (dir, mut versions) = {
+        let state = rt.lock();
+        let tree = state.tree()?;
+        let versions: Vec<(String, Version)> = tree
+            .modules
+            .iter()
+            .filter_map(|(name, record)| Some((name.clone(), record.version.clone()?)))
+            .collect();
+        (tree.dir.clone(), versions)
+    };
+    let mut changed = Vec::new();
+    for (name, version) in &mut versions {
+        if version.identity.changed(&loader::library_path(&dir, name)) {
+            changed.push(name.clone());
+        }
+    }
+    let mut state = rt.lock();
+    if let Some(tree) = &mut state.tree {
+        for (name, fresh) in versions {
+            if let Some(version) = tree.modules.get_mut(&name).and_then(|r| r.version.as_mut()) {
+                if version.copy == fresh.copy {
+                    version.identity = fresh.identity;
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
+pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
+    let _busy = rt.claim()?;
+    let changed: HashSet<String> = changed_modules(rt)?.into_iter().collect();
+    if changed.is_empty() {
+        return Ok(Outcome::NothingChanged);
+    }
+    let (old_order, exports) = {
+        let state = rt.lock();
+        let tree = state.tree()?;
+        let order = tree.order();
+        (order.clone(), exports_of(tree, &order))
+    };
+    for (name, exports) in &exports {
+        if !exports.can_reload() {
+            return Err(Error::Vetoed(name.clone()));
+        }
+    }
+    rt.run_handlers(true, &old_order);
+
+    let snapshot = {
+        let mut state = rt.lock();
+        state.symbols()?.0.begin();
+        state.tree()?.clone()
+    };
+    match rebuild(rt, &changed) {
+        Ok(new_order) => Ok(Outcome::Reloaded(commit(rt, &snapshot, &new_order))),
+        Err(err) => {
+            {
+                let mut state = rt.lock();
+                rollback_registry(&mut state);
+                if let Some(tree) = state.tree.replace(snapshot.clone()) {
+                    delete_copies(tree.modules.values().filter(|r| !is_in(&snapshot, r)));
+                }
+            }
+            rt.run_handlers(false, &old_order);
+            Err(err)
+        }
+    }
+}
+
+/// Keeps a successful reload: the new generation, after-handlers, then the
+/// modules no longer imported leave the tree.
+fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String]) -> i64 {
+    let generation = {
+        let mut state = rt.lock();
+        state.registry.commit();
+        state.generation += 1;
+        if let Some(tree) = &state.tree {
+            // Versions that were replaced: their copies go, their code stays.
+            let replaced = snapshot.modules.iter().filter(|(name, old)| {
+                tree.modules
+                    .get(*name)
+                    .is_some_and(|new| !same_version(old, new))
+            });
+            delete_copies(replaced.map(|(_, old)| old));
+        }
+        state.generation
+    };
+    rt.run_handlers(false, new_order);
+
+    let mut state = rt.lock();
+    let State { tree, .. } = &mut *state;
+    let Some(tree) = tree else {
+        return generation;
+    };
+    let keep: HashSet<&String> = new_order.iter().collect();
+    let dropped: Vec<String> = tree
+        .modules
+        .keys()
+        .filter(|name| !keep.contains(name))
+        .cloned()
+        .collect();
+    let mut records = Vec::new();
+    for name in &dropped {
+        records.extend(tree.modules.remove(name));
+    }
+    delete_copies(records.iter());
+    if let Ok((registry, table)) = state.symbols() {
+        for name in &dropped {
+            registry.remove_module(table, name);
+        }
+    }
+    generation
+}
+
+fn rollback_registry(state: &mut State) {
+    if let Ok((registry, table)) = state.symbols() {
+        registry.rollback(table);
+    }
+}
+
+fn same_version(a: &ModuleRecord, b: &ModuleRecord) -> bool {
+    match (&a.version, &b.version) {
+        (Some(a), Some(b)) => a.copy == b.copy,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn is_in(tree: &Tree, record: &ModuleRecord) -> bool {
+    tree.modules.values().any(|old| same_version(old, record))
+}
+
+fn delete_copies<'a>(records: impl Iterator<Item = &'a ModuleRecord>) {
+    for record in records {
+        if let Some(version) = &record.version {
+            let _ = std::fs::remove_file(&version.copy);
+        }
+    }
+}
+
+fn exports_of(tree: &Tree, order: &[String]) -> Vec<(String, ModuleExports)> {
+    order
+        .iter()
+        .filter_map(|name| {
+            let version = tree.modules.get(name)?.version.as_ref()?;
+            Some((name.clone(), version.exports))
+        })
+        .collect()
+}
+
+/// Loads what changed or is newly imported, then runs dat_init and init
+/// leaves first. Returns the new order of the tree.
+fn rebuild(rt: &Runtime, changed: &HashSet<String>) -> Result<Vec<String>, Error> {
+    let (root, dir) = {
+        let state = rt.lock();
+        let tree = state.tree()?;
+        (tree.root.clone(), tree.dir.clone())
+    };
+    let mut walk = Discovery {
+        rt,
+        dir: &dir,
+        changed,
+        stack: Vec::new(),
+        done: HashSet::new(),
+        fresh: HashSet::new(),
+        order: Vec::new(),
+    };
+    walk.visit(&root)?;
+    let Discovery { order, fresh, .. } = walk;
+
+    for name in order.iter().filter(|name| **name != root) {
+        let exports = {
+            let mut state = rt.lock();
+            let tree = state.tree.as_mut().ok_or(Error::NotInitialized)?;
+            let record = tree
+                .modules
+                .get_mut(name)
+                .expect("discovered modules have records");
+            if fresh.contains(name) {
+                // A new version re-adds its handlers in its init.
+                record.handlers.clear();
+            }
+            let exports = record
+                .version
+                .as_ref()
+                .expect("modules have versions")
+                .exports;
+            state.running_module = Some((std::thread::current().id(), name.clone()));
+            exports
+        };
+        let result = run_steps(name, &exports, fresh.contains(name));
+        let mut state = rt.lock();
+        state.running_module = None;
+        result?;
+        if fresh.contains(name) {
+            let (registry, table) = state.symbols()?;
+            registry.remove_stale(table, name);
+        }
+    }
+    Ok(order)
+}
+
+fn run_steps(name: &str, exports: &ModuleExports, fresh: bool) -> Result<(), Error> {
+    let step = |step, status| Error::Step {
+        module: name.to_owned(),
+        step,
+        status,
+    };
+    let status = exports.dat_init();
+    if status != 0 {
+        return Err(step("hcr_module_dat_init", status));
+    }
+    if fresh {
+        let status = exports.init();
+        if status != 0 {
+            return Err(step("hcr_module_init", status));
+        }
+    }
+    Ok(())
+}
+
+/// Depth-first walk over imports that loads modules as it finds them.
+struct Discovery<'a> {
+    rt: &'a Runtime,
+    dir: &'a Path,
+    changed: &'a HashSet<String>,
+    stack: Vec<String>,
+    done: HashSet<String>,
+    fresh: HashSet<String>,
+    order: Vec<String>,
+}
+
+impl Discovery<'_> {
+    fn visit(&mut self, name: &str) -> Result<(), Error> {
+        if self.done.contains(name) {
+            return Ok(());
+        }
+        if let Some(start) = self.stack.iter().position(|m| m == name) {
+            let mut cycle = self.stack[start..].to_vec();
+            cycle.push(name.to_owned());
+            return Err(Error::Cycle(cycle.join(" -> ")));
+        }
+        self.stack.push(name.to_owned());
+        let imports = self.imports_of(name)?;
+        for import in &imports {
+            self.visit(import)?;
+        }
+        self.stack.pop();
+        self.done.insert(name.to_owned());
+        self.order.push(name.to_owned());
+        Ok(())
+    }
+
+    /// The imports of a module, loading its current file first when it is
+    /// new to the tree or changed.
+    fn imports_of(&mut self, name: &str) -> Result<Vec<String>, Error> {
+        {
+            let state = self.rt.lock();
+            let tree = state.tree()?;
+            if let Some(record) = tree.modules.get(name) {
+                if record.version.is_none() || !self.changed.contains(name) {
+                    return Ok(record.imports.clone());
+                }
+            }
+        }
+        let loaded = loader::load(self.dir, name).map_err(|err| Error::Load {
+            module: name.to_owned(),
+            detail: crate::error::chain(&err),
+        })?;
+        let imports = loaded.imports.clone();
+        let mut state = self.rt.lock();
+        let version = Version {
+            exports: loaded.exports,
+            copy: loaded.copy,
+            identity: loaded.identity,
+        };
+        state.retained.push(loaded.library);
+        let tree = state.tree.as_mut().ok_or(Error::NotInitialized)?;
+        let handlers = tree
+            .modules
+            .get(name)
+            .map(|r| r.handlers.clone())
+            .unwrap_or_default();
+        tree.modules.insert(
+            name.to_owned(),
+            ModuleRecord {
+                imports: imports.clone(),
+                handlers,
+                version: Some(version),
+            },
+        );
+        self.fresh.insert(name.to_owned());
+        Ok(imports)
+    }
+}

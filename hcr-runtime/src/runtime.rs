@@ -1,0 +1,210 @@
+//! The process-wide runtime: the jump table, the registry, the module tree
+//! and the event handlers, behind one lock that is never held while module
+//! code runs.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::ThreadId;
+
+use hashbrown::HashMap;
+use libloading::os::unix::Library;
+
+use crate::error::Error;
+use crate::file_identity::FileIdentity;
+use crate::jump_table::{JumpTable, JumpTableConfig, StubForm};
+use crate::loader::ModuleExports;
+use crate::registry::Registry;
+
+/// A reload event handler.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Handler {
+    pub(crate) before: bool,
+    pub(crate) callback: extern "C" fn(),
+}
+
+/// The loaded version of a module.
+#[derive(Debug, Clone)]
+pub(crate) struct Version {
+    pub(crate) exports: ModuleExports,
+    pub(crate) copy: PathBuf,
+    pub(crate) identity: FileIdentity,
+}
+
+/// One module of the tree.
+#[derive(Debug, Clone)]
+pub(crate) struct ModuleRecord {
+    pub(crate) imports: Vec<String>,
+    pub(crate) handlers: Vec<Handler>,
+    /// `None` for the main module, which is the host and never loaded.
+    pub(crate) version: Option<Version>,
+}
+
+/// The module tree that `hcr_init` set up.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    pub(crate) root: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) modules: HashMap<String, ModuleRecord>,
+}
+
+impl Tree {
+    /// Modules reachable from the root, leaves first (depth-first over
+    /// imports, in import order), the root last.
+    pub(crate) fn order(&self) -> Vec<String> {
+        fn visit(
+            tree: &Tree,
+            name: &str,
+            seen: &mut hashbrown::HashSet<String>,
+            out: &mut Vec<String>,
+        ) {
+            if !seen.insert(name.to_owned()) {
+                return;
+            }
+            if let Some(record) = tree.modules.get(name) {
+                for import in &record.imports {
+                    visit(tree, import, seen, out);
+                }
+            }
+            out.push(name.to_owned());
+        }
+        let mut out = Vec::new();
+        visit(self, &self.root, &mut hashbrown::HashSet::new(), &mut out);
+        out
+    }
+}
+
+/// Everything behind the runtime's lock.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    table: Option<JumpTable>,
+    pub(crate) registry: Registry,
+    pub(crate) stub_form: StubForm,
+    pub(crate) tree: Option<Tree>,
+    /// Handlers of the main module (added outside any module's init).
+    pub(crate) main_handlers: Vec<Handler>,
+    /// Every library ever loaded: old code stays mapped.
+    pub(crate) retained: Vec<Library>,
+    pub(crate) generation: i64,
+    /// The module whose code the reloading thread is running.
+    pub(crate) running_module: Option<(ThreadId, String)>,
+    /// Modules declared with `hcr_add_module`.
+    pub(crate) declared: hashbrown::HashSet<String>,
+}
+
+impl State {
+    /// The registry and the jump table, reserving the table on first use.
+    pub(crate) fn symbols(&mut self) -> Result<(&mut Registry, &mut JumpTable), Error> {
+        if self.table.is_none() {
+            let config = JumpTableConfig::from_env()?;
+            let handler = crate::bad_call::handler as *const () as usize;
+            self.table = Some(JumpTable::new(config, handler)?);
+        }
+        let table = self.table.as_mut().expect("created above");
+        Ok((&mut self.registry, table))
+    }
+
+    /// The jump table, if it was reserved.
+    pub(crate) fn table(&self) -> Option<&JumpTable> {
+        self.table.as_ref()
+    }
+
+    /// The tree, or [`Error::NotInitialized`].
+    pub(crate) fn tree(&self) -> Result<&Tree, Error> {
+        self.tree.as_ref().ok_or(Error::NotInitialized)
+    }
+
+    /// Adds a handler to the module whose code this thread runs, else to
+    /// the main module.
+    pub(crate) fn add_handler(&mut self, handler: Handler) {
+        let me = std::thread::current().id();
+        let owner = match &self.running_module {
+            Some((thread, module)) if *thread == me => module.clone(),
+            _ => {
+                self.main_handlers.push(handler);
+                return;
+            }
+        };
+        if let Some(record) = self
+            .tree
+            .as_mut()
+            .and_then(|tree| tree.modules.get_mut(&owner))
+        {
+            record.handlers.push(handler);
+        }
+    }
+
+    /// The handlers of one kind for the given module order, main last.
+    pub(crate) fn handlers(&self, before: bool, order: &[String]) -> Vec<extern "C" fn()> {
+        let Some(tree) = &self.tree else {
+            return Vec::new();
+        };
+        let modules = order
+            .iter()
+            .filter(|name| **name != tree.root)
+            .filter_map(|name| tree.modules.get(name))
+            .flat_map(|record| &record.handlers);
+        modules
+            .chain(&self.main_handlers)
+            .filter(|handler| handler.before == before)
+            .map(|handler| handler.callback)
+            .collect()
+    }
+}
+
+/// The runtime of this process.
+#[derive(Debug, Default)]
+pub(crate) struct Runtime {
+    state: Mutex<State>,
+    busy: AtomicBool,
+}
+
+/// Proof that this thread runs the one init or reload allowed at a time.
+pub(crate) struct BusyGuard<'a>(&'a AtomicBool);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Runtime {
+    /// The runtime of this process.
+    pub(crate) fn get() -> &'static Runtime {
+        static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+        RUNTIME.get_or_init(Runtime::default)
+    }
+
+    /// Locks the state. A panic while it was held (a runtime bug, caught at
+    /// the C boundary) leaves consistent data: every mutation is a single
+    /// map operation, so the poison flag is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the state without waiting, for the bad-call path.
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, State>> {
+        match self.state.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Runs the before- or after-handlers of the modules in `order` (main
+    /// last), collected under the lock and called without it.
+    pub(crate) fn run_handlers(&self, before: bool, order: &[String]) {
+        let callbacks = self.lock().handlers(before, order);
+        for callback in callbacks {
+            callback();
+        }
+    }
+
+    /// Claims the right to run an init or reload.
+    pub(crate) fn claim(&self) -> Result<BusyGuard<'_>, Error> {
+        self.busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .map_err(|_| Error::Busy)?;
+        Ok(BusyGuard(&self.busy))
+    }
+}

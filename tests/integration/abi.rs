@@ -1,0 +1,89 @@
+//! The C ABI's answers to bad input and its limits.
+
+use std::ffi::{CString, c_char};
+use std::ptr::null;
+
+scenario! {
+    fn every_entry_point_refuses_bad_input_and_carries_on(host) {
+        let api = *host.rt.api();
+        let bad_utf8 = CString::new(vec![0xff, 0xfe]).unwrap();
+        let names: [(&str, *const c_char); 4] = [
+            ("NULL", null()),
+            ("empty", c"".as_ptr()),
+            ("non-UTF-8", bad_utf8.as_ptr()),
+            ("a path", c"../etc".as_ptr()),
+        ];
+        let f = 1usize as *const std::ffi::c_void;
+        for (what, name) in names {
+            // SAFETY: every argument is NULL or a valid string; no function
+            // pointer is ever called.
+            unsafe {
+                assert!((api.hcr_register_proc)(name, c"f".as_ptr(), f).is_null(), "{what}");
+                assert!(!host.rt.last_error().is_empty());
+                assert!((api.hcr_get_proc)(name, c"f".as_ptr()).is_null(), "{what}");
+                assert!((api.hcr_get_global)(name, c"g".as_ptr()).is_null(), "{what}");
+                let mut out = std::ptr::null_mut();
+                assert_eq!((api.hcr_register_global)(name, c"g".as_ptr(), 4, 4, 1, &mut out), -1, "{what}");
+                assert!(!(api.hcr_has_module_changed)(name), "{what}");
+                (api.hcr_add_module)(name);
+                assert_eq!((api.hcr_init)(name, null(), null()), -1, "{what}");
+            }
+        }
+        // SAFETY: as above.
+        unsafe {
+            assert!((api.hcr_register_proc)(c"m".as_ptr(), null(), f).is_null());
+            assert!((api.hcr_register_proc)(c"m".as_ptr(), c"f".as_ptr(), null()).is_null());
+            assert!(host.rt.last_error().contains("fn is NULL"), "{}", host.rt.last_error());
+            assert_eq!((api.hcr_register_global)(c"m".as_ptr(), c"g".as_ptr(), 4, 4, 1, std::ptr::null_mut()), -1);
+            (api.hcr_add_event_handler)(true, None);
+            assert!(host.rt.last_error().contains("handler is NULL"));
+            let imports = [c"".as_ptr(), null()];
+            assert_eq!((api.hcr_init)(c"main".as_ptr(), imports.as_ptr(), null()), -1);
+            assert_eq!((api.hcr_init)(c"main".as_ptr(), null(), c"/no/such/dir".as_ptr()), -1);
+            assert!(host.rt.last_error().contains("/no/such/dir"));
+        }
+        assert_eq!(host.rt.perform_code_reload().unwrap_err().code, -2, "not initialized yet");
+        assert!(!host.rt.reload_needed());
+        assert!(host.rt.set_stub_form(5).is_err());
+
+        // After all of that the runtime works normally.
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        assert_eq!(host.call("spin", "value"), 1);
+        let again = host.rt.init("main", &["spin"], Some(&host.modules)).unwrap_err();
+        assert_eq!(again.code, -3);
+        assert!(!host.rt.has_module_changed("nonexistent"));
+    }
+}
+
+scenario! {
+    env("HOT_CODE_RELOADING_JUMP_TABLE_SIZE" = "1")
+    fn a_full_jump_table_is_a_clear_error(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let mut registered = 0usize;
+        let f = host.rt.get_proc("spin", "value").unwrap().as_ptr();
+        let err = loop {
+            match host.rt.register_proc("main", &format!("p{registered}"), f) {
+                Ok(_) => registered += 1,
+                Err(err) => break err,
+            }
+        };
+        // 1 MiB of 32-byte slots, less the header and spin's three procs.
+        assert_eq!(registered, (1 << 20) / 32 - 1 - 3);
+        assert!(err.message.contains("jump table is full"), "{}", err.message);
+        assert!(err.message.contains("HOT_CODE_RELOADING_JUMP_TABLE_SIZE"), "{}", err.message);
+        // Everything registered before still works.
+        assert_eq!(host.call("spin", "value"), 1);
+        assert_eq!(hcr_tests::call_int(host.rt.get_proc("main", "p0").unwrap().as_ptr()), 1);
+    }
+}
+
+scenario! {
+    env("HOT_CODE_RELOADING_JUMP_TABLE_SIZE" = "lots")
+    fn a_malformed_jump_table_size_is_named(host) {
+        let err = host.rt.get_proc("m", "f").unwrap_err();
+        assert!(err.message.contains("HOT_CODE_RELOADING_JUMP_TABLE_SIZE"), "{}", err.message);
+        assert!(err.message.contains("`lots`"), "{}", err.message);
+    }
+}

@@ -1,0 +1,36 @@
+//! Integration tests: C fixture modules, compiled with `cc`, loaded through
+//! the runtime's C ABI and reloaded for real. Every scenario runs in a
+//! process of its own (see `hcr_tests`).
+
+/// Declares a scenario: a `#[test]` whose body runs in its own process.
+/// `env` adds environment variables; `abort` expects SIGABRT with a message.
+macro_rules! scenario {
+    ($(#[$meta:meta])* fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Success, $host, $body);
+    };
+    ($(#[$meta:meta])* env($($k:literal = $v:literal),*) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [$(($k, $v)),*], hcr_tests::Expect::Success, $host, $body);
+    };
+    ($(#[$meta:meta])* abort($text:literal) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort($text), $host, $body);
+    };
+    (@ $(#[$meta:meta])* $name:ident, [$($env:expr),*], $expect:expr, $host:ident, $body:block) => {
+        $(#[$meta])*
+        #[test]
+        fn $name() {
+            hcr_tests::run_scenario(
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+                concat!(module_path!(), "::", stringify!($name)),
+                &[$($env),*],
+                $expect,
+                |$host: &mut hcr_tests::Host| $body,
+            );
+        }
+    };
+}
+
+mod abi;
+mod failures;
+mod reload;
+mod state;
+mod threads;

@@ -1,0 +1,338 @@
+//! Support for the integration tests: the C fixture modules, built once per
+//! test run, and scenarios that each run in a process of their own (the
+//! runtime is one per process, at a fixed address, with no reset).
+//!
+//! A scenario is an ordinary `#[test]`. Run normally, it re-executes the
+//! test binary for just that test with `HCR_SCENARIO` set; the child sees
+//! the variable and runs the body against a fresh [`Host`].
+
+use std::ffi::c_int;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use hcr_build::CModule;
+use hcr_client::RuntimeLibrary;
+
+/// Each fixture: output name, source file, `-D` switches.
+const FIXTURES: &[(&str, &str, &[(&str, &str)])] = &[
+    ("leaf-1", "tree.c", &[("NAME", "leaf"), ("VERSION", "1")]),
+    (
+        "leaf-2",
+        "tree.c",
+        &[("NAME", "leaf"), ("VERSION", "2"), ("NEW_GLOBAL", "1")],
+    ),
+    (
+        "mid-1",
+        "tree.c",
+        &[
+            ("NAME", "mid"),
+            ("VERSION", "1"),
+            ("IMPORT", "leaf"),
+            ("CAN_VETO", "1"),
+        ],
+    ),
+    (
+        "mid-2",
+        "tree.c",
+        &[
+            ("NAME", "mid"),
+            ("VERSION", "2"),
+            ("IMPORT", "leaf"),
+            ("CAN_VETO", "1"),
+        ],
+    ),
+    (
+        "mid-2-failing",
+        "tree.c",
+        &[
+            ("NAME", "mid"),
+            ("VERSION", "2"),
+            ("IMPORT", "leaf"),
+            ("CAN_VETO", "1"),
+            ("FAIL_INIT", "3"),
+        ],
+    ),
+    (
+        "top-1",
+        "tree.c",
+        &[("NAME", "top"), ("VERSION", "1"), ("IMPORT", "mid")],
+    ),
+    ("spin-1", "tree.c", &[("NAME", "spin"), ("VERSION", "1")]),
+    ("spin-2", "tree.c", &[("NAME", "spin"), ("VERSION", "2")]),
+    ("state-1", "state.c", &[("VERSION", "1")]),
+    ("state-2", "state.c", &[("VERSION", "2")]),
+    ("state-3", "state.c", &[("VERSION", "3")]),
+    ("state-4", "state.c", &[("VERSION", "4")]),
+    ("state-5", "state.c", &[("VERSION", "5")]),
+    ("grower-1", "grower.c", &[("VERSION", "1")]),
+    ("grower-2", "grower.c", &[("VERSION", "2")]),
+    ("grower-3", "grower.c", &[("VERSION", "3")]),
+    ("extra", "extra.c", &[]),
+    ("plain", "plain.c", &[]),
+    ("cyc_a", "cycle.c", &[("NAME", "cyc_a"), ("OTHER", "cyc_b")]),
+    ("cyc_b", "cycle.c", &[("NAME", "cyc_b"), ("OTHER", "cyc_a")]),
+];
+
+/// How long one scenario process may run.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
+
+struct Built {
+    runtime: PathBuf,
+    fixtures: PathBuf,
+}
+
+/// Builds the runtime and every fixture once per test run.
+fn built(work: &Path) -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let runtime = hcr_build::runtime_library(false).unwrap_or_else(|err| panic!("{err}"));
+        let runtime_dir = runtime.parent().expect("a file has a directory");
+        let fixtures = work.join("fixtures");
+        std::fs::create_dir_all(&fixtures).unwrap();
+        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        for (name, source, defines) in FIXTURES {
+            let module = defines
+                .iter()
+                .fold(CModule::new(sources.join(source)), |module, (k, v)| {
+                    module.define(k, v)
+                })
+                .link_runtime(runtime_dir);
+            module
+                .build(&fixtures.join(format!("{name}.so")))
+                .unwrap_or_else(|err| panic!("fixture {name}: {err}"));
+        }
+        Built { runtime, fixtures }
+    })
+}
+
+/// How a scenario's process must end.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// Exit successfully after running the whole body.
+    Success,
+    /// Be killed by SIGABRT with this text on stderr.
+    Abort(&'a str),
+}
+
+/// Runs `body` in a child process; see the crate docs. `test` is the test's
+/// path from `module_path!()` and its name; `work` is a scratch directory
+/// (the test's `CARGO_TARGET_TMPDIR`).
+pub fn run_scenario(
+    work: &Path,
+    test: &str,
+    env: &[(&str, &str)],
+    expect: Expect<'_>,
+    body: fn(&mut Host),
+) {
+    // `module_path!()` starts with the crate; libtest names omit it.
+    let name = test.split_once("::").map_or(test, |(_, rest)| rest);
+    if std::env::var("HCR_SCENARIO").as_deref() == Ok(name) {
+        let mut host = Host::from_env();
+        body(&mut host);
+        println!("scenario {name} ran to the end");
+        return;
+    }
+    let built = built(work);
+    let dir = work.join("scenarios").join(name.replace("::", "-"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (modules, copies) = (dir.join("modules"), dir.join("copies"));
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::create_dir_all(&copies).unwrap();
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("HCR_SCENARIO", name)
+        .env("HCR_TEST_RUNTIME", &built.runtime)
+        .env("HCR_TEST_FIXTURES", &built.fixtures)
+        .env("HCR_TEST_MODULES", &modules)
+        .env("HCR_TEMP_DIR", &copies)
+        .env("RUST_BACKTRACE", "1")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let output = wait_with_timeout(child, name);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    match expect {
+        Expect::Success => {
+            assert!(
+                output.status.success(),
+                "scenario {name} failed: {}\n{report}",
+                output.status
+            );
+            assert!(
+                stdout.contains(&format!("scenario {name} ran to the end")),
+                "scenario {name} did not run\n{report}"
+            );
+        }
+        Expect::Abort(text) => {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(
+                output.status.signal(),
+                Some(6),
+                "scenario {name} did not abort\n{report}"
+            );
+            assert!(
+                stderr.contains(text),
+                "scenario {name}: stderr lacks {text:?}\n{report}"
+            );
+        }
+    }
+}
+
+fn wait_with_timeout(mut child: std::process::Child, name: &str) -> std::process::Output {
+    // Drain the pipes on threads so that a chatty child cannot block.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut buf).ok();
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut buf).ok();
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > SCENARIO_TIMEOUT {
+            let _ = child.kill();
+            panic!("scenario {name} ran longer than {SCENARIO_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// The host side of a scenario: the runtime, a module directory, the built
+/// fixtures, and the globals `main::log` and `main::veto` that fixtures use.
+pub struct Host {
+    /// The loaded runtime.
+    pub rt: RuntimeLibrary,
+    /// The module directory handed to `hcr_init`.
+    pub modules: PathBuf,
+    /// Where the runtime writes its copies (`HCR_TEMP_DIR`).
+    pub copies: PathBuf,
+    fixtures: PathBuf,
+}
+
+fn env_path(name: &str) -> PathBuf {
+    PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("{name} is not set")))
+}
+
+impl Host {
+    fn from_env() -> Self {
+        let rt = RuntimeLibrary::open(&env_path("HCR_TEST_RUNTIME")).unwrap();
+        let host = Host {
+            rt,
+            modules: env_path("HCR_TEST_MODULES"),
+            copies: env_path("HCR_TEMP_DIR"),
+            fixtures: env_path("HCR_TEST_FIXTURES"),
+        };
+        host.rt.register_global("main", "log", 4096, 1, 1).unwrap();
+        host.rt.register_global("main", "veto", 4, 4, 1).unwrap();
+        host
+    }
+
+    /// The built fixture `variant`.
+    pub fn fixture(&self, variant: &str) -> Vec<u8> {
+        std::fs::read(self.fixtures.join(format!("{variant}.so"))).unwrap()
+    }
+
+    /// Installs bytes as `lib<module>.so` the way a linker does: a new file
+    /// renamed over the old one.
+    pub fn install_bytes(&self, module: &str, bytes: &[u8]) {
+        let tmp = self.modules.join(format!(".lib{module}.so.tmp"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, self.modules.join(format!("lib{module}.so"))).unwrap();
+    }
+
+    /// Installs fixture `variant` as module `module`.
+    pub fn install(&self, module: &str, variant: &str) {
+        self.install_bytes(module, &self.fixture(variant));
+    }
+
+    /// `hcr_init("main", imports, modules)`, which must succeed.
+    pub fn init(&self, imports: &[&str]) {
+        self.rt.init("main", imports, Some(&self.modules)).unwrap();
+    }
+
+    /// Calls `module::name` through its stub as `int (*)(void)`.
+    pub fn call(&self, module: &str, name: &str) -> c_int {
+        let stub = self.rt.get_proc(module, name).unwrap();
+        call_int(stub.as_ptr())
+    }
+
+    /// The host's event log.
+    pub fn log(&self) -> String {
+        let log = self.rt.get_global("main", "log").unwrap();
+        // SAFETY: main::log is a 4096-byte block that fixtures keep
+        // NUL-terminated (zeroed, then written with snprintf).
+        let text = unsafe { std::ffi::CStr::from_ptr(log.as_ptr().cast()) };
+        text.to_string_lossy().trim_end().to_owned()
+    }
+
+    /// Empties the event log.
+    pub fn clear_log(&self) {
+        let log = self.rt.get_global("main", "log").unwrap();
+        // SAFETY: main::log has at least one byte.
+        unsafe { log.as_ptr().write(0) };
+    }
+
+    /// Reads an `int` global.
+    pub fn global_int(&self, module: &str, name: &str) -> Option<c_int> {
+        let block = self.rt.get_global(module, name)?;
+        // SAFETY: the fixtures register these globals as aligned `int`s.
+        Some(unsafe { block.as_ptr().cast::<c_int>().read() })
+    }
+
+    /// Writes an `int` global.
+    pub fn set_global_int(&self, module: &str, name: &str, value: c_int) {
+        let block = self.rt.get_global(module, name).unwrap();
+        // SAFETY: as in `global_int`.
+        unsafe { block.as_ptr().cast::<c_int>().write(value) };
+    }
+
+    /// File names of the runtime's current copies.
+    pub fn copy_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for dir in std::fs::read_dir(&self.copies).unwrap().flatten() {
+            for file in std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                names.push(file.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names
+    }
+}
+
+/// Calls a stub as `int (*)(void)`.
+pub fn call_int(stub: *const std::ffi::c_void) -> c_int {
+    // SAFETY: every stub the tests call this way belongs to a fixture proc
+    // declared `int f(void)`.
+    let f: extern "C" fn() -> c_int = unsafe { std::mem::transmute(stub) };
+    f()
+}
+
+/// Calls a stub as `long long (*)(void)`.
+pub fn call_long(stub: *const std::ffi::c_void) -> i64 {
+    // SAFETY: used only for the `state` fixture's procs, declared
+    // `long long f(void)`.
+    let f: extern "C" fn() -> i64 = unsafe { std::mem::transmute(stub) };
+    f()
+}
