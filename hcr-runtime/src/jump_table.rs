@@ -425,3 +425,6 @@ impl Drop for JumpTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! The jump table's stubs, executed for real.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use super::*;
+
+extern "C" fn one() -> i32 {
+    1
+}
+
+extern "C" fn two() -> i32 {
+    2
+}
+
+extern "C" fn never_called(_slot: *const u8) -> ! {
+    std::process::abort()
+}
+
+fn table(size: usize, hint: Option<usize>) -> JumpTable {
+    JumpTable::new(
+        JumpTableConfig { size, hint },
+        never_called as *const () as usize,
+    )
+    .unwrap()
+}
+
+fn call(table: &JumpTable, slot: SlotId) -> i32 {
+    // SAFETY: every slot called here was pointed at `one` or `two`, which
+    // have this signature; the table outlives the call.
+    let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(table.address(slot)) };
+    f()
+}
+
+fn jump_bytes(table: &JumpTable, slot: SlotId) -> [u8; 2] {
+    // SAFETY: the slot lies in the committed executable view, which is readable.
+    unsafe { std::ptr::read(table.address(slot) as *const [u8; 2]) }
+}
+
+/// A table within `jmp rel32` reach of this test's code, if one can be placed.
+fn table_near_code() -> Option<JumpTable> {
+    let code = one as *const () as usize;
+    let page = sys::page_size();
+    [0x4000_0000usize, 0x2000_0000, 0x6000_0000]
+        .iter()
+        .find_map(|offset| {
+            let hint = (code.checked_add(*offset)? / page) * page;
+            let table = JumpTable::new(
+                JumpTableConfig {
+                    size: 1 << 20,
+                    hint: Some(hint),
+                },
+                never_called as *const () as usize,
+            )
+            .ok()?;
+            table.placed_at_hint().then_some(table)
+        })
+}
+
+#[test]
+fn data_form_slots_run_and_are_repointed_in_place() {
+    let mut table = table(1 << 20, None);
+    let slot = table.allocate().unwrap();
+    let address = table.address(slot);
+    assert!(
+        table.is_bad_call(slot),
+        "a fresh slot jumps to the bad-call veneer"
+    );
+    table
+        .point_at(slot, one as *const () as usize, StubForm::Data)
+        .unwrap();
+    assert_eq!(jump_bytes(&table, slot), [0xff, 0x25]);
+    assert_eq!(call(&table, slot), 1);
+    table
+        .point_at(slot, two as *const () as usize, StubForm::Data)
+        .unwrap();
+    assert_eq!(call(&table, slot), 2);
+    assert_eq!(table.address(slot), address);
+    assert_eq!(table.slot_at(address), Some(slot));
+    assert_eq!(table.slot_at(address + 8), None);
+}
+
+#[test]
+fn near_form_runs_when_the_target_is_in_reach() {
+    let Some(mut table) = table_near_code() else {
+        panic!("no free address within 2 GiB of this test's code");
+    };
+    let slot = table.allocate().unwrap();
+    table
+        .point_at(slot, one as *const () as usize, StubForm::Near)
+        .unwrap();
+    assert_eq!(jump_bytes(&table, slot)[0], 0xe9, "jmp rel32");
+    assert_eq!(call(&table, slot), 1);
+    table
+        .point_at(slot, two as *const () as usize, StubForm::Near)
+        .unwrap();
+    assert_eq!(call(&table, slot), 2);
+    // Back to the data form: the target word was already written.
+    table
+        .point_at(slot, one as *const () as usize, StubForm::Data)
+        .unwrap();
+    assert_eq!(jump_bytes(&table, slot), [0xff, 0x25]);
+    assert_eq!(call(&table, slot), 1);
+}
+
+#[test]
+fn near_form_out_of_reach_keeps_the_data_form() {
+    let mut table = table(1 << 20, Some(DEFAULT_HINT));
+    let slot = table.allocate().unwrap();
+    let target = one as *const () as usize;
+    table.point_at(slot, target, StubForm::Near).unwrap();
+    let reachable = host::near_jump(table.address(slot) as u64, target as u64).is_ok();
+    let expected = if reachable { 0xe9 } else { 0xff };
+    assert_eq!(jump_bytes(&table, slot)[0], expected);
+    assert_eq!(call(&table, slot), 1);
+}
+
+#[test]
+fn a_full_table_is_an_error_and_earlier_slots_still_work() {
+    let mut table = table(1 << 20, None);
+    let first = table.allocate().unwrap();
+    table
+        .point_at(first, one as *const () as usize, StubForm::Data)
+        .unwrap();
+    let slots = (1 << 20) / SLOT_SIZE - 1;
+    for _ in 1..slots {
+        table.allocate().unwrap();
+    }
+    let err = table.allocate().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("jump table is full: all 32767 slots of 1 MiB"),
+        "{err}"
+    );
+    assert_eq!(call(&table, first), 1);
+    assert_eq!(table.committed_bytes(), 1 << 20);
+}
+
+#[test]
+fn pages_are_committed_only_as_slots_are_used() {
+    let mut table = table(16 << 20, None);
+    let page = sys::page_size();
+    assert_eq!(table.committed_bytes(), page);
+    for _ in 0..page / SLOT_SIZE {
+        table.allocate().unwrap();
+    }
+    assert_eq!(table.committed_bytes(), 2 * page);
+    assert_eq!(table.reserved_bytes(), 16 << 20);
+}
+
+#[test]
+fn repointing_while_other_threads_call_through_the_slot() {
+    let mut table = table(1 << 20, None);
+    let slot = table.allocate().unwrap();
+    table
+        .point_at(slot, one as *const () as usize, StubForm::Data)
+        .unwrap();
+    let address = table.address(slot);
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = Arc::new(AtomicUsize::new(0));
+    let callers: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, running) = (stop.clone(), running.clone());
+            std::thread::spawn(move || {
+                // SAFETY: as in `call`; the table is dropped only after the join.
+                let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(address) };
+                let mut calls = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let value = f();
+                    assert!(value == 1 || value == 2, "got {value}");
+                    if calls == 0 {
+                        running.fetch_add(1, Ordering::Relaxed);
+                    }
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    while running.load(Ordering::Relaxed) < 2 {
+        std::thread::yield_now();
+    }
+    for round in 0..10_000 {
+        let target = if round % 2 == 0 { two } else { one };
+        table
+            .point_at(slot, target as *const () as usize, StubForm::Data)
+            .unwrap();
+        assert_eq!(call(&table, slot), target());
+    }
+    stop.store(true, Ordering::Relaxed);
+    for caller in callers {
+        assert!(caller.join().unwrap() > 0);
+    }
+}
