@@ -251,9 +251,13 @@ impl RuntimeLibrary {
 
     /// `hcr_register_proc`: makes `module::name` jump to `target`.
     ///
+    /// # Safety
+    /// `target` must be code that stays mapped for as long as anyone may
+    /// call the stub, with the signature every caller of the stub assumes.
+    ///
     /// # Errors
     /// Malformed input or a full jump table.
-    pub fn register_proc(
+    pub unsafe fn register_proc(
         &self,
         module: &str,
         name: &str,

@@ -406,7 +406,8 @@ mod tests {
     #[test]
     fn malformed_names_are_errors_with_messages() {
         // SAFETY: all arguments are NULL or valid strings.
-        let stub = unsafe { hcr_register_proc(ptr::null(), c"f".as_ptr(), 1 as *const c_void) };
+        let stub =
+            unsafe { hcr_register_proc(ptr::null(), c"f".as_ptr(), ptr::dangling::<c_void>()) };
         assert!(stub.is_null());
         // SAFETY: hcr_last_error returns a valid string.
         let message = unsafe { CStr::from_ptr(hcr_last_error()) }

@@ -38,8 +38,8 @@ pub(crate) enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a loadable library: {source}")]
-    Elf { path: PathBuf, source: ElfError },
+    #[error("{path} is not a loadable library: {problem}")]
+    Elf { path: PathBuf, problem: ElfError },
     #[error("cannot write the copy {path}")]
     Copy {
         path: PathBuf,
@@ -158,9 +158,9 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     };
     let meta = std::fs::metadata(&path).map_err(read_error)?;
     let bytes = std::fs::read(&path).map_err(read_error)?;
-    elf::check_shared_library(&bytes).map_err(|source| LoadError::Elf {
+    elf::check_shared_library(&bytes).map_err(|problem| LoadError::Elf {
         path: path.clone(),
-        source,
+        problem,
     })?;
     let identity = FileIdentity::new(&meta, &bytes);
 

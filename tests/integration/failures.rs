@@ -47,7 +47,7 @@ fn start_tree(host: &Host) {
 scenario! {
     fn a_failing_init_puts_every_module_back(host) {
         start_tree(host);
-        let leaf_value = host.rt.get_proc("leaf", "value").unwrap();
+        let leaf_value = host.stub("leaf", "value");
         host.install("leaf", "leaf-2");
         host.install("mid", "mid-2-failing");
         let err = host.rt.perform_code_reload().unwrap_err();
@@ -56,7 +56,7 @@ scenario! {
         assert!(err.message.contains("hcr_module_init (returned 3)"), "{}", err.message);
 
         // leaf's new version had loaded and run, and was put back.
-        assert_eq!(hcr_tests::call_int(leaf_value.as_ptr()), 1);
+        assert_eq!(leaf_value.call_int(), 1);
         assert_eq!(host.call("top", "chain"), 111);
         assert!(host.rt.get_global("leaf", "fresh").is_none(), "leaf 2's new global is gone");
         assert_eq!(host.global_int("leaf", "counter"), Some(1000));

@@ -3,22 +3,20 @@
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use hcr_tests::call_int;
-
 scenario! {
     fn stub_address_is_stable_and_old_pointers_run_new_code(host) {
         host.install("spin", "spin-1");
         host.init(&["spin"]);
-        let stub = host.rt.get_proc("spin", "value").unwrap();
-        assert_eq!(call_int(stub.as_ptr()), 1);
+        let stub = host.stub("spin", "value");
+        assert_eq!(stub.call_int(), 1);
         assert_eq!(host.rt.generation(), 0);
 
         host.install("spin", "spin-2");
         assert!(host.rt.reload_needed());
         assert!(host.rt.has_module_changed("spin"));
         host.rt.perform_code_reload().unwrap();
-        assert_eq!(call_int(stub.as_ptr()), 2, "the old pointer runs the new code");
-        assert_eq!(host.rt.get_proc("spin", "value").unwrap(), stub, "the stub never moves");
+        assert_eq!(stub.call_int(), 2, "the old pointer runs the new code");
+        assert_eq!(host.stub("spin", "value"), stub, "the stub never moves");
         assert_eq!(host.rt.generation(), 1);
         assert!(!host.rt.reload_needed(), "nothing is pending right after a reload");
         assert!(!host.rt.has_module_changed("spin"));

@@ -1,20 +1,18 @@
 //! Globals across reloads.
 
-use hcr_tests::call_long;
-
 scenario! {
     fn globals_are_kept_and_a_changed_initializer_does_not_run(host) {
         host.install("state", "state-1");
         host.init(&["state"]);
-        let score = host.rt.get_proc("state", "score").unwrap();
-        assert_eq!(call_long(score.as_ptr()), 10);
+        let score = host.stub("state", "score");
+        assert_eq!(score.call_long(), 10);
         assert_eq!(host.global_int("state", "last_status"), Some(1));
         host.set_global_int("state", "score", 55);
         let address = host.rt.get_global("state", "score").unwrap();
 
         host.install("state", "state-2");
         host.rt.perform_code_reload().unwrap();
-        assert_eq!(call_long(score.as_ptr()), 55, "the value survived, 20 was not assigned");
+        assert_eq!(score.call_long(), 55, "the value survived, 20 was not assigned");
         assert_eq!(host.global_int("state", "last_status"), Some(0));
         assert_eq!(host.rt.get_global("state", "score").unwrap(), address, "same address");
     }
@@ -29,13 +27,13 @@ scenario! {
         host.install("state", "state-3");
         host.rt.perform_code_reload().unwrap();
         assert!(host.rt.get_global("state", "score").is_none());
-        let score = host.rt.get_proc("state", "score").unwrap();
-        assert_eq!(call_long(score.as_ptr()), -1);
+        let score = host.stub("state", "score");
+        assert_eq!(score.call_long(), -1);
 
         host.install("state", "state-4");
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.global_int("state", "last_status"), Some(1));
-        assert_eq!(call_long(score.as_ptr()), 40);
+        assert_eq!(score.call_long(), 40);
     }
 }
 
@@ -48,8 +46,8 @@ scenario! {
         host.install("state", "state-5");
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.global_int("state", "last_status"), Some(2));
-        let score = host.rt.get_proc("state", "score").unwrap();
-        assert_eq!(call_long(score.as_ptr()), 7000, "migrated from the old int");
+        let score = host.stub("state", "score");
+        assert_eq!(score.call_long(), 7000, "migrated from the old int");
         // The old block is gone once the reload is over.
         let previous = hcr_client_previous_global(host, "state", "score");
         assert!(previous.is_null());
@@ -72,11 +70,11 @@ scenario! {
     fn calling_a_removed_proc_aborts_naming_it(host) {
         host.install("state", "state-1");
         host.init(&["state"]);
-        let bump = host.rt.get_proc("state", "bump").unwrap();
-        assert_eq!(call_long(bump.as_ptr()), 11);
+        let bump = host.stub("state", "bump");
+        assert_eq!(bump.call_long(), 11);
         host.install("state", "state-2");
         host.rt.perform_code_reload().unwrap();
-        call_long(bump.as_ptr());
+        bump.call_long();
         unreachable!("the call above aborts");
     }
 }
@@ -84,8 +82,8 @@ scenario! {
 scenario! {
     abort("`nobody::anything`")
     fn calling_a_proc_nobody_registered_aborts_naming_it(host) {
-        let stub = host.rt.get_proc("nobody", "anything").unwrap();
-        call_long(stub.as_ptr());
+        let stub = host.stub("nobody", "anything");
+        stub.call_long();
     }
 }
 

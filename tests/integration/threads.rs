@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use hcr_tests::call_int;
-
 const RELOADS: usize = 300;
 const CALLERS: usize = 3;
 
@@ -12,7 +10,7 @@ scenario! {
     fn threads_calling_through_stubs_see_old_or_new_code_during_hundreds_of_reloads(host) {
         host.install("spin", "spin-1");
         host.init(&["spin"]);
-        let stub = host.rt.get_proc("spin", "value").unwrap().as_ptr() as usize;
+        let stub = host.stub("spin", "value");
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         let callers: Vec<_> = (0..CALLERS)
@@ -20,7 +18,7 @@ scenario! {
                 let (stop, seen) = (stop.clone(), seen.clone());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        let value = call_int(stub as *const _);
+                        let value = stub.call_int();
                         assert!(value == 1 || value == 2, "a call returned {value}");
                         seen[value as usize - 1].fetch_add(1, Ordering::Relaxed);
                     }
@@ -31,7 +29,7 @@ scenario! {
             let version = 2 - (round % 2) as i32;
             host.install("spin", &format!("spin-{version}"));
             host.rt.perform_code_reload().unwrap();
-            assert_eq!(call_int(stub as *const _), version, "reload {round} was not picked up");
+            assert_eq!(stub.call_int(), version, "reload {round} was not picked up");
         }
         stop.store(true, Ordering::Relaxed);
         for caller in callers {

@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 use hcr_build::CModule;
 use hcr_client::RuntimeLibrary;
 
+/// `-D` switches of a fixture build.
+type Defines = &'static [(&'static str, &'static str)];
+
 /// Each fixture: output name, source file, `-D` switches.
-const FIXTURES: &[(&str, &str, &[(&str, &str)])] = &[
+const FIXTURES: &[(&str, &str, Defines)] = &[
     ("leaf-1", "tree.c", &[("NAME", "leaf"), ("VERSION", "1")]),
     (
         "leaf-2",
@@ -269,10 +272,14 @@ impl Host {
         self.rt.init("main", imports, Some(&self.modules)).unwrap();
     }
 
+    /// The stub of fixture proc `module::name`.
+    pub fn stub(&self, module: &str, name: &str) -> Stub {
+        Stub(self.rt.get_proc(module, name).unwrap().as_ptr() as usize)
+    }
+
     /// Calls `module::name` through its stub as `int (*)(void)`.
     pub fn call(&self, module: &str, name: &str) -> c_int {
-        let stub = self.rt.get_proc(module, name).unwrap();
-        call_int(stub.as_ptr())
+        self.stub(module, name).call_int()
     }
 
     /// The host's event log.
@@ -321,18 +328,30 @@ impl Host {
     }
 }
 
-/// Calls a stub as `int (*)(void)`.
-pub fn call_int(stub: *const std::ffi::c_void) -> c_int {
-    // SAFETY: every stub the tests call this way belongs to a fixture proc
-    // declared `int f(void)`.
-    let f: extern "C" fn() -> c_int = unsafe { std::mem::transmute(stub) };
-    f()
-}
+/// The stub of a fixture proc. Every fixture proc is `int f(void)`, except
+/// those of the `state` fixture, which are `long long f(void)`; [`Host::stub`]
+/// hands stubs out only for those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stub(usize);
 
-/// Calls a stub as `long long (*)(void)`.
-pub fn call_long(stub: *const std::ffi::c_void) -> i64 {
-    // SAFETY: used only for the `state` fixture's procs, declared
-    // `long long f(void)`.
-    let f: extern "C" fn() -> i64 = unsafe { std::mem::transmute(stub) };
-    f()
+impl Stub {
+    /// Calls the stub as `int (*)(void)`.
+    pub fn call_int(self) -> c_int {
+        // SAFETY: a `Stub` comes from `Host::stub`, for a fixture proc of
+        // this signature (see the type's docs); stubs never move.
+        let f: extern "C" fn() -> c_int = unsafe { std::mem::transmute(self.0) };
+        f()
+    }
+
+    /// Calls the stub as `long long (*)(void)`, for the `state` fixture.
+    pub fn call_long(self) -> i64 {
+        // SAFETY: as in `call_int`, for the `state` fixture's procs.
+        let f: extern "C" fn() -> i64 = unsafe { std::mem::transmute(self.0) };
+        f()
+    }
+
+    /// The stub's address.
+    pub fn address(self) -> usize {
+        self.0
+    }
 }
