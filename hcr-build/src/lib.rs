@@ -96,12 +96,17 @@ pub fn runtime_library(release: bool) -> Result<PathBuf, BuildError> {
             }
         }
     }
-    let output = child
-        .wait_with_output()
-        .map_err(|source| BuildError::Spawn {
-            tool: tool.clone(),
-            source,
-        })?;
+    finished(tool, child.wait_with_output())?;
+    found.ok_or_else(|| BuildError::NoArtifact("libhcr_runtime.so".into()))
+}
+
+/// Turns a finished command into an error unless it succeeded; the error
+/// carries what the command printed on stderr.
+fn finished(tool: String, output: std::io::Result<std::process::Output>) -> Result<(), BuildError> {
+    let output = output.map_err(|source| BuildError::Spawn {
+        tool: tool.clone(),
+        source,
+    })?;
     if !output.status.success() {
         return Err(BuildError::Failed {
             tool,
@@ -109,7 +114,7 @@ pub fn runtime_library(release: bool) -> Result<PathBuf, BuildError> {
             output: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    found.ok_or_else(|| BuildError::NoArtifact("libhcr_runtime.so".into()))
+    Ok(())
 }
 
 /// A module written in C, compiled into a shared library.
@@ -170,17 +175,6 @@ impl CModule {
             command.arg("-L").arg(dir).arg("-lhcr_runtime");
         }
         let tool = format!("{} ({})", compiler.path().display(), self.source.display());
-        let output = command.output().map_err(|source| BuildError::Spawn {
-            tool: tool.clone(),
-            source,
-        })?;
-        if !output.status.success() {
-            return Err(BuildError::Failed {
-                tool,
-                status: output.status,
-                output: String::from_utf8_lossy(&output.stderr).into_owned(),
-            });
-        }
-        Ok(())
+        finished(tool, command.output())
     }
 }
