@@ -104,7 +104,9 @@ const char *hcr_last_error(void);
  * handlers run last. */
 void hcr_add_event_handler(bool is_before, void (*cb)(void));
 
-/* Declares a module by name; loads nothing. */
+/* Declares a module by name; loads nothing. Kept for Nim's ABI: procs and
+ * globals can be registered into any module name without it, so this only
+ * validates the name (an invalid one sets hcr_last_error). */
 void hcr_add_module(const char *module);
 
 /* Number of successful reloads: 0 after hcr_init. */

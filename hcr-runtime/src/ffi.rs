@@ -349,7 +349,9 @@ pub extern "C" fn hcr_add_event_handler(is_before: bool, cb: Option<extern "C" f
     )
 }
 
-/// Declares a module by name; loads nothing.
+/// Declares a module by name; loads nothing. Kept for Nim's ABI: symbols
+/// are keyed by (module, name), so registering into a module never needs a
+/// declaration first, and this only validates the name.
 ///
 /// # Safety
 /// `module` is NULL or a NUL-terminated string.
@@ -359,8 +361,7 @@ pub unsafe extern "C" fn hcr_add_module(module: *const c_char) {
         |_| (),
         || {
             // SAFETY: the caller passes a valid string or NULL.
-            let module = unsafe { module_arg(module)? };
-            Runtime::get().lock().declared.insert(module.to_owned());
+            unsafe { module_arg(module)? };
             Ok(())
         },
     )

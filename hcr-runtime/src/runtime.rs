@@ -88,8 +88,6 @@ pub(crate) struct State {
     pub(crate) generation: i64,
     /// The module whose code the reloading thread is running.
     pub(crate) running_module: Option<(ThreadId, String)>,
-    /// Modules declared with `hcr_add_module`.
-    pub(crate) declared: hashbrown::HashSet<String>,
 }
 
 impl State {
