@@ -15,9 +15,6 @@ use crate::registry::{GlobalError, GlobalStatus};
 use crate::reload::{self, Outcome};
 use crate::runtime::{Handler, Runtime};
 
-/// Most imports `hcr_init` accepts.
-const MAX_IMPORTS: usize = 4096;
-
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
@@ -217,32 +214,6 @@ pub unsafe extern "C" fn hcr_get_previous_global(
     )
 }
 
-/// Reads the NULL-terminated import list of `hcr_init`.
-///
-/// # Safety
-/// `list` is NULL or a NULL-terminated array of NUL-terminated strings.
-unsafe fn import_list(list: *const *const c_char) -> Result<Vec<String>, Error> {
-    let mut imports = Vec::new();
-    if list.is_null() {
-        return Ok(imports);
-    }
-    for index in 0..=MAX_IMPORTS {
-        if index == MAX_IMPORTS {
-            return Err(Error::InvalidArgument(format!(
-                "imports: more than {MAX_IMPORTS} names (is the list NULL-terminated?)"
-            )));
-        }
-        // SAFETY: the list is NULL-terminated and we stop at the terminator.
-        let entry = unsafe { *list.add(index) };
-        if entry.is_null() {
-            break;
-        }
-        // SAFETY: every entry before the terminator is a valid string.
-        imports.push(unsafe { module_arg(entry)? }.to_owned());
-    }
-    Ok(imports)
-}
-
 /// Loads the module tree of the host `main_module`; see hcr.h.
 ///
 /// # Safety
@@ -256,7 +227,11 @@ pub unsafe extern "C" fn hcr_init(
 ) -> c_int {
     guard(code_of, || {
         // SAFETY: the caller passes valid strings, lists or NULL.
-        let (main, imports) = unsafe { (module_arg(main_module)?, import_list(imports)?) };
+        let (main, imports) = unsafe {
+            let imports = names::module_list(imports)
+                .map_err(|err| Error::InvalidArgument(format!("imports: {err}")))?;
+            (module_arg(main_module)?, imports)
+        };
         let dir = if module_dir.is_null() {
             let exe = std::env::current_exe().map_err(|err| {
                 Error::InvalidArgument(format!("cannot find the executable's directory: {err}"))

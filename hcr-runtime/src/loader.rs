@@ -7,7 +7,7 @@
 //! identifies loaded libraries by inode, so opening the same file again
 //! would return the old version.
 
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{c_char, c_int};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,9 +20,6 @@ use crate::names;
 
 /// Environment variable naming the directory for the per-process copies.
 pub const TEMP_DIR_ENV: &str = "HCR_TEMP_DIR";
-
-/// Most imports one module may list.
-const MAX_IMPORTS: usize = 4096;
 
 type ImportsFn = unsafe extern "C" fn() -> *const *const c_char;
 type HashFn = unsafe extern "C" fn() -> *const c_char;
@@ -90,31 +87,9 @@ impl ModuleExports {
 
     /// Runs `hcr_module_imports` and copies the names out.
     fn imports(&self) -> Result<Vec<String>, String> {
-        // SAFETY: see the comment on this impl.
-        let list = unsafe { (self.imports)() };
-        let mut imports = Vec::new();
-        if list.is_null() {
-            return Ok(imports);
-        }
-        for index in 0.. {
-            if index == MAX_IMPORTS {
-                return Err(format!(
-                    "more than {MAX_IMPORTS} names (is the list NULL-terminated?)"
-                ));
-            }
-            // SAFETY: the module ABI makes the list a NULL-terminated array of
-            // strings; we stop at the terminator and never read past it.
-            let entry = unsafe { *list.add(index) };
-            if entry.is_null() {
-                break;
-            }
-            // SAFETY: every non-NULL entry is a NUL-terminated string.
-            let name = unsafe { CStr::from_ptr(entry) };
-            let name =
-                names::module_name(name).map_err(|err| format!("a bad import name: {err}"))?;
-            imports.push(name.to_owned());
-        }
-        Ok(imports)
+        // SAFETY: see the comment on this impl; the module ABI makes the
+        // result NULL or a NULL-terminated list of strings in the library.
+        unsafe { names::module_list((self.imports)()) }
     }
 }
 
