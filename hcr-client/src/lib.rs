@@ -1,12 +1,16 @@
-//! What hcr hosts and modules link.
+//! Hot code reloading for Rust programs: reloadable functions in plain
+//! Rust, a host that reloads them, and a static build from the same source.
 //!
-//! For now this crate holds [`runtime`], a typed binding to the C ABI of
-//! `libhcr_runtime.so` that a host uses to load the runtime, start its
-//! module tree and reload it. Macros for writing modules in plain Rust
-//! build on it.
+//! TODO(docs) replaced below.
 
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+#[path = "private/mod.rs"]
+pub mod __private;
+mod host;
 pub mod runtime;
 
+pub use hcr_client_macros::{foreign, module, reloadable};
+pub use host::{Host, HostBuilder, ReloadError, ReloadReport, StartError};
 pub use runtime::{GlobalStatus, RuntimeError, RuntimeLibrary};

@@ -2,8 +2,10 @@
 //!
 //! The runtime is a shared library loaded once per process with
 //! `RTLD_GLOBAL`, so that modules opened later resolve their `hcr_*` calls
-//! against it. [`RuntimeLibrary`] opens it, resolves every entry point and
-//! wraps each in a method that takes Rust strings and returns `Result`.
+//! against it, and never unloaded: its jump table is where every handed-out
+//! function pointer points. [`RuntimeLibrary::open`] loads it and resolves
+//! every entry point into an [`Api`], whose methods take Rust strings and
+//! return `Result`.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::Path;
@@ -58,9 +60,9 @@ pub enum OpenError {
 
 macro_rules! entry_points {
     ($($name:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
-        /// The runtime's entry points, as resolved from the library. Calling
-        /// them directly is for tests of the C ABI's input checks; prefer
-        /// the methods of [`RuntimeLibrary`].
+        /// The runtime's entry points, valid for the life of the process.
+        /// Calling the fields directly is for tests of the C ABI's input
+        /// checks; prefer the methods.
         #[derive(Debug, Clone, Copy)]
         #[allow(missing_docs, reason = "each field is the hcr.h function of the same name")]
         pub struct Api {
@@ -68,13 +70,14 @@ macro_rules! entry_points {
         }
 
         impl Api {
-            fn resolve(library: &Library, path: &str) -> Result<Api, OpenError> {
+            pub(crate) fn resolve(library: &Library, path: &str) -> Result<Api, OpenError> {
                 Ok(Api {
                     $($name: {
                         let symbol = concat!(stringify!($name), "\0");
                         // SAFETY: the field's type is the signature hcr.h
-                        // declares for this name; the pointer is used only
-                        // while the library is loaded (RuntimeLibrary keeps it).
+                        // declares for this name; the runtime is never
+                        // unloaded (see RuntimeLibrary::open), so the pointer
+                        // stays valid.
                         unsafe { library.get(symbol.as_bytes()) }
                             .map(|symbol| *symbol)
                             .map_err(|_| OpenError::Missing {
@@ -104,14 +107,26 @@ entry_points! {
     hcr_generation: fn() -> i64;
     hcr_set_stub_form: fn(c_int) -> c_int;
     hcr_retained_version_count: fn() -> i64;
+    hcr_register_proc_checked: fn(*const c_char, *const c_char, *const c_void, *const c_char) -> *mut c_void;
+    hcr_get_proc_checked: fn(*const c_char, *const c_char, *const c_char, *const c_char) -> *mut c_void;
+    hcr_check_toolchain: fn(*const c_char, *const c_char) -> c_int;
+    hcr_report_failure: fn(*const c_char);
+    hcr_reloaded_modules: fn() -> *const c_char;
+    hcr_last_error_module: fn() -> *const c_char;
 }
 
-/// The runtime library, open for the life of this value (in practice, of
-/// the process: modules depend on it).
-#[derive(Debug)]
+/// The runtime library, loaded for the rest of the process's life.
+#[derive(Debug, Clone, Copy)]
 pub struct RuntimeLibrary {
     api: Api,
-    _library: Library,
+}
+
+impl std::ops::Deref for RuntimeLibrary {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 fn c_string(text: &str, what: &str) -> Result<CString, RuntimeError> {
@@ -121,11 +136,10 @@ fn c_string(text: &str, what: &str) -> Result<CString, RuntimeError> {
     })
 }
 
-// Every `unsafe` call below passes NUL-terminated strings that live across
-// the call and the pointer types hcr.h declares; the runtime validates
-// everything else itself.
 impl RuntimeLibrary {
-    /// Opens `libhcr_runtime.so` at `path` with `RTLD_NOW | RTLD_GLOBAL`.
+    /// Opens `libhcr_runtime.so` at `path` with `RTLD_NOW | RTLD_GLOBAL`
+    /// and keeps it loaded until the process exits. Opening it again
+    /// returns the same runtime.
     ///
     /// # Errors
     /// [`OpenError`] when the library cannot be loaded or lacks an entry point.
@@ -140,25 +154,123 @@ impl RuntimeLibrary {
                 }
             })?;
         let api = Api::resolve(&library, &shown)?;
-        Ok(RuntimeLibrary {
-            api,
-            _library: library,
-        })
+        // Never closed: stubs, globals and modules depend on the runtime.
+        let _ = library.into_raw();
+        Ok(RuntimeLibrary { api })
+    }
+
+    /// The runtime another part of this process already loaded (with
+    /// `RTLD_GLOBAL`, or linked in), if any.
+    pub fn loaded() -> Option<Self> {
+        let this = Library::this();
+        let api = Api::resolve(&this, "this process").ok()?;
+        Some(RuntimeLibrary { api })
     }
 
     /// The raw entry points.
     pub fn api(&self) -> &Api {
         &self.api
     }
+}
 
+// Every `unsafe` call below passes NUL-terminated strings that live across
+// the call and the pointer types hcr.h declares; the runtime validates
+// everything else itself.
+impl Api {
     /// The calling thread's last error message.
     pub fn last_error(&self) -> String {
         // SAFETY: see the comment on this impl; the result is a valid string.
-        let message = unsafe { CStr::from_ptr((self.api.hcr_last_error)()) };
-        message.to_string_lossy().into_owned()
+        owned(unsafe { (self.hcr_last_error)() })
     }
 
-    fn check(&self, code: c_int) -> Result<c_int, RuntimeError> {
+    /// The module the calling thread's last error is about, if any.
+    pub fn last_error_module(&self) -> Option<String> {
+        // SAFETY: see the comment on this impl; the result is a valid string.
+        Some(owned(unsafe { (self.hcr_last_error_module)() })).filter(|name| !name.is_empty())
+    }
+
+    /// The modules the calling thread's last successful reload loaded,
+    /// leaves first.
+    pub fn reloaded_modules(&self) -> Vec<String> {
+        // SAFETY: see the comment on this impl; the result is a valid string.
+        let list = owned(unsafe { (self.hcr_reloaded_modules)() });
+        list.lines().map(str::to_owned).collect()
+    }
+
+    /// `hcr_check_toolchain`: whether `module`, built by `toolchain`, may
+    /// join this process.
+    ///
+    /// # Errors
+    /// `HCR_ERR_TOOLCHAIN` with a message naming both compilers.
+    pub fn check_toolchain(&self, module: &str, toolchain: &str) -> Result<(), RuntimeError> {
+        let (module, toolchain) = (
+            c_string(module, "module")?,
+            c_string(toolchain, "toolchain")?,
+        );
+        // SAFETY: see the comment on this impl.
+        self.check(unsafe { (self.hcr_check_toolchain)(module.as_ptr(), toolchain.as_ptr()) })?;
+        Ok(())
+    }
+
+    /// `hcr_report_failure`: why the running module's step is failing.
+    pub fn report_failure(&self, message: &str) {
+        let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: see the comment on this impl.
+        unsafe { (self.hcr_report_failure)(message.as_ptr()) }
+    }
+
+    /// `hcr_get_proc_checked`: the stub of `module::name` for `caller`
+    /// (`None`: the main module), built against `signature`.
+    ///
+    /// # Errors
+    /// Malformed names, a full jump table, or a registered signature that
+    /// differs from `signature`.
+    pub fn get_proc_checked(
+        &self,
+        caller: Option<&CStr>,
+        module: &CStr,
+        name: &CStr,
+        signature: Option<&CStr>,
+    ) -> Result<NonNull<c_void>, RuntimeError> {
+        // SAFETY: see the comment on this impl.
+        self.non_null(unsafe {
+            (self.hcr_get_proc_checked)(
+                caller.map_or(std::ptr::null(), CStr::as_ptr),
+                module.as_ptr(),
+                name.as_ptr(),
+                signature.map_or(std::ptr::null(), CStr::as_ptr),
+            )
+        })
+    }
+
+    /// `hcr_register_proc_checked`.
+    ///
+    /// # Safety
+    /// As for [`Api::register_proc`], and `signature` must describe
+    /// `target` truthfully.
+    ///
+    /// # Errors
+    /// Malformed input, a full jump table, or a signature change that a
+    /// caller outside the reload would not survive.
+    pub unsafe fn register_proc_checked(
+        &self,
+        module: &CStr,
+        name: &CStr,
+        target: *const c_void,
+        signature: &CStr,
+    ) -> Result<NonNull<c_void>, RuntimeError> {
+        // SAFETY: see the comment on this impl; the runtime refuses NULL.
+        self.non_null(unsafe {
+            (self.hcr_register_proc_checked)(
+                module.as_ptr(),
+                name.as_ptr(),
+                target,
+                signature.as_ptr(),
+            )
+        })
+    }
+
+    pub(crate) fn check(&self, code: c_int) -> Result<c_int, RuntimeError> {
         if code < 0 {
             return Err(RuntimeError {
                 code,
@@ -198,7 +310,7 @@ impl RuntimeLibrary {
             .transpose()?;
         let dir_ptr = dir.as_ref().map_or(std::ptr::null(), |dir| dir.as_ptr());
         // SAFETY: see the comment on this impl.
-        self.check(unsafe { (self.api.hcr_init)(main.as_ptr(), list.as_ptr(), dir_ptr) })?;
+        self.check(unsafe { (self.hcr_init)(main.as_ptr(), list.as_ptr(), dir_ptr) })?;
         Ok(())
     }
 
@@ -208,14 +320,14 @@ impl RuntimeLibrary {
     /// The runtime's error; every module is as it was.
     pub fn perform_code_reload(&self) -> Result<(), RuntimeError> {
         // SAFETY: see the comment on this impl.
-        self.check(unsafe { (self.api.hcr_perform_code_reload)() })?;
+        self.check(unsafe { (self.hcr_perform_code_reload)() })?;
         Ok(())
     }
 
     /// `hcr_reload_needed`.
     pub fn reload_needed(&self) -> bool {
         // SAFETY: see the comment on this impl.
-        unsafe { (self.api.hcr_reload_needed)() }
+        unsafe { (self.hcr_reload_needed)() }
     }
 
     /// `hcr_has_module_changed`; false for unknown or malformed names.
@@ -224,19 +336,19 @@ impl RuntimeLibrary {
             return false;
         };
         // SAFETY: see the comment on this impl.
-        unsafe { (self.api.hcr_has_module_changed)(module.as_ptr()) }
+        unsafe { (self.hcr_has_module_changed)(module.as_ptr()) }
     }
 
     /// `hcr_generation`.
     pub fn generation(&self) -> i64 {
         // SAFETY: see the comment on this impl.
-        unsafe { (self.api.hcr_generation)() }
+        unsafe { (self.hcr_generation)() }
     }
 
     /// `hcr_retained_version_count`.
     pub fn retained_version_count(&self) -> i64 {
         // SAFETY: see the comment on this impl.
-        unsafe { (self.api.hcr_retained_version_count)() }
+        unsafe { (self.hcr_retained_version_count)() }
     }
 
     /// `hcr_get_proc`: the stub of `module::name`.
@@ -246,7 +358,7 @@ impl RuntimeLibrary {
     pub fn get_proc(&self, module: &str, name: &str) -> Result<NonNull<c_void>, RuntimeError> {
         let (module, name) = (c_string(module, "module")?, c_string(name, "proc")?);
         // SAFETY: see the comment on this impl.
-        self.non_null(unsafe { (self.api.hcr_get_proc)(module.as_ptr(), name.as_ptr()) })
+        self.non_null(unsafe { (self.hcr_get_proc)(module.as_ptr(), name.as_ptr()) })
     }
 
     /// `hcr_register_proc`: makes `module::name` jump to `target`.
@@ -265,9 +377,7 @@ impl RuntimeLibrary {
     ) -> Result<NonNull<c_void>, RuntimeError> {
         let (module, name) = (c_string(module, "module")?, c_string(name, "proc")?);
         // SAFETY: see the comment on this impl; the runtime refuses NULL.
-        self.non_null(unsafe {
-            (self.api.hcr_register_proc)(module.as_ptr(), name.as_ptr(), target)
-        })
+        self.non_null(unsafe { (self.hcr_register_proc)(module.as_ptr(), name.as_ptr(), target) })
     }
 
     /// `hcr_register_global`.
@@ -286,7 +396,7 @@ impl RuntimeLibrary {
         let mut out = std::ptr::null_mut();
         // SAFETY: see the comment on this impl; `out` is writable.
         let code = unsafe {
-            (self.api.hcr_register_global)(
+            (self.hcr_register_global)(
                 module.as_ptr(),
                 name.as_ptr(),
                 size,
@@ -310,13 +420,13 @@ impl RuntimeLibrary {
             c_string(name, "global").ok()?,
         );
         // SAFETY: see the comment on this impl.
-        NonNull::new(unsafe { (self.api.hcr_get_global)(module.as_ptr(), name.as_ptr()) }.cast())
+        NonNull::new(unsafe { (self.hcr_get_global)(module.as_ptr(), name.as_ptr()) }.cast())
     }
 
     /// `hcr_add_event_handler`.
     pub fn add_event_handler(&self, before: bool, callback: extern "C" fn()) {
         // SAFETY: see the comment on this impl.
-        unsafe { (self.api.hcr_add_event_handler)(before, Some(callback)) }
+        unsafe { (self.hcr_add_event_handler)(before, Some(callback)) }
     }
 
     /// `hcr_set_stub_form`: 0 data form, 1 near form (see hcr.h).
@@ -325,7 +435,22 @@ impl RuntimeLibrary {
     /// An unknown form.
     pub fn set_stub_form(&self, form: i32) -> Result<(), RuntimeError> {
         // SAFETY: see the comment on this impl.
-        self.check(unsafe { (self.api.hcr_set_stub_form)(form) })?;
+        self.check(unsafe { (self.hcr_set_stub_form)(form) })?;
         Ok(())
     }
+}
+
+/// Copies a string the runtime returned.
+///
+/// The pointer comes from one of the runtime's string-returning entry
+/// points, which never return NULL.
+fn owned(text: *const c_char) -> String {
+    if text.is_null() {
+        return String::new();
+    }
+    // SAFETY: a non-NULL pointer from the runtime is a NUL-terminated
+    // string valid until the thread's next runtime call.
+    unsafe { CStr::from_ptr(text) }
+        .to_string_lossy()
+        .into_owned()
 }

@@ -29,6 +29,8 @@ extern "C" {
 #define HCR_ERR_JUMP_TABLE          (-9)  /* the jump table is full or cannot be reserved */
 #define HCR_ERR_OUT_OF_MEMORY       (-10)
 #define HCR_ERR_INTERNAL            (-11) /* a bug in the runtime, caught; it carries on */
+#define HCR_ERR_SIGNATURE           (-12) /* a proc's signature differs from a caller's */
+#define HCR_ERR_TOOLCHAIN           (-13) /* a module was built by another compiler */
 
 /* Results of hcr_register_global. */
 #define HCR_GLOBAL_EXISTING       0  /* kept as it was: do not initialize again */
@@ -51,6 +53,17 @@ void *hcr_register_proc(const char *module, const char *name, void *fn);
  * calling it before registration aborts with a message naming the proc.
  * NULL only for malformed input or a full jump table. */
 void *hcr_get_proc(const char *module, const char *name);
+
+/* Checked forms, used by Rust modules (hcr-client): `signature` is any text
+ * that fingerprints the proc's type (NULL: unchecked). Registering with
+ * another signature than before is refused (NULL) while a caller outside
+ * the running reload expects the old one; looking a proc up as `caller`
+ * (NULL: the main module) with another signature than the registered one
+ * returns NULL. Both errors name the proc, both signatures and the caller. */
+void *hcr_register_proc_checked(const char *module, const char *name, void *fn,
+                                const char *signature);
+void *hcr_get_proc_checked(const char *caller, const char *module,
+                           const char *name, const char *signature);
 
 /* ---- Globals ---------------------------------------------------------- */
 

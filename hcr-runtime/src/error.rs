@@ -29,6 +29,11 @@ pub mod code {
     pub const OUT_OF_MEMORY: c_int = -10;
     /// A bug in the runtime (a caught panic); the runtime carries on.
     pub const INTERNAL: c_int = -11;
+    /// A proc's signature differs from what one of its callers was built
+    /// against.
+    pub const SIGNATURE: c_int = -12;
+    /// A module was built by another compiler than the running program.
+    pub const TOOLCHAIN: c_int = -13;
 }
 
 /// What went wrong in a runtime call.
@@ -74,8 +79,9 @@ pub enum Error {
     },
     /// A module's init step failed; every module was put back.
     #[error(
-        "module `{module}` failed in {step} (returned {status}); \
-         nothing changed, the previous code keeps running"
+        "module `{module}` failed in {step} (returned {status}){}; \
+         nothing changed, the previous code keeps running",
+        detail.as_ref().map(|detail| format!(": {detail}")).unwrap_or_default()
     )]
     Step {
         /// The module.
@@ -84,7 +90,15 @@ pub enum Error {
         step: &'static str,
         /// What it returned.
         status: c_int,
+        /// Why, as the module reported it (`hcr_report_failure`).
+        detail: Option<String>,
     },
+    /// A proc's signature and a caller's expectation disagree.
+    #[error("{0}")]
+    Signature(String),
+    /// A module was built by another compiler than the running program.
+    #[error("{0}")]
+    Toolchain(String),
     /// A module vetoed the reload; nothing ran.
     #[error(
         "reload refused: module `{0}` cannot be reloaded now (hcr_module_can_reload returned false)"
@@ -119,6 +133,36 @@ impl Error {
             Error::Vetoed(_) => code::VETOED,
             Error::Cycle(_) => code::CYCLIC_IMPORT,
             Error::Internal(_) => code::INTERNAL,
+            Error::Signature(_) => code::SIGNATURE,
+            Error::Toolchain(_) => code::TOOLCHAIN,
+        }
+    }
+
+    /// Adds the reason a module reported to a failed step.
+    pub(crate) fn with_detail(self, reported: Option<String>) -> Error {
+        match self {
+            Error::Step {
+                module,
+                step,
+                status,
+                detail: None,
+            } => Error::Step {
+                module,
+                step,
+                status,
+                detail: reported,
+            },
+            other => other,
+        }
+    }
+
+    /// The module the error is about, where there is one.
+    pub fn module(&self) -> Option<&str> {
+        match self {
+            Error::Load { module, .. } | Error::Step { module, .. } | Error::Vetoed(module) => {
+                Some(module)
+            }
+            _ => None,
         }
     }
 

@@ -13,15 +13,23 @@ use crate::jump_table::StubForm;
 use crate::names;
 use crate::registry::{GlobalError, GlobalStatus};
 use crate::reload::{self, Outcome};
-use crate::runtime::{Handler, Runtime};
+use crate::runtime::{Handler, Runtime, State};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERROR_MODULE: RefCell<CString> = RefCell::new(CString::default());
+    static RELOADED: RefCell<CString> = RefCell::new(CString::default());
 }
 
-fn set_last_error(message: &str) {
-    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+fn to_c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
+}
+
+fn set_last_error(err: &Error) {
+    let message = to_c_string(&err.report());
+    let module = to_c_string(err.module().unwrap_or_default());
     LAST_ERROR.with(|slot| *slot.borrow_mut() = message);
+    LAST_ERROR_MODULE.with(|slot| *slot.borrow_mut() = module);
 }
 
 /// Runs `body`, turning an error or a panic into `on_error(&err)` and a
@@ -38,7 +46,7 @@ fn guard<T>(on_error: impl FnOnce(&Error) -> T, body: impl FnOnce() -> Result<T,
     match result {
         Ok(value) => value,
         Err(err) => {
-            set_last_error(&err.report());
+            set_last_error(&err);
             on_error(&err)
         }
     }
@@ -46,6 +54,20 @@ fn guard<T>(on_error: impl FnOnce(&Error) -> T, body: impl FnOnce() -> Result<T,
 
 fn code_of(err: &Error) -> c_int {
     err.code()
+}
+
+/// # Safety
+/// As for [`c_str`].
+unsafe fn signature_arg<'a>(ptr: *const c_char) -> Result<Option<&'a str>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from the caller.
+    let text = unsafe { c_str(ptr, "signature")? };
+    let text = text
+        .to_str()
+        .map_err(|_| Error::InvalidArgument("signature is not valid UTF-8".into()))?;
+    Ok(Some(text))
 }
 
 /// Reads a C string argument.
@@ -88,17 +110,51 @@ pub unsafe extern "C" fn hcr_register_proc(
     name: *const c_char,
     fn_: *const c_void,
 ) -> *mut c_void {
+    // SAFETY: forwarded from the caller; a NULL signature is allowed.
+    unsafe { hcr_register_proc_checked(module, name, fn_, ptr::null()) }
+}
+
+/// [`hcr_register_proc`] with the text of the proc's signature (NULL: not
+/// checked). Refused while a caller outside the running reload expects
+/// another signature.
+///
+/// # Safety
+/// As for [`hcr_register_proc`]; `signature` is NULL or a NUL-terminated
+/// string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_register_proc_checked(
+    module: *const c_char,
+    name: *const c_char,
+    fn_: *const c_void,
+    signature: *const c_char,
+) -> *mut c_void {
     guard(
         |_| ptr::null_mut(),
         || {
             // SAFETY: the caller passes valid strings or NULL.
-            let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "proc name")?) };
+            let (module, name, signature) = unsafe {
+                (
+                    module_arg(module)?,
+                    symbol_arg(name, "proc name")?,
+                    signature_arg(signature)?,
+                )
+            };
             if fn_.is_null() {
                 return Err(Error::InvalidArgument(format!(
                     "proc `{module}::{name}`: fn is NULL"
                 )));
             }
             let mut state = Runtime::get().lock();
+            if let Some(signature) = signature {
+                let State {
+                    signatures,
+                    reloading,
+                    ..
+                } = &mut *state;
+                signatures
+                    .register(module, name, signature, |caller| reloading.contains(caller))
+                    .map_err(|err| Error::Signature(err.to_string()))?;
+            }
             let form = state.stub_form;
             let (registry, table) = state.symbols()?;
             let stub = registry.register_proc(table, module, name, fn_ as usize, form)?;
@@ -120,6 +176,49 @@ pub unsafe extern "C" fn hcr_get_proc(module: *const c_char, name: *const c_char
             // SAFETY: the caller passes valid strings or NULL.
             let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "proc name")?) };
             let mut state = Runtime::get().lock();
+            let (registry, table) = state.symbols()?;
+            Ok(registry.get_proc(table, module, name)? as *mut c_void)
+        },
+    )
+}
+
+/// [`hcr_get_proc`] for a caller built against `signature`: NULL with an
+/// error naming both signatures when the registered code has another one.
+/// `caller` is the calling module (NULL: the main module).
+///
+/// # Safety
+/// Every argument is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_get_proc_checked(
+    caller: *const c_char,
+    module: *const c_char,
+    name: *const c_char,
+    signature: *const c_char,
+) -> *mut c_void {
+    guard(
+        |_| ptr::null_mut(),
+        || {
+            // SAFETY: the caller passes valid strings or NULL.
+            let (caller, module, name, signature) = unsafe {
+                (
+                    if caller.is_null() {
+                        None
+                    } else {
+                        Some(module_arg(caller)?)
+                    },
+                    module_arg(module)?,
+                    symbol_arg(name, "proc name")?,
+                    signature_arg(signature)?,
+                )
+            };
+            let mut state = Runtime::get().lock();
+            if let Some(signature) = signature {
+                let caller = caller.unwrap_or(state.main_name()).to_owned();
+                state
+                    .signatures
+                    .expect(&caller, module, name, signature)
+                    .map_err(|err| Error::Signature(err.to_string()))?;
+            }
             let (registry, table) = state.symbols()?;
             Ok(registry.get_proc(table, module, name)? as *mut c_void)
         },
@@ -294,8 +393,80 @@ pub unsafe extern "C" fn hcr_has_module_changed(module: *const c_char) -> bool {
 /// nothing changed, < 0 with every module as it was otherwise.
 #[unsafe(no_mangle)]
 pub extern "C" fn hcr_perform_code_reload() -> c_int {
-    guard(code_of, || match reload::perform(Runtime::get())? {
-        Outcome::NothingChanged | Outcome::Reloaded(_) => Ok(0),
+    guard(code_of, || {
+        let loaded = match reload::perform(Runtime::get())? {
+            Outcome::NothingChanged => Vec::new(),
+            Outcome::Reloaded { loaded, .. } => loaded,
+        };
+        let list = to_c_string(&loaded.join("\n"));
+        RELOADED.with(|slot| *slot.borrow_mut() = list);
+        Ok(0)
+    })
+}
+
+/// The modules the last successful `hcr_perform_code_reload` on this
+/// thread loaded, leaves first, one per line ("" if none).
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_reloaded_modules() -> *const c_char {
+    RELOADED.with(|slot| slot.borrow().as_ptr())
+}
+
+/// The module this thread's last error is about ("" if none or not about
+/// one module).
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_last_error_module() -> *const c_char {
+    LAST_ERROR_MODULE.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Records why the module whose `dat_init` or `init` this thread runs is
+/// about to fail; the reload's error includes it. Ignored elsewhere.
+///
+/// # Safety
+/// `message` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_report_failure(message: *const c_char) {
+    guard(
+        |_| (),
+        || {
+            // SAFETY: the caller passes a valid string or NULL.
+            let message = unsafe { c_str(message, "message")? };
+            let mut state = Runtime::get().lock();
+            if state.running_module().is_some() {
+                state.failure = Some(message.to_string_lossy().into_owned());
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Checks that `module` was built by the same Rust `toolchain` (any text
+/// that names the compiler and its version) as everything loaded before:
+/// the first report sets the process's toolchain. 0 or
+/// `HCR_ERR_TOOLCHAIN`.
+///
+/// # Safety
+/// Both arguments are NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_check_toolchain(
+    module: *const c_char,
+    toolchain: *const c_char,
+) -> c_int {
+    guard(code_of, || {
+        // SAFETY: the caller passes valid strings or NULL.
+        let (module, toolchain) = unsafe { (module_arg(module)?, c_str(toolchain, "toolchain")?) };
+        let toolchain = toolchain.to_string_lossy();
+        let mut state = Runtime::get().lock();
+        match &state.toolchain {
+            None => state.toolchain = Some((module.to_owned(), toolchain.into_owned())),
+            Some((first, known)) if *known != toolchain => {
+                return Err(Error::Toolchain(format!(
+                    "module `{module}` was built by {toolchain}, but `{first}` by {known}; \
+                     Rust modules and their host must be built by the same compiler"
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(0)
     })
 }
 

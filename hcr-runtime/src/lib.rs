@@ -67,6 +67,7 @@ mod names;
 mod registry;
 mod reload;
 mod runtime;
+mod signatures;
 mod sys;
 
 pub use error::Error;

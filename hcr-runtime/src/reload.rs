@@ -16,12 +16,17 @@ use crate::loader::{self, ModuleExports};
 use crate::runtime::{ModuleRecord, Runtime, State, Tree, Version};
 
 /// What a reload did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// No module changed: nothing ran.
     NothingChanged,
-    /// The tree was reloaded into this generation.
-    Reloaded(i64),
+    /// The tree was reloaded.
+    Reloaded {
+        /// The new generation.
+        generation: i64,
+        /// The modules loaded, leaves first.
+        loaded: Vec<String>,
+    },
 }
 
 /// Loads the tree below `root` for the first time.
@@ -49,18 +54,18 @@ pub(crate) fn init(
             dir,
             modules,
         });
-        state.symbols()?.0.begin();
+        state.begin()?;
     }
     let result = rebuild(rt, &HashSet::new());
     let mut state = rt.lock();
     match result {
         Ok(_) => {
-            state.registry.commit();
+            state.commit();
             Ok(())
         }
         Err(err) => {
             let tree = state.tree.take();
-            rollback_registry(&mut state);
+            state.rollback();
             if let Some(tree) = tree {
                 delete_copies(tree.modules.values());
             }
@@ -123,15 +128,21 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
 
     let snapshot = {
         let mut state = rt.lock();
-        state.symbols()?.0.begin();
+        state.begin()?;
         state.tree()?.clone()
     };
     match rebuild(rt, &changed) {
-        Ok(new_order) => Ok(Outcome::Reloaded(commit(rt, &snapshot, &new_order))),
+        Ok(new_order) => {
+            let loaded = reloaded_in_order(rt, &new_order);
+            Ok(Outcome::Reloaded {
+                generation: commit(rt, &snapshot, &new_order),
+                loaded,
+            })
+        }
         Err(err) => {
             {
                 let mut state = rt.lock();
-                rollback_registry(&mut state);
+                state.rollback();
                 if let Some(tree) = state.tree.replace(snapshot.clone()) {
                     delete_copies(tree.modules.values().filter(|r| !is_in(&snapshot, r)));
                 }
@@ -147,7 +158,7 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
 fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String]) -> i64 {
     let generation = {
         let mut state = rt.lock();
-        state.registry.commit();
+        state.commit();
         state.generation += 1;
         if let Some(tree) = &state.tree {
             // Versions that were replaced: their copies go, their code stays.
@@ -187,10 +198,14 @@ fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String]) -> i64 {
     generation
 }
 
-fn rollback_registry(state: &mut State) {
-    if let Ok((registry, table)) = state.symbols() {
-        registry.rollback(table);
-    }
+/// The modules the running reload loaded, leaves first.
+fn reloaded_in_order(rt: &Runtime, order: &[String]) -> Vec<String> {
+    let state = rt.lock();
+    order
+        .iter()
+        .filter(|name| state.reloading.contains(*name))
+        .cloned()
+        .collect()
 }
 
 fn same_version(a: &ModuleRecord, b: &ModuleRecord) -> bool {
@@ -242,6 +257,7 @@ fn rebuild(rt: &Runtime, changed: &HashSet<String>) -> Result<Vec<String>, Error
     };
     walk.visit(&root)?;
     let Discovery { order, fresh, .. } = walk;
+    rt.lock().reloading = fresh.clone();
 
     for name in order.iter().filter(|name| **name != root) {
         let exports = {
@@ -251,7 +267,8 @@ fn rebuild(rt: &Runtime, changed: &HashSet<String>) -> Result<Vec<String>, Error
                 .modules
                 .get_mut(name)
                 .expect("discovered modules have records");
-            if fresh.contains(name) {
+            let fresh = fresh.contains(name);
+            if fresh {
                 // A new version re-adds its handlers in its init.
                 record.handlers.clear();
             }
@@ -260,13 +277,19 @@ fn rebuild(rt: &Runtime, changed: &HashSet<String>) -> Result<Vec<String>, Error
                 .as_ref()
                 .expect("modules have versions")
                 .exports;
+            if fresh {
+                // The new version records its own expectations as it calls.
+                state.signatures.forget_caller(name);
+            }
             state.running_module = Some((std::thread::current().id(), name.clone()));
+            state.failure = None;
             exports
         };
         let result = run_steps(name, &exports, fresh.contains(name));
         let mut state = rt.lock();
         state.running_module = None;
-        result?;
+        let reported = state.failure.take();
+        result.map_err(|err| err.with_detail(reported))?;
         if fresh.contains(name) {
             let (registry, table) = state.symbols()?;
             registry.remove_stale(table, name);
@@ -280,6 +303,7 @@ fn run_steps(name: &str, exports: &ModuleExports, fresh: bool) -> Result<(), Err
         module: name.to_owned(),
         step,
         status,
+        detail: None,
     };
     let status = exports.dat_init();
     if status != 0 {

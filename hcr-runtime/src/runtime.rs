@@ -15,6 +15,7 @@ use crate::file_identity::FileIdentity;
 use crate::jump_table::{JumpTable, JumpTableConfig, StubForm};
 use crate::loader::ModuleExports;
 use crate::registry::Registry;
+use crate::signatures::Signatures;
 
 /// A reload event handler.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +89,14 @@ pub(crate) struct State {
     pub(crate) generation: i64,
     /// The module whose code the reloading thread is running.
     pub(crate) running_module: Option<(ThreadId, String)>,
+    /// Why the running module's step failed, as it reported it.
+    pub(crate) failure: Option<String>,
+    /// Modules loaded by the init or reload that is running.
+    pub(crate) reloading: hashbrown::HashSet<String>,
+    /// Procs' signatures and their callers' expectations.
+    pub(crate) signatures: Signatures,
+    /// The first Rust toolchain reported, and by which module.
+    pub(crate) toolchain: Option<(String, String)>,
 }
 
 impl State {
@@ -100,6 +109,42 @@ impl State {
         }
         let table = self.table.as_mut().expect("created above");
         Ok((&mut self.registry, table))
+    }
+
+    /// Starts a transaction: symbols and signatures journal their changes.
+    pub(crate) fn begin(&mut self) -> Result<(), Error> {
+        self.symbols()?.0.begin();
+        self.signatures.begin();
+        Ok(())
+    }
+
+    /// Keeps the transaction's changes.
+    pub(crate) fn commit(&mut self) {
+        self.registry.commit();
+        self.signatures.commit();
+        self.reloading.clear();
+    }
+
+    /// Undoes the transaction's changes.
+    pub(crate) fn rollback(&mut self) {
+        if let Ok((registry, table)) = self.symbols() {
+            registry.rollback(table);
+        }
+        self.signatures.rollback();
+        self.reloading.clear();
+    }
+
+    /// The module whose step this thread is running, if any.
+    pub(crate) fn running_module(&self) -> Option<&str> {
+        match &self.running_module {
+            Some((thread, module)) if *thread == std::thread::current().id() => Some(module),
+            _ => None,
+        }
+    }
+
+    /// The name callers in the host go by: the main module's.
+    pub(crate) fn main_name(&self) -> &str {
+        self.tree.as_ref().map_or("main", |tree| &tree.root)
     }
 
     /// The jump table, if it was reserved.
@@ -115,13 +160,9 @@ impl State {
     /// Adds a handler to the module whose code this thread runs, else to
     /// the main module.
     pub(crate) fn add_handler(&mut self, handler: Handler) {
-        let me = std::thread::current().id();
-        let owner = match &self.running_module {
-            Some((thread, module)) if *thread == me => module.clone(),
-            _ => {
-                self.main_handlers.push(handler);
-                return;
-            }
+        let Some(owner) = self.running_module().map(str::to_owned) else {
+            self.main_handlers.push(handler);
+            return;
         };
         if let Some(record) = self
             .tree

@@ -32,5 +32,6 @@ macro_rules! scenario {
 mod abi;
 mod failures;
 mod reload;
+mod rust_modules;
 mod state;
 mod threads;

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hcr_build::CModule;
+use hcr_build::{CModule, RustModule};
 use hcr_client::RuntimeLibrary;
 
 /// `-D` switches of a fixture build.
@@ -76,6 +76,19 @@ const FIXTURES: &[(&str, &str, Defines)] = &[
     ("plain", "plain.c", &[]),
     ("cyc_a", "cycle.c", &[("NAME", "cyc_a"), ("OTHER", "cyc_b")]),
     ("cyc_b", "cycle.c", &[("NAME", "cyc_b"), ("OTHER", "cyc_a")]),
+    ("cfx", "cfx.c", &[]),
+];
+
+/// Each Rust fixture: output name, package, cfgs for the module build.
+const RUST_FIXTURES: &[(&str, &str, &[&str])] = &[
+    ("fx_shapes-1", "fx_shapes", &[]),
+    ("fx_shapes-2", "fx_shapes", &["fixture_version=\"2\""]),
+    (
+        "fx_shapes-signature",
+        "fx_shapes",
+        &["fixture_signature_changed"],
+    ),
+    ("fx_app-1", "fx_app", &[]),
 ];
 
 /// How long one scenario process may run.
@@ -106,8 +119,51 @@ fn built(work: &Path) -> &'static Built {
                 .build(&fixtures.join(format!("{name}.so")))
                 .unwrap_or_else(|err| panic!("fixture {name}: {err}"));
         }
+        let manifest = hcr_build::workspace_dir().join("Cargo.toml");
+        for (name, package, cfgs) in RUST_FIXTURES {
+            let module = cfgs.iter().fold(
+                RustModule::new(package).manifest_path(&manifest),
+                |module, cfg| module.cfg(cfg),
+            );
+            let library = module
+                .build()
+                .unwrap_or_else(|err| panic!("fixture {name}: {err}"));
+            std::fs::copy(&library, fixtures.join(format!("{name}.so"))).unwrap();
+        }
         Built { runtime, fixtures }
     })
+}
+
+/// A stand-in for another compiler: runs rustc, but reports another
+/// version, as cargo and hcr-client's build script ask it.
+const OTHER_RUSTC: &str = r#"#!/bin/sh
+rustc="$1"; shift
+case " $* " in
+  *" -V "*|*" -vV "*|*" --version "*)
+    "$rustc" "$@" | sed -e 's/^rustc \([0-9.]*\)/rustc \1-other/' -e 's/^release: \(.*\)/release: \1-other/' ;;
+  *) exec "$rustc" "$@" ;;
+esac
+"#;
+
+/// Builds fixture `fx_shapes` with [`OTHER_RUSTC`] into its own target
+/// directory (everything is rebuilt, as for a real other compiler) and
+/// returns the library. Slow: only the test that needs it calls this.
+pub fn fx_shapes_by_another_compiler(work: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = work.join("other-compiler");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wrapper = dir.join("other-rustc");
+    std::fs::write(&wrapper, OTHER_RUSTC).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let library = RustModule::new("fx_shapes")
+        .manifest_path(hcr_build::workspace_dir().join("Cargo.toml"))
+        .target_dir(dir.join("target"))
+        .env("RUSTC_WRAPPER", &wrapper)
+        .build()
+        .unwrap_or_else(|err| panic!("fx_shapes by another compiler: {err}"));
+    let stored = dir.join("fx_shapes-other.so");
+    std::fs::copy(library, &stored).unwrap();
+    stored
 }
 
 /// How a scenario's process must end.
@@ -247,6 +303,21 @@ impl Host {
         host.rt.register_global("main", "log", 4096, 1, 1).unwrap();
         host.rt.register_global("main", "veto", 4, 4, 1).unwrap();
         host
+    }
+
+    /// Starts the module tree of the host `main` with `imports` through
+    /// hcr-client's [`hcr_client::Host`], as a Rust host does.
+    pub fn start(&self, imports: &[&str]) -> hcr_client::Host {
+        imports
+            .iter()
+            .fold(
+                hcr_client::Host::builder()
+                    .runtime_library(env_path("HCR_TEST_RUNTIME"))
+                    .module_dir(&self.modules),
+                |builder, import| builder.import(import),
+            )
+            .start()
+            .unwrap_or_else(|err| panic!("{err}"))
     }
 
     /// The built fixture `variant`.

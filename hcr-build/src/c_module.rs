@@ -1,0 +1,67 @@
+//! Modules written in C.
+
+use std::path::{Path, PathBuf};
+
+use crate::{BuildError, finished, include_dir};
+
+/// A module written in C, compiled into a shared library.
+#[derive(Debug, Clone)]
+pub struct CModule {
+    source: PathBuf,
+    defines: Vec<(String, String)>,
+    runtime_dir: Option<PathBuf>,
+}
+
+impl CModule {
+    /// A module compiled from one C file.
+    pub fn new(source: impl Into<PathBuf>) -> Self {
+        CModule {
+            source: source.into(),
+            defines: Vec::new(),
+            runtime_dir: None,
+        }
+    }
+
+    /// Adds `-Dname=value`.
+    pub fn define(mut self, name: &str, value: impl ToString) -> Self {
+        self.defines.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Links with `-lhcr_runtime` from `dir`, as C modules are meant to.
+    pub fn link_runtime(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.runtime_dir = Some(dir.into());
+        self
+    }
+
+    /// Compiles to `output` (any name; hcr loads `lib<name>.so`).
+    ///
+    /// # Errors
+    /// [`BuildError`] when no compiler is found or it fails; the compiler's
+    /// messages are in the error.
+    pub fn build(&self, output: &Path) -> Result<(), BuildError> {
+        let target = env!("HCR_BUILD_TARGET");
+        let compiler = cc::Build::new()
+            .target(target)
+            .host(target)
+            .opt_level(1)
+            .cargo_metadata(false)
+            .try_get_compiler()
+            .map_err(|err| BuildError::Compiler(err.to_string()))?;
+        let mut command = compiler.to_command();
+        command
+            .args(["-shared", "-fPIC", "-Wall", "-Werror", "-o"])
+            .arg(output)
+            .arg(&self.source)
+            .arg("-I")
+            .arg(include_dir());
+        for (name, value) in &self.defines {
+            command.arg(format!("-D{name}={value}"));
+        }
+        if let Some(dir) = &self.runtime_dir {
+            command.arg("-L").arg(dir).arg("-lhcr_runtime");
+        }
+        let tool = format!("{} ({})", compiler.path().display(), self.source.display());
+        finished(tool, command.output())
+    }
+}

@@ -1,0 +1,30 @@
+//! The macros of `hcr-client`. Depend on `hcr-client` and use them from
+//! there: their expansions name its hidden `__private` module, and this
+//! crate's version is pinned to it.
+
+#![deny(missing_docs)]
+
+use proc_macro::TokenStream;
+
+mod foreign;
+mod module;
+mod reloadable;
+mod signature;
+
+/// Makes a function reloadable; see `hcr_client::reloadable`.
+#[proc_macro_attribute]
+pub fn reloadable(attr: TokenStream, item: TokenStream) -> TokenStream {
+    reloadable::expand(attr.into(), item.into()).into()
+}
+
+/// Declares the crate to be a module; see `hcr_client::module`.
+#[proc_macro]
+pub fn module(input: TokenStream) -> TokenStream {
+    module::expand(input.into()).into()
+}
+
+/// Calls the procs of a C module; see `hcr_client::foreign`.
+#[proc_macro_attribute]
+pub fn foreign(attr: TokenStream, item: TokenStream) -> TokenStream {
+    foreign::expand(attr.into(), item.into()).into()
+}

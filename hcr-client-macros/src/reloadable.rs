@@ -1,0 +1,237 @@
+//! `#[reloadable]`: a function that other modules and the host call
+//! through its stub.
+//!
+//! Hot build, for `pub fn area(s: &Shape) -> f64 { .. }`:
+//! * `area` keeps its signature, but its body calls the stub of
+//!   `crate::area` (looked up once) through the panic-safe convention of
+//!   `__private::call`. This is the code every other crate compiles in.
+//! * The original body becomes a hidden function, reached through a shim
+//!   (`__private::serve`); only the crate's own module build
+//!   (`--cfg hcr_module`) registers the shim, so a crate that links this
+//!   one as a library neither exports nor runs its code.
+//!
+//! An `extern "C"` function is called through the stub with the C ABI
+//! (so C modules can call it too) and aborts with a message if it panics.
+//!
+//! Static build: the function, unchanged.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{ItemFn, LitStr};
+
+use crate::signature::{Parts, fingerprint, parts};
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let result = if attr.is_empty() {
+        syn::parse2::<ItemFn>(item.clone()).and_then(|function| expand_fn(&function))
+    } else {
+        Err(syn::Error::new_spanned(
+            attr,
+            "#[reloadable] takes no arguments",
+        ))
+    };
+    result.unwrap_or_else(|err| {
+        // The function as written still compiles, so one mistake does not
+        // cascade into errors at every call.
+        let error = err.to_compile_error();
+        quote!(#error #item)
+    })
+}
+
+enum Abi {
+    Rust,
+    C,
+}
+
+fn abi_of(function: &ItemFn) -> syn::Result<Abi> {
+    match &function.sig.abi {
+        None => Ok(Abi::Rust),
+        Some(abi) => match abi.name.as_ref().map(LitStr::value).as_deref() {
+            Some("C") | None => Ok(Abi::C),
+            Some(_) => Err(syn::Error::new_spanned(
+                abi,
+                "a reloadable function has the Rust ABI or `extern \"C\"`",
+            )),
+        },
+    }
+}
+
+fn expand_fn(function: &ItemFn) -> syn::Result<TokenStream> {
+    let abi = abi_of(function)?;
+    let parts = parts(&function.sig)?;
+    let name = &function.sig.ident;
+    let name_text = name.to_string();
+    let signature_const = format_ident!("__HCR_SIGNATURE_{}", name);
+    let cfgs: Vec<_> = function
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .collect();
+    let prefix = match abi {
+        Abi::Rust => "fn",
+        Abi::C => "extern \"C\" fn",
+    };
+    let unsafe_prefix = if function.sig.unsafety.is_some() {
+        format!("unsafe {prefix}")
+    } else {
+        prefix.to_owned()
+    };
+    let fingerprint = fingerprint(&unsafe_prefix, &parts);
+    let (wrapper, registered) = match abi {
+        Abi::Rust => rust_abi(function, &parts),
+        Abi::C => c_abi(function, &parts),
+    };
+    let hot = quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        const #signature_const: ::hcr_client::__private::Signature = #fingerprint;
+
+        #wrapper
+
+        #(#cfgs)*
+        #[allow(unexpected_cfgs)]
+        const _: () = {
+            #registered
+
+            #[cfg(hcr_module)]
+            #[::hcr_client::__private::linkme::distributed_slice(::hcr_client::__private::PROCS)]
+            #[linkme(crate = ::hcr_client::__private::linkme)]
+            static ENTRY: ::hcr_client::__private::ProcEntry = ::hcr_client::__private::ProcEntry {
+                module_path: ::core::module_path!(),
+                name: #name_text,
+                signature: &#signature_const,
+                address: __hcr_registered as *const (),
+            };
+        };
+    };
+    Ok(quote! {
+        ::hcr_client::__private::hot_static! {
+            hot { #hot }
+            static { #function }
+        }
+    })
+}
+
+/// The stub's handle, as a `static` inside the wrapper.
+fn stub(function: &ItemFn) -> TokenStream {
+    let name_text = function.sig.ident.to_string();
+    let signature_const = format_ident!("__HCR_SIGNATURE_{}", function.sig.ident);
+    quote! {
+        static STUB: ::hcr_client::__private::Stub = ::hcr_client::__private::Stub::new(
+            ::core::env!("CARGO_CRATE_NAME"),
+            ::core::module_path!(),
+            #name_text,
+            &#signature_const,
+        );
+    }
+}
+
+/// The wrapper every crate calls, and the shim this crate registers.
+fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
+    let ItemFn {
+        attrs, vis, sig, ..
+    } = function;
+    let Parts {
+        idents,
+        types,
+        result,
+    } = parts;
+    let (name, generics, output, unsafety) =
+        (&sig.ident, &sig.generics, &sig.output, &sig.unsafety);
+    let stub = stub(function);
+    let wrapper = quote! {
+        #(#attrs)*
+        #vis #unsafety fn #name #generics(#(#idents: #types),*) #output {
+            #stub
+            // SAFETY: the stub was looked up with this declaration's
+            // signature fingerprint, so it jumps to the shim generated from
+            // this same declaration (`__hcr_registered`), which takes
+            // exactly these arguments and result.
+            unsafe { ::hcr_client::__private::call(&STUB, (#(#idents,)*)) }
+        }
+    };
+    let body_fn = body_fn(function);
+    let call_body = match unsafety {
+        // SAFETY (generated): an unsafe reloadable function's caller took
+        // on its contract when calling the wrapper.
+        Some(_) => quote!(unsafe { __hcr_body(#(#idents),*) }),
+        None => quote!(__hcr_body(#(#idents),*)),
+    };
+    let registered = quote! {
+        #body_fn
+
+        #[allow(dead_code, reason = "registered only by the module's own build")]
+        unsafe extern "C" fn __hcr_registered #generics(
+            args: *mut (#(#types,)*),
+            result: *mut ::core::mem::MaybeUninit<#result>,
+            sink: *const ::hcr_client::__private::PanicSink,
+        ) -> u32 {
+            // SAFETY: only `__private::call` calls this shim, through the
+            // stub, with owned arguments of these types, a writable result
+            // and its live sink.
+            unsafe {
+                ::hcr_client::__private::serve(args, result, sink, |(#(#idents,)*)| #call_body)
+            }
+        }
+    };
+    (wrapper, registered)
+}
+
+/// The original body, under a hidden name.
+fn body_fn(function: &ItemFn) -> TokenStream {
+    let ItemFn { sig, block, .. } = function;
+    let mut sig = sig.clone();
+    sig.ident = format_ident!("__hcr_body");
+    sig.abi = None;
+    quote! {
+        #[allow(clippy::too_many_arguments, reason = "as the user wrote it")]
+        #sig #block
+    }
+}
+
+/// An `extern "C"` reloadable function: the wrapper calls the stub with the
+/// C ABI; the registered code is the body, which must not unwind.
+fn c_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
+    let Parts { idents, types, .. } = parts;
+    let (name, generics, output, unsafety) =
+        (&sig.ident, &sig.generics, &sig.output, &sig.unsafety);
+    let name_text = name.to_string();
+    let stub = stub(function);
+    let call = match unsafety {
+        Some(_) => quote!(unsafe { target(#(#idents),*) }),
+        None => quote!(target(#(#idents),*)),
+    };
+    let wrapper = quote! {
+        #(#attrs)*
+        #vis #unsafety extern "C" fn #name #generics(#(#idents: #types),*) #output {
+            #stub
+            // SAFETY: the stub was looked up with this declaration's
+            // signature fingerprint, so it jumps to a function with exactly
+            // this C signature.
+            let target: #unsafety extern "C" fn(#(#types),*) #output =
+                unsafe { ::core::mem::transmute::<*const (), _>(STUB.target()) };
+            #call
+        }
+    };
+    let mut inner = sig.clone();
+    inner.ident = format_ident!("__hcr_registered");
+    let registered = quote! {
+        #[allow(dead_code, reason = "registered only by the module's own build")]
+        #inner {
+            ::hcr_client::__private::abort_on_panic(
+                ::core::env!("CARGO_CRATE_NAME"),
+                ::core::module_path!(),
+                #name_text,
+                move || #block,
+            )
+        }
+    };
+    (wrapper, registered)
+}

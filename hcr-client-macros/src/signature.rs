@@ -1,0 +1,141 @@
+//! What every expansion needs from a function's declaration: its parameter
+//! types, the names the wrapper binds them to, and its signature
+//! fingerprint.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, Ident, Lifetime, ReturnType, Signature, Type};
+
+/// The parameters and result of a function, ready to expand.
+pub(crate) struct Parts {
+    /// `__hcr_arg0`, `__hcr_arg1`, ...
+    pub(crate) idents: Vec<Ident>,
+    /// Each parameter's type.
+    pub(crate) types: Vec<Type>,
+    /// The result type (`()` when none is written).
+    pub(crate) result: Type,
+}
+
+/// Reads the parameters, refusing what cannot cross a stub.
+pub(crate) fn parts(signature: &Signature) -> syn::Result<Parts> {
+    if let Some(param) = signature
+        .generics
+        .params
+        .iter()
+        .find(|param| !matches!(param, syn::GenericParam::Lifetime(_)))
+    {
+        return Err(syn::Error::new_spanned(
+            param,
+            "a reloadable function cannot be generic: its code is compiled into each caller, \
+             where a reload cannot reach it",
+        ));
+    }
+    if let Some(asyncness) = &signature.asyncness {
+        return Err(syn::Error::new_spanned(
+            asyncness,
+            "a reloadable function cannot be async",
+        ));
+    }
+    if let Some(constness) = &signature.constness {
+        return Err(syn::Error::new_spanned(
+            constness,
+            "a reloadable function cannot be const: its calls are evaluated at compile time",
+        ));
+    }
+    if let Some(variadic) = &signature.variadic {
+        return Err(syn::Error::new_spanned(
+            variadic,
+            "a reloadable function cannot be variadic",
+        ));
+    }
+    let mut idents = Vec::new();
+    let mut types = Vec::new();
+    for (index, input) in signature.inputs.iter().enumerate() {
+        match input {
+            FnArg::Receiver(receiver) => {
+                return Err(syn::Error::new_spanned(
+                    receiver,
+                    "methods cannot be reloadable yet; make it a free function that takes the \
+                     value as a parameter",
+                ));
+            }
+            FnArg::Typed(typed) => {
+                refuse_impl_trait(&typed.ty)?;
+                idents.push(format_ident!("__hcr_arg{index}"));
+                types.push((*typed.ty).clone());
+            }
+        }
+    }
+    let result = match &signature.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => {
+            refuse_impl_trait(ty)?;
+            (**ty).clone()
+        }
+    };
+    Ok(Parts {
+        idents,
+        types,
+        result,
+    })
+}
+
+fn refuse_impl_trait(ty: &Type) -> syn::Result<()> {
+    struct Finder(Option<syn::TypeImplTrait>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, found: &'ast syn::TypeImplTrait) {
+            self.0.get_or_insert_with(|| found.clone());
+        }
+    }
+    let mut finder = Finder(None);
+    syn::visit::visit_type(&mut finder, ty);
+    match finder.0 {
+        Some(found) => Err(syn::Error::new_spanned(
+            found,
+            "`impl Trait` cannot cross a stub: name the type",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `T` with every lifetime replaced by `'static`, so that its layout can
+/// be taken in a `const` outside the function.
+fn erase_lifetimes(ty: &Type) -> Type {
+    struct Eraser;
+    impl VisitMut for Eraser {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+            *lifetime = Lifetime::new("'static", Span::call_site());
+        }
+        fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+            reference
+                .lifetime
+                .get_or_insert_with(|| Lifetime::new("'static", Span::call_site()));
+            syn::visit_mut::visit_type_reference_mut(self, reference);
+        }
+    }
+    let mut ty = ty.clone();
+    Eraser.visit_type_mut(&mut ty);
+    ty
+}
+
+/// A `::hcr_client::__private::Signature` value for this declaration.
+pub(crate) fn fingerprint(prefix: &str, parts: &Parts) -> TokenStream {
+    let Parts { types, result, .. } = parts;
+    let text = format!(
+        "{prefix}({}) -> {}",
+        types
+            .iter()
+            .map(|ty| quote!(#ty).to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        quote!(#result)
+    );
+    let erased = types.iter().chain([result]).map(erase_lifetimes);
+    quote! {
+        ::hcr_client::__private::Signature {
+            text: #text,
+            layout: &[#(::hcr_client::__private::layout_of::<#erased>()),*],
+        }
+    }
+}

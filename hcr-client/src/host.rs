@@ -1,0 +1,221 @@
+//! The host's side: start the module tree, reload it at safe points.
+//!
+//! In a hot build (the default) [`Host`] loads `libhcr_runtime.so`, hands
+//! it the host's imports and reloads what changed. In a static build (the
+//! `static` feature) the modules are linked in, so starting does nothing
+//! and there is never anything to reload; the host's code is the same.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Configures and starts a [`Host`].
+///
+/// ```no_run
+/// let host = hcr_client::Host::builder().import("physics").start()?;
+/// # Ok::<(), hcr_client::StartError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct HostBuilder {
+    main: String,
+    imports: Vec<String>,
+    runtime: Option<PathBuf>,
+    module_dir: Option<PathBuf>,
+}
+
+/// The host's handle on its module tree.
+#[derive(Debug)]
+pub struct Host {
+    #[cfg(not(feature = "static"))]
+    runtime: crate::runtime::RuntimeLibrary,
+}
+
+/// What a successful [`Host::reload`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// The modules loaded anew, leaves first; empty when nothing changed.
+    pub modules: Vec<String>,
+    /// The generation after the reload (0 until the first reload).
+    pub generation: i64,
+    /// How long the reload took.
+    pub elapsed: Duration,
+}
+
+impl ReloadReport {
+    /// Whether anything was reloaded.
+    pub fn reloaded(&self) -> bool {
+        !self.modules.is_empty()
+    }
+}
+
+/// Why a reload was refused or failed. The old code keeps running: every
+/// module, stub and global is as it was before the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ReloadError {
+    /// The module that failed or refused, where one did.
+    pub module: Option<String>,
+    /// The runtime's code (`HCR_ERR_*` in hcr.h).
+    pub code: i32,
+    /// The runtime's message, which names the module and the step.
+    pub message: String,
+}
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The runtime library could not be found or opened.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::OpenError),
+    /// The executable's directory, where the runtime is looked for by
+    /// default, is unknown.
+    #[error("cannot find the executable's directory to look for libhcr_runtime.so")]
+    NoExecutableDir(#[source] std::io::Error),
+    /// The runtime refused to start the tree (a module failed to load or
+    /// init, a cyclic import, another compiler, ...); nothing stays loaded.
+    #[error("cannot start the module tree: {0}")]
+    Tree(#[source] crate::runtime::RuntimeError),
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        HostBuilder {
+            main: "main".to_owned(),
+            imports: Vec::new(),
+            runtime: None,
+            module_dir: None,
+        }
+    }
+}
+
+impl HostBuilder {
+    /// The host's own module name, which its handlers and calls go by
+    /// (default `main`).
+    pub fn main_module(mut self, name: &str) -> Self {
+        self.main = name.to_owned();
+        self
+    }
+
+    /// Adds a module the host imports (a crate name, or a C module's name).
+    pub fn import(mut self, module: &str) -> Self {
+        self.imports.push(module.to_owned());
+        self
+    }
+
+    /// Where `libhcr_runtime.so` is. Default: the `HCR_RUNTIME` environment
+    /// variable, else beside the executable. Ignored in a static build.
+    pub fn runtime_library(mut self, path: impl Into<PathBuf>) -> Self {
+        self.runtime = Some(path.into());
+        self
+    }
+
+    /// Where the modules' libraries are (`lib<module>.so`). Default: the
+    /// executable's directory. Ignored in a static build.
+    pub fn module_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.module_dir = Some(dir.into());
+        self
+    }
+
+    /// Loads the runtime and the module tree: every import and,
+    /// recursively, theirs, leaves first. In a static build, does nothing.
+    ///
+    /// # Errors
+    /// [`StartError`] when the runtime cannot be opened or the tree cannot
+    /// start; nothing stays loaded but the runtime itself.
+    #[cfg(not(feature = "static"))]
+    pub fn start(self) -> Result<Host, StartError> {
+        let path = match (self.runtime, std::env::var_os("HCR_RUNTIME")) {
+            (Some(path), _) => path,
+            (None, Some(path)) => PathBuf::from(path),
+            (None, None) => std::env::current_exe()
+                .map_err(StartError::NoExecutableDir)?
+                .with_file_name("libhcr_runtime.so"),
+        };
+        let runtime = crate::runtime::RuntimeLibrary::open(&path)?;
+        runtime
+            .check_toolchain(&self.main, crate::__private::toolchain())
+            .map_err(StartError::Tree)?;
+        let imports: Vec<&str> = self.imports.iter().map(String::as_str).collect();
+        runtime
+            .init(&self.main, &imports, self.module_dir.as_deref())
+            .map_err(StartError::Tree)?;
+        Ok(Host { runtime })
+    }
+
+    /// Loads the runtime and the module tree: every import and,
+    /// recursively, theirs, leaves first. In a static build, does nothing.
+    ///
+    /// # Errors
+    /// Never in a static build.
+    #[cfg(feature = "static")]
+    pub fn start(self) -> Result<Host, StartError> {
+        let _ = self;
+        Ok(Host {})
+    }
+}
+
+impl Host {
+    /// A builder with the defaults: main module `main`, no imports, the
+    /// runtime and the modules beside the executable.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// Whether this build reloads code (false with the `static` feature).
+    pub const fn is_hot() -> bool {
+        cfg!(not(feature = "static"))
+    }
+
+    /// The runtime's raw binding, in a hot build.
+    #[cfg(not(feature = "static"))]
+    pub fn runtime(&self) -> &crate::runtime::RuntimeLibrary {
+        &self.runtime
+    }
+
+    /// Whether any module's library changed on disk since it was loaded.
+    pub fn reload_needed(&self) -> bool {
+        #[cfg(not(feature = "static"))]
+        return self.runtime.reload_needed();
+        #[cfg(feature = "static")]
+        false
+    }
+
+    /// Reloads every changed module. Call it where no module function is
+    /// running on this thread (e.g. between two frames of a main loop).
+    ///
+    /// # Errors
+    /// [`ReloadError`] naming the module and the step; the old code keeps
+    /// running and every module, stub and global is as before.
+    pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let started = std::time::Instant::now();
+        #[cfg(not(feature = "static"))]
+        {
+            let runtime = &self.runtime;
+            runtime.perform_code_reload().map_err(|err| ReloadError {
+                module: runtime.last_error_module(),
+                code: err.code,
+                message: err.message,
+            })?;
+            Ok(ReloadReport {
+                modules: runtime.reloaded_modules(),
+                generation: runtime.generation(),
+                elapsed: started.elapsed(),
+            })
+        }
+        #[cfg(feature = "static")]
+        Ok(ReloadReport {
+            modules: Vec::new(),
+            generation: 0,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The number of successful reloads so far.
+    pub fn generation(&self) -> i64 {
+        #[cfg(not(feature = "static"))]
+        return self.runtime.generation();
+        #[cfg(feature = "static")]
+        0
+    }
+}

@@ -1,0 +1,139 @@
+//! Modules written in Rust with hcr-client, hosted by this test binary
+//! (which links the fixture crates as libraries and so calls them through
+//! their stubs), beside a C module in the same tree.
+
+use std::panic::catch_unwind;
+
+use fx_shapes::Shape;
+
+/// Installs version 1 of the Rust fixtures and the C module, and starts
+/// the tree `main -> fx_app -> {fx_shapes, cfx -> fx_shapes}`.
+fn start(host: &hcr_tests::Host) -> hcr_client::Host {
+    host.install("fx_shapes", "fx_shapes-1");
+    host.install("fx_app", "fx_app-1");
+    host.install("cfx", "cfx");
+    host.start(&["fx_app"])
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+fn square() -> Shape {
+    Shape {
+        width: 2.0,
+        height: 3.0,
+    }
+}
+
+scenario! {
+    fn a_function_pointer_taken_before_a_reload_runs_the_new_code(host) {
+        let hcr = start(host);
+        let area: fn(&Shape) -> f64 = fx_shapes::area;
+        let scale: extern "C" fn(i32) -> i32 = fx_shapes::scale;
+        let raw_stub = hcr.runtime().get_proc("fx_shapes", "scale").unwrap();
+        // SAFETY: `scale` is registered as `extern "C" fn(i32) -> i32`.
+        let raw: extern "C" fn(i32) -> i32 = unsafe { std::mem::transmute(raw_stub.as_ptr()) };
+        assert_eq!((area(&square()), scale(5), raw(5)), (6.0, 10, 10));
+        assert!(!hcr.reload_needed());
+
+        host.install("fx_shapes", "fx_shapes-2");
+        assert!(hcr.reload_needed());
+        let report = hcr.reload().unwrap();
+        assert_eq!(report.modules, ["fx_shapes"]);
+        assert_eq!(report.generation, 1);
+        assert_eq!((area(&square()), scale(5), raw(5)), (12.0, 15, 15));
+    }
+}
+
+scenario! {
+    fn a_module_sees_an_imported_module_change_when_only_that_one_is_reloaded(host) {
+        let hcr = start(host);
+        let shapes = || vec![square(), Shape { width: 1.0, height: 1.0 }];
+        assert_eq!(fx_app::total_area(shapes()), 7.0);
+        assert_eq!(fx_app::describe_all(&["box", "red", "big"]), "v1 box: red,big");
+
+        host.install("fx_shapes", "fx_shapes-2");
+        let report = hcr.reload().unwrap();
+        assert_eq!(report.modules, ["fx_shapes"], "fx_app itself was not reloaded");
+        assert_eq!(fx_app::total_area(shapes()), 14.0);
+        assert_eq!(fx_app::describe_all(&["box", "red", "big"]), "v2 box: red,big");
+    }
+}
+
+scenario! {
+    fn rust_and_c_modules_call_each_other_in_one_tree(host) {
+        let hcr = start(host);
+        // fx_app (Rust) -> cfx (C) -> fx_shapes::scale (Rust, extern "C").
+        assert_eq!(fx_app::via_c(5), 11);
+        host.install("fx_shapes", "fx_shapes-2");
+        hcr.reload().unwrap();
+        assert_eq!(fx_app::via_c(5), 16);
+    }
+}
+
+scenario! {
+    fn a_panic_in_a_module_is_reraised_in_the_caller_with_the_function_name(host) {
+        let hcr = start(host);
+        let direct = catch_unwind(|| fx_shapes::explode("boom")).unwrap_err();
+        assert_eq!(panic_text(&*direct), "fx_shapes::explode panicked: boom");
+        // Through another module: named once, by the function that panicked.
+        let relayed = catch_unwind(|| fx_app::relay_explode("deep")).unwrap_err();
+        assert_eq!(panic_text(&*relayed), "fx_shapes::explode panicked: deep");
+        // The host carries on, and so do the modules.
+        assert_eq!(fx_shapes::explode(""), 1);
+        assert_eq!(fx_app::relay_explode(""), 101);
+
+        host.install("fx_shapes", "fx_shapes-2");
+        hcr.reload().unwrap();
+        let after = catch_unwind(|| fx_app::relay_explode("again")).unwrap_err();
+        assert_eq!(panic_text(&*after), "fx_shapes::explode panicked: again");
+        assert_eq!(fx_app::relay_explode(""), 102);
+    }
+}
+
+scenario! {
+    fn a_changed_signature_is_refused_and_the_old_code_keeps_running(host) {
+        let hcr = start(host);
+        assert_eq!(fx_shapes::area(&square()), 6.0);
+        assert_eq!(fx_app::total_area(vec![square()]), 6.0);
+
+        host.install("fx_shapes", "fx_shapes-signature");
+        let err = hcr.reload().unwrap_err();
+        assert_eq!(err.module.as_deref(), Some("fx_shapes"));
+        for needle in [
+            "fx_shapes::area",
+            "changed its signature",
+            "fn(& Shape) -> f64",
+            "fn(& Shape, f64) -> f64",
+            "is not being reloaded",
+            "hcr_module_dat_init",
+        ] {
+            assert!(err.message.contains(needle), "{needle:?} not in: {err}");
+        }
+        assert_eq!(hcr.generation(), 0);
+        assert_eq!(fx_shapes::area(&square()), 6.0);
+        assert_eq!(fx_app::total_area(vec![square()]), 6.0);
+    }
+}
+
+scenario! {
+    fn a_module_built_by_another_compiler_is_refused(host) {
+        let hcr = start(host);
+        assert_eq!(fx_shapes::area(&square()), 6.0);
+        let other = hcr_tests::fx_shapes_by_another_compiler(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        )));
+        host.install_bytes("fx_shapes", &std::fs::read(other).unwrap());
+        let err = hcr.reload().unwrap_err();
+        assert_eq!(err.module.as_deref(), Some("fx_shapes"));
+        assert!(err.message.contains("-other"), "{err}");
+        assert!(err.message.contains("same compiler"), "{err}");
+        assert_eq!(fx_shapes::area(&square()), 6.0);
+        assert_eq!(fx_app::total_area(vec![square()]), 6.0);
+    }
+}
