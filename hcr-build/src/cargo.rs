@@ -170,3 +170,76 @@ impl RustModule {
         )
     }
 }
+
+/// A host program (a binary target), built with cargo.
+#[derive(Debug, Clone)]
+pub struct HostBinary {
+    package: String,
+    bin: String,
+    features: Vec<String>,
+    release: bool,
+    manifest: Option<PathBuf>,
+}
+
+impl HostBinary {
+    /// Binary `bin` of package `package`.
+    pub fn new(package: &str, bin: &str) -> Self {
+        HostBinary {
+            package: package.to_owned(),
+            bin: bin.to_owned(),
+            features: Vec::new(),
+            release: false,
+            manifest: None,
+        }
+    }
+
+    /// Enables a feature of the package (e.g. `static`).
+    pub fn feature(mut self, feature: &str) -> Self {
+        self.features.push(feature.to_owned());
+        self
+    }
+
+    /// Builds with the release profile.
+    pub fn release(mut self, release: bool) -> Self {
+        self.release = release;
+        self
+    }
+
+    /// The `Cargo.toml` of the workspace or package.
+    pub fn manifest_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.manifest = Some(path.into());
+        self
+    }
+
+    /// Builds the binary and returns its path, as cargo reports it (it is
+    /// overwritten by the next build with other features).
+    ///
+    /// # Errors
+    /// [`BuildError`] with cargo's messages when the build fails.
+    pub fn build(&self) -> Result<PathBuf, BuildError> {
+        let mut command = cargo();
+        command.args([
+            "build",
+            "-p",
+            &self.package,
+            "--bin",
+            &self.bin,
+            "--message-format=json-render-diagnostics",
+        ]);
+        if let Some(manifest) = &self.manifest {
+            command.arg("--manifest-path").arg(manifest);
+        }
+        if !self.features.is_empty() {
+            command.arg("--features").arg(self.features.join(","));
+        }
+        if self.release {
+            command.arg("--release");
+        }
+        build_artifact(
+            command,
+            format!("cargo build -p {} --bin {}", self.package, self.bin),
+            &self.bin,
+            &format!("/{}", self.bin),
+        )
+    }
+}

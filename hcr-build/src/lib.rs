@@ -15,7 +15,7 @@ mod c_module;
 mod cargo;
 
 pub use c_module::CModule;
-pub use cargo::{RustModule, runtime_library};
+pub use cargo::{HostBinary, RustModule, runtime_library};
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]

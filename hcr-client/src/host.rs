@@ -136,6 +136,9 @@ impl HostBuilder {
         runtime
             .check_toolchain(&self.main, crate::__private::toolchain())
             .map_err(StartError::Tree)?;
+        crate::forward::publish_all(&runtime).map_err(|message| {
+            StartError::Tree(crate::runtime::RuntimeError { code: -1, message })
+        })?;
         let imports: Vec<&str> = self.imports.iter().map(String::as_str).collect();
         runtime
             .init(&self.main, &imports, self.module_dir.as_deref())

@@ -8,6 +8,8 @@
 #[doc(hidden)]
 #[path = "private/mod.rs"]
 pub mod __private;
+#[cfg(not(feature = "static"))]
+mod forward;
 mod host;
 pub mod runtime;
 

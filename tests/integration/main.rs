@@ -30,6 +30,8 @@ macro_rules! scenario {
 }
 
 mod abi;
+mod diagnostics;
+mod example;
 mod failures;
 mod reload;
 mod rust_modules;

@@ -94,10 +94,7 @@ pub fn dat_init(crate_name: &'static str) -> c_int {
         runtime
             .check_toolchain(crate_name, TOOLCHAIN)
             .map_err(|err| err.message)?;
-        #[cfg(feature = "tracing")]
-        crate::forward::tracing::install(&runtime)?;
-        #[cfg(feature = "log")]
-        crate::forward::log::install(&runtime)?;
+        crate::forward::install_all(&runtime);
         for entry in PROCS {
             let name = proc_name(crate_name, entry.module_path, entry.name);
             let c_name = CString::new(name).unwrap_or_default();

@@ -1,0 +1,40 @@
+//! Example module: bodies turning around a centre. The orbit host calls it
+//! every frame; edit `step` while the host runs, rebuild, and the next
+//! frame uses the new code.
+
+hcr_client::module!();
+
+/// A body on a circular orbit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body {
+    /// Its name.
+    pub name: String,
+    /// Where it is on its orbit, in degrees.
+    pub angle: u32,
+    /// The orbit's radius.
+    pub radius: f64,
+}
+
+/// Degrees a body turns per frame, divided by its radius. The orbit
+/// demo stands in for an edit of this line by rebuilding the crate with
+/// `--cfg orbit_edited`.
+const SPEED: u32 = if cfg!(orbit_edited) { 180 } else { 60 };
+
+/// Advances every body by one frame.
+#[hcr_client::reloadable]
+pub fn step(bodies: Vec<Body>) -> Vec<Body> {
+    bodies
+        .into_iter()
+        .map(|body| Body {
+            angle: (body.angle + SPEED / body.radius.max(1.0) as u32) % 360,
+            ..body
+        })
+        .collect()
+}
+
+/// Where a body is, as (x, y).
+#[hcr_client::reloadable]
+pub fn position(body: &Body) -> (f64, f64) {
+    let radians = f64::from(body.angle).to_radians();
+    (body.radius * radians.cos(), body.radius * radians.sin())
+}
