@@ -117,6 +117,23 @@ impl HostBuilder {
         self
     }
 
+    /// Where [`HostBuilder::start`] looks for `libhcr_runtime.so`: the path
+    /// given to [`HostBuilder::runtime_library`], else `$HCR_RUNTIME`, else
+    /// beside the executable.
+    ///
+    /// # Errors
+    /// [`StartError::NoExecutableDir`] when the executable's path is unknown.
+    pub fn runtime_path(&self) -> Result<PathBuf, StartError> {
+        if let Some(path) = &self.runtime {
+            return Ok(path.clone());
+        }
+        if let Some(path) = std::env::var_os("HCR_RUNTIME").filter(|path| !path.is_empty()) {
+            return Ok(PathBuf::from(path));
+        }
+        let exe = std::env::current_exe().map_err(StartError::NoExecutableDir)?;
+        Ok(exe.with_file_name("libhcr_runtime.so"))
+    }
+
     /// Loads the runtime and the module tree: every import and,
     /// recursively, theirs, leaves first. In a static build, does nothing.
     ///
@@ -125,13 +142,7 @@ impl HostBuilder {
     /// start; nothing stays loaded but the runtime itself.
     #[cfg(not(feature = "static"))]
     pub fn start(self) -> Result<Host, StartError> {
-        let path = match (self.runtime, std::env::var_os("HCR_RUNTIME")) {
-            (Some(path), _) => path,
-            (None, Some(path)) => PathBuf::from(path),
-            (None, None) => std::env::current_exe()
-                .map_err(StartError::NoExecutableDir)?
-                .with_file_name("libhcr_runtime.so"),
-        };
+        let path = self.runtime_path()?;
         let runtime = crate::runtime::RuntimeLibrary::open(&path)?;
         runtime
             .check_toolchain(&self.main, crate::__private::toolchain())

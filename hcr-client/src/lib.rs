@@ -1,7 +1,127 @@
 //! Hot code reloading for Rust programs: reloadable functions in plain
-//! Rust, a host that reloads them, and a static build from the same source.
+//! Rust, a host that reloads them at safe points, and a static build from
+//! the same sources.
 //!
-//! TODO(docs) replaced below.
+//! A program is a small **host** (a binary) and **module** crates. In a hot
+//! build each module crate is also built as a shared library
+//! (`lib<crate>.so`); the host loads `libhcr_runtime.so`, which loads the
+//! modules, and reloads a module when its library changes. Every call to a
+//! reloadable function goes through a stub in the runtime's jump table, so
+//! function pointers taken before a reload run the new code after it.
+//!
+//! # A module
+//! A module crate depends on `hcr-client` (under that name) and on the
+//! module crates it calls, and says so once:
+//!
+//! ```no_run
+//! // physics/src/lib.rs
+//! hcr_client::module!(); // or module!(imports = [geometry, "c_module"])
+//!
+//! /// A body in free fall.
+//! #[derive(Debug, Clone, PartialEq)]
+//! pub struct Body {
+//!     pub name: String,
+//!     pub height: f64,
+//!     pub speed: f64,
+//! }
+//!
+//! /// Advances every body by `dt` seconds. Edit it while the host runs.
+//! #[hcr_client::reloadable]
+//! pub fn step(bodies: Vec<Body>, dt: f64) -> Vec<Body> {
+//!     bodies
+//!         .into_iter()
+//!         .map(|b| Body { height: b.height + b.speed * dt, speed: b.speed - 9.81 * dt, ..b })
+//!         .collect()
+//! }
+//! ```
+//!
+//! Nothing else: no `extern "C"`, `#[no_mangle]` or registration. The
+//! module is built with `cargo rustc -p physics --lib --crate-type cdylib
+//! -- --cfg hcr_module` (`hcr_build::RustModule` does this); the
+//! `hcr_module` cfg tells the crate it is the module being built, so a
+//! module linked into another crate as a library exports nothing and calls
+//! through stubs.
+//!
+//! # A host
+//! ```no_run
+//! # mod physics {
+//! #     #[derive(Debug, Clone, PartialEq)]
+//! #     pub struct Body { pub name: String, pub height: f64, pub speed: f64 }
+//! #     #[hcr_client::reloadable]
+//! #     pub fn step(bodies: Vec<Body>, dt: f64) -> Vec<Body> { bodies }
+//! # }
+//! use hcr_client::Host;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Loads libhcr_runtime.so and libphysics.so from beside the executable.
+//!     let host = Host::builder().import("physics").start()?;
+//!     let mut bodies = vec![physics::Body { name: "ball".into(), height: 10.0, speed: 0.0 }];
+//!     loop {
+//!         // A safe point: no module code is running on this thread.
+//!         if host.reload_needed() {
+//!             match host.reload() {
+//!                 Ok(report) => eprintln!("reloaded {:?} in {:?}", report.modules, report.elapsed),
+//!                 Err(err) => eprintln!("{err}"), // the old code keeps running
+//!             }
+//!         }
+//!         bodies = physics::step(bodies, 0.016); // an ordinary, type-checked call
+//!         std::thread::sleep(std::time::Duration::from_millis(16));
+//!     }
+//! }
+//! ```
+//!
+//! # Hot and static builds
+//! Hot is the default, in every profile. The `static` feature (e.g. a
+//! host feature `static = ["hcr-client/static"]`, then `cargo build
+//! --release --features static`) links the module crates into the host as
+//! ordinary crates: calls are direct, no runtime is loaded, [`HostBuilder::start`]
+//! does nothing and [`Host::reload_needed`] is always false. The sources do
+//! not change. Hot release builds (for speed) and static debug builds are
+//! both possible, since the switch is not tied to the profile.
+//!
+//! # What crosses a reload, and what does not
+//! * **Calls and function pointers.** A call or a pointer to a reloadable
+//!   function always reaches the newest code.
+//! * **Panics.** A panic in a reloadable function is caught in its module
+//!   and raised again in the caller as an ordinary panic whose message is
+//!   `module::function panicked: <message>`, so `catch_unwind` in the host
+//!   works. (Each module has its own std; a panic unwinding from one into
+//!   another would abort the process.) An `extern "C"` reloadable function
+//!   cannot report a panic to a C caller: it aborts with that message.
+//! * **Signatures and compilers.** Each reloadable function's signature
+//!   (its text and the size and alignment of each parameter and of the
+//!   result) and the compiler that built each module are recorded. A reload
+//!   that changes a signature while a module that is not reloaded with it
+//!   (or the host) calls the function, or that brings a module built by
+//!   another compiler, is refused with a message that names the function
+//!   or both compilers; the old code keeps running. A change inside a type
+//!   that is only passed by reference is not seen by this check.
+//! * **`tracing` and `log`.** With the `tracing` or `log` feature, events
+//!   and records emitted in modules go to the host's subscriber or logger
+//!   (host and modules must use the same versions of those crates).
+//! * **Plain `static`s and thread-locals are not kept.** Every version of a
+//!   module is a new library with fresh statics: a `static COUNTER:
+//!   AtomicU32` in a module starts again at its initial value after each
+//!   reload of that module. Keep state in the host, pass it in, or use the
+//!   runtime's globals.
+//! * **One allocator.** Modules use Rust's default, the system allocator
+//!   (`malloc`), and values that own heap memory (`String`, `Vec`, `Box`)
+//!   move between host and modules and are freed on the other side. So the
+//!   host must use the system allocator too: a host with a
+//!   `#[global_allocator]` of its own would free module memory with the
+//!   wrong allocator, and hcr does not forward it. To use another
+//!   allocator, install it as the process's `malloc` (for example
+//!   mimalloc's `override` mode, or `LD_PRELOAD`), which every library
+//!   then shares.
+//! * **Code stays mapped.** Old versions are never unloaded, so a thread
+//!   still running old code, or a `&'static str` from a module, stays valid.
+//!
+//! # Limits
+//! A reloadable function cannot be generic, `async`, `const`, a method, or
+//! take or return `impl Trait`: its code would be compiled into each
+//! caller, where a reload cannot reach it. Call such code from inside a
+//! reloadable function instead. The generated code names `::hcr_client`,
+//! so depend on this crate under its own name.
 
 #![deny(missing_docs)]
 
@@ -13,6 +133,50 @@ mod forward;
 mod host;
 pub mod runtime;
 
-pub use hcr_client_macros::{foreign, module, reloadable};
+/// Makes a function reloadable: every call, from any crate, goes through
+/// its stub to the newest code.
+///
+/// Works on free functions with the Rust ABI (any Rust types as parameters
+/// and result) and on `extern "C"` functions (callable from C modules with
+/// `hcr_get_proc("<crate>", "<name>")`). The function is registered under
+/// its path inside the crate (`step`, or `geometry::area` in module
+/// `geometry`).
+///
+/// ```no_run
+/// #[hcr_client::reloadable]
+/// pub fn greet(name: &str) -> String {
+///     format!("hello, {name}")
+/// }
+///
+/// #[hcr_client::reloadable]
+/// pub extern "C" fn twice(x: i32) -> i32 {
+///     x * 2
+/// }
+/// ```
+pub use hcr_client_macros::reloadable;
+
+/// Declares the crate to be a module and lists what it imports: module
+/// crates by name (each must be a dependency) and modules written in other
+/// languages as strings. Call it once, at the crate root.
+///
+/// ```no_run
+/// // With module crates: `hcr_client::module!(imports = [geometry, "c_physics"]);`
+/// hcr_client::module!(imports = ["c_physics"]);
+/// ```
+pub use hcr_client_macros::module;
+
+/// Calls the procs of a module written in C: each function of the block
+/// becomes a Rust function that calls the proc's stub (`safe fn` ones can
+/// be called without `unsafe`). In a static build the block is kept as
+/// written, to be linked with the C code.
+///
+/// ```no_run
+/// #[hcr_client::foreign(module = "c_physics")]
+/// unsafe extern "C" {
+///     safe fn gravity(height: f64) -> f64;
+///     fn fill(buffer: *mut u8, len: usize);
+/// }
+/// ```
+pub use hcr_client_macros::foreign;
 pub use host::{Host, HostBuilder, ReloadError, ReloadReport, StartError};
 pub use runtime::{GlobalStatus, RuntimeError, RuntimeLibrary};

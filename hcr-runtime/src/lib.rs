@@ -42,6 +42,19 @@
 //!   mapped until the process exits.
 //! * A library file that is missing or unreadable counts as unchanged, so a
 //!   build that is replacing it is not mistaken for a broken module.
+//! * Rust modules register procs with a signature text
+//!   (`hcr_register_proc_checked`) and look them up as a named caller
+//!   (`hcr_get_proc_checked`). A new signature is refused while a caller
+//!   outside the running reload expects another; a module that is reloaded
+//!   forgets its old expectations before its new `dat_init` runs. Plain
+//!   `hcr_register_proc` and `hcr_get_proc` are never checked.
+//! * The first `hcr_check_toolchain` sets the process's compiler (a Rust
+//!   host reports its own before `hcr_init`); a module that reports another
+//!   fails its `dat_init`, so the reload is refused.
+//! * A module's `dat_init` or `init` can say why it fails with
+//!   `hcr_report_failure`; the reason ends up in the reload's message.
+//! * Globals of module `hcr` are hcr-client's own (the host's `tracing`
+//!   and `log` forwarders).
 //! * The near stub form is used only after `hcr_set_stub_form(1)`, which is
 //!   the host's promise that no other thread calls through a stub while the
 //!   runtime writes one; out of reach, a slot keeps the data form.

@@ -137,3 +137,95 @@ scenario! {
         assert_eq!(fx_app::total_area(vec![square()]), 6.0);
     }
 }
+
+scenario! {
+    fn a_host_that_cannot_start_says_what_is_missing_and_can_start_later(host) {
+        let missing = hcr_client::Host::builder()
+            .runtime_library("/nonexistent/libhcr_runtime.so")
+            .start()
+            .unwrap_err();
+        assert!(matches!(missing, hcr_client::StartError::Runtime(_)));
+        assert!(missing.to_string().contains("/nonexistent/libhcr_runtime.so"), "{missing}");
+
+        let runtime = std::env::var("HCR_TEST_RUNTIME").unwrap();
+        let builder = hcr_client::Host::builder()
+            .runtime_library(&runtime)
+            .module_dir(&host.modules)
+            .import("fx_app");
+        let no_module = builder.clone().start().unwrap_err();
+        let text = no_module.to_string();
+        assert!(text.contains("`fx_app` failed to load"), "{text}");
+
+        // Nothing stayed loaded: the same tree starts once it is there.
+        host.install("fx_shapes", "fx_shapes-1");
+        host.install("fx_app", "fx_app-1");
+        host.install("cfx", "cfx");
+        let hcr = builder.start().unwrap();
+        assert_eq!(fx_app::via_c(1), 3);
+        assert_eq!(hcr.generation(), 0);
+    }
+}
+
+scenario! {
+    env("HCR_RUNTIME" = "/elsewhere/libhcr_runtime.so")
+    fn the_runtime_is_found_beside_the_executable_unless_told_otherwise(host) {
+        let _ = host;
+        let builder = hcr_client::Host::builder();
+        assert_eq!(
+            builder.runtime_path().unwrap(),
+            std::path::Path::new("/elsewhere/libhcr_runtime.so")
+        );
+        let explicit = builder.runtime_library("/mine/libhcr_runtime.so");
+        assert_eq!(
+            explicit.runtime_path().unwrap(),
+            std::path::Path::new("/mine/libhcr_runtime.so")
+        );
+    }
+}
+
+#[test]
+fn without_hcr_runtime_set_the_runtime_is_looked_for_beside_the_executable() {
+    if std::env::var_os("HCR_RUNTIME").is_some() {
+        return; // the variable decides; the scenario above covers it
+    }
+    let exe = std::env::current_exe().unwrap();
+    assert_eq!(
+        hcr_client::Host::builder().runtime_path().unwrap(),
+        exe.with_file_name("libhcr_runtime.so")
+    );
+}
+
+scenario! {
+    fn a_caller_built_against_an_old_signature_gets_a_panic_not_a_bad_call(host) {
+        let hcr = start(host);
+        // Nobody has called `area` yet, so its new signature is accepted.
+        host.install("fx_shapes", "fx_shapes-signature");
+        hcr.reload().unwrap();
+        // This binary was built against the old one: the lookup refuses.
+        let err = catch_unwind(|| fx_shapes::area(&square())).unwrap_err();
+        let text = panic_text(&*err);
+        assert!(text.starts_with("cannot call fx_shapes::area: module `main` calls"), "{text}");
+        assert!(text.contains("fn(& Shape, f64) -> f64"), "{text}");
+        assert_eq!(fx_shapes::describe("still", vec![]), "v1 still: ");
+    }
+}
+
+#[test]
+fn calling_a_reloadable_function_before_the_host_starts_is_a_clear_panic() {
+    // This process never loads the runtime (scenarios run in children).
+    let err = catch_unwind(|| fx_shapes::explode("")).unwrap_err();
+    assert_eq!(
+        panic_text(&*err),
+        "cannot call fx_shapes::explode: the hcr runtime is not loaded \
+         (start an hcr_client::Host first)"
+    );
+}
+
+scenario! {
+    abort("fx_shapes::checked panicked: negative input -3; an extern \"C\" reloadable function cannot unwind")
+    fn a_panic_in_an_extern_c_reloadable_function_aborts_with_its_name(host) {
+        let _hcr = start(host);
+        assert_eq!(fx_shapes::checked(3), 3);
+        fx_shapes::checked(-3);
+    }
+}

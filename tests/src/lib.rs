@@ -145,7 +145,7 @@ case " $* " in
 esac
 "#;
 
-/// Builds fixture `fx_shapes` with [`OTHER_RUSTC`] into its own target
+/// Builds fixture `fx_shapes` with a stand-in for another compiler into its own target
 /// directory (everything is rebuilt, as for a real other compiler) and
 /// returns the library. Slow: only the test that needs it calls this.
 pub fn fx_shapes_by_another_compiler(work: &Path) -> PathBuf {
