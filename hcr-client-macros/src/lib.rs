@@ -28,3 +28,6 @@ pub fn module(input: TokenStream) -> TokenStream {
 pub fn foreign(attr: TokenStream, item: TokenStream) -> TokenStream {
     foreign::expand(attr.into(), item.into()).into()
 }
+
+#[cfg(test)]
+mod tests;

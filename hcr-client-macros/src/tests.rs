@@ -1,0 +1,215 @@
+//! Expansions checked as token text: what is refused, with which message,
+//! and the shape of what is generated.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn reloadable(attr: TokenStream, item: TokenStream) -> String {
+    crate::reloadable::expand(attr, item).to_string()
+}
+
+fn error_of(expanded: &str) -> Option<&str> {
+    let start = expanded.find("compile_error !")?;
+    Some(&expanded[start..])
+}
+
+#[test]
+fn generic_async_const_methods_and_impl_trait_are_refused_with_reasons() {
+    let cases = [
+        (
+            quote!(
+                pub fn f<T>(x: T) {}
+            ),
+            "cannot be generic",
+        ),
+        (
+            quote!(
+                pub async fn f() {}
+            ),
+            "cannot be async",
+        ),
+        (
+            quote!(
+                pub const fn f() {}
+            ),
+            "cannot be const",
+        ),
+        (
+            quote!(
+                pub fn f(&self) {}
+            ),
+            "methods cannot be reloadable",
+        ),
+        (
+            quote!(
+                pub fn f(x: impl Copy) {}
+            ),
+            "`impl Trait` cannot cross a stub",
+        ),
+        (
+            quote!(
+                pub fn f() -> impl Copy {
+                    1
+                }
+            ),
+            "`impl Trait` cannot cross a stub",
+        ),
+        (
+            quote!(
+                pub extern "system" fn f() {}
+            ),
+            "Rust ABI or `extern \\\"C\\\"`",
+        ),
+    ];
+    for (item, reason) in cases {
+        let expanded = reloadable(TokenStream::new(), item.clone());
+        let error = error_of(&expanded).unwrap_or_else(|| panic!("no error for {item}"));
+        assert!(error.contains(reason), "{item}: {error}");
+        // The function as written is kept, so its callers still compile.
+        assert!(expanded.contains(&item.to_string()), "{expanded}");
+    }
+}
+
+#[test]
+fn arguments_to_the_attribute_are_refused() {
+    let expanded = reloadable(
+        quote!(fast),
+        quote!(
+            fn f() {}
+        ),
+    );
+    assert!(error_of(&expanded).is_some_and(|e| e.contains("takes no arguments")));
+}
+
+#[test]
+fn lifetimes_are_allowed_and_erased_only_for_the_layout() {
+    let expanded = reloadable(
+        TokenStream::new(),
+        quote!(
+            pub fn first<'a>(items: &'a [String]) -> &'a str {
+                &items[0]
+            }
+        ),
+    );
+    assert!(error_of(&expanded).is_none(), "{expanded}");
+    assert!(
+        expanded.contains("text : \"fn(& 'a [String]) -> & 'a str\""),
+        "{expanded}"
+    );
+    assert!(
+        expanded.contains("layout_of :: < & 'static [String] > ()"),
+        "{expanded}"
+    );
+}
+
+#[test]
+fn a_rust_abi_function_gets_a_wrapper_a_shim_and_a_module_only_entry() {
+    let expanded = reloadable(
+        TokenStream::new(),
+        quote!(
+            pub fn area(w: f64) -> f64 {
+                w
+            }
+        ),
+    );
+    for needle in [
+        "hot_static !",
+        "pub fn area (__hcr_arg0 : f64) -> f64",
+        "__private :: call (& STUB , (__hcr_arg0 ,))",
+        "unsafe extern \"C\" fn __hcr_registered",
+        "# [cfg (hcr_module)] # [:: hcr_client :: __private :: linkme :: distributed_slice",
+        "static { pub fn area (w : f64) -> f64 { w } }",
+    ] {
+        assert!(expanded.contains(needle), "{needle:?} not in {expanded}");
+    }
+}
+
+#[test]
+fn an_extern_c_function_is_registered_as_itself_and_aborts_on_panic() {
+    let expanded = reloadable(
+        TokenStream::new(),
+        quote!(
+            pub extern "C" fn twice(x: i32) -> i32 {
+                x * 2
+            }
+        ),
+    );
+    assert!(expanded.contains("pub extern \"C\" fn twice (__hcr_arg0 : i32) -> i32"));
+    assert!(expanded.contains("extern \"C\" fn __hcr_registered (x : i32) -> i32"));
+    assert!(expanded.contains("abort_on_panic"));
+}
+
+#[test]
+fn module_lists_imports_and_checks_crate_imports_are_dependencies() {
+    let expanded = crate::module::expand(quote!(imports = [geometry, "c_part"])).to_string();
+    assert!(
+        expanded.contains("extern crate geometry as _"),
+        "{expanded}"
+    );
+    assert!(expanded.contains("b\"geometry\\0\""), "{expanded}");
+    assert!(expanded.contains("b\"c_part\\0\""), "{expanded}");
+    assert!(expanded.contains("NameList < 3usize >"), "{expanded}");
+    let bad = crate::module::expand(quote!(exports = [x])).to_string();
+    assert!(bad.contains("expected `imports = [module"), "{bad}");
+    let empty = crate::module::expand(quote!(imports = [""])).to_string();
+    assert!(empty.contains("non-empty"), "{empty}");
+}
+
+#[test]
+fn foreign_blocks_need_a_module_name_and_the_c_abi_and_keep_safe_fns_safe() {
+    let expanded = crate::foreign::expand(
+        quote!(module = "cm"),
+        quote!(
+            unsafe extern "C" {
+                safe fn add(a: i32) -> i32;
+                fn raw(p: *mut u8);
+            }
+        ),
+    )
+    .to_string();
+    assert!(
+        expanded.contains("fn add (__hcr_arg0 : i32) -> i32"),
+        "{expanded}"
+    );
+    assert!(
+        expanded.contains("unsafe fn raw (__hcr_arg0 : * mut u8)"),
+        "{expanded}"
+    );
+    assert!(
+        expanded.contains("Stub :: foreign (\"cm\" , \"add\")"),
+        "{expanded}"
+    );
+    let no_module = crate::foreign::expand(
+        quote!(),
+        quote!(
+            extern "C" {
+                fn f();
+            }
+        ),
+    )
+    .to_string();
+    assert!(no_module.contains("compile_error"), "{no_module}");
+    let wrong_abi = crate::foreign::expand(
+        quote!(module = "cm"),
+        quote!(
+            extern "system" {
+                fn f();
+            }
+        ),
+    )
+    .to_string();
+    assert!(
+        wrong_abi.contains("write `extern \\\"C\\\"`"),
+        "{wrong_abi}"
+    );
+    let statics = crate::foreign::expand(
+        quote!(module = "cm"),
+        quote!(
+            extern "C" {
+                static X: u8;
+            }
+        ),
+    )
+    .to_string();
+    assert!(statics.contains("only functions"), "{statics}");
+}
