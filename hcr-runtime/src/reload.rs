@@ -267,18 +267,15 @@ fn rebuild(rt: &Runtime, changed: &HashSet<String>) -> Result<Vec<String>, Error
                 .modules
                 .get_mut(name)
                 .expect("discovered modules have records");
-            let fresh = fresh.contains(name);
-            if fresh {
-                // A new version re-adds its handlers in its init.
-                record.handlers.clear();
-            }
             let exports = record
                 .version
                 .as_ref()
                 .expect("modules have versions")
                 .exports;
-            if fresh {
-                // The new version records its own expectations as it calls.
+            if fresh.contains(name) {
+                // A new version re-adds its handlers in its init, and
+                // records which procs it calls as it calls them.
+                record.handlers.clear();
                 state.signatures.forget_caller(name);
             }
             state.running_module = Some((std::thread::current().id(), name.clone()));
