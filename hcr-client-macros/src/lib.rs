@@ -6,7 +6,9 @@
 
 use proc_macro::TokenStream;
 
+mod fingerprint_derive;
 mod foreign;
+mod global;
 mod module;
 mod reloadable;
 mod signature;
@@ -21,6 +23,18 @@ pub fn reloadable(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn module(input: TokenStream) -> TokenStream {
     module::expand(input.into()).into()
+}
+
+/// Makes a `static` a persistent global; see `hcr_client::global`.
+#[proc_macro_attribute]
+pub fn global(attr: TokenStream, item: TokenStream) -> TokenStream {
+    global::expand(attr.into(), item.into()).into()
+}
+
+/// Derives `hcr_client::Fingerprint` from the type's structure.
+#[proc_macro_derive(Fingerprint)]
+pub fn derive_fingerprint(input: TokenStream) -> TokenStream {
+    fingerprint_derive::expand(input.into()).into()
 }
 
 /// Calls the procs of a C module; see `hcr_client::foreign`.

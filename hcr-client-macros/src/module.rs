@@ -20,30 +20,34 @@ enum Import {
 
 struct Input {
     imports: Vec<Import>,
+    lifecycle: Option<syn::Type>,
 }
 
 impl Parse for Input {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        if input.is_empty() {
-            return Ok(Input {
-                imports: Vec::new(),
-            });
+        let mut parsed = Input {
+            imports: Vec::new(),
+            lifecycle: None,
+        };
+        while !input.is_empty() {
+            let key: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            if key == "imports" {
+                let content;
+                bracketed!(content in input);
+                let items = Punctuated::<ImportItem, Token![,]>::parse_terminated(&content)?;
+                parsed.imports = items.into_iter().map(|item| item.0).collect();
+            } else if key == "lifecycle" {
+                parsed.lifecycle = Some(input.parse()?);
+            } else {
+                return Err(syn::Error::new_spanned(
+                    key,
+                    "expected `imports = [module, \"c_module\", ..]` or `lifecycle = Type`",
+                ));
+            }
+            input.parse::<Option<Token![,]>>()?;
         }
-        let key: Ident = input.parse()?;
-        if key != "imports" {
-            return Err(syn::Error::new_spanned(
-                key,
-                "expected `imports = [module, \"c_module\", ..]`",
-            ));
-        }
-        input.parse::<Token![=]>()?;
-        let content;
-        bracketed!(content in input);
-        let items = Punctuated::<ImportItem, Token![,]>::parse_terminated(&content)?;
-        input.parse::<Option<Token![,]>>()?;
-        Ok(Input {
-            imports: items.into_iter().map(|item| item.0).collect(),
-        })
+        Ok(parsed)
     }
 }
 
@@ -90,9 +94,20 @@ fn expand_input(input: &Input) -> TokenStream {
         quote!(#bytes.as_ptr().cast())
     });
     let count = input.imports.len() + 1;
+    let lifecycle = input
+        .lifecycle
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(()));
+    let static_names = input.imports.iter().map(|import| match import {
+        Import::Crate(name) => name.to_string(),
+        Import::Named(name) => name.value(),
+    });
     quote! {
         // Each imported crate must be a dependency of this one.
         #(#[allow(unused_extern_crates)] extern crate #crates as _;)*
+
+        // The lifecycle is used in every build, not only the module's own.
+        const _: fn() -> bool = <#lifecycle as ::hcr_client::Lifecycle>::can_reload;
 
         ::hcr_client::__private::hot_static! {
             hot {
@@ -125,15 +140,41 @@ fn expand_input(input: &Input) -> TokenStream {
                         ::hcr_client::__private::dat_init(::core::env!("CARGO_CRATE_NAME"))
                     }
 
-                    /// One-time and per-version initialization.
+                    /// Persistent globals, startup and load.
                     #[cfg(hcr_module)]
                     #[unsafe(no_mangle)]
                     pub extern "C" fn hcr_module_init() -> ::core::ffi::c_int {
-                        ::hcr_client::__private::init(::core::env!("CARGO_CRATE_NAME"))
+                        ::hcr_client::__private::init::<#lifecycle>(::core::env!("CARGO_CRATE_NAME"))
+                    }
+
+                    /// Whether the module lets a reload happen now.
+                    #[cfg(hcr_module)]
+                    #[unsafe(no_mangle)]
+                    pub extern "C" fn hcr_module_can_reload() -> bool {
+                        ::hcr_client::__private::can_reload::<#lifecycle>()
+                    }
+
+                    /// Unload and shutdown, when the host shuts the tree down.
+                    #[cfg(hcr_module)]
+                    #[unsafe(no_mangle)]
+                    pub extern "C" fn hcr_module_shutdown() {
+                        ::hcr_client::__private::shutdown::<#lifecycle>()
                     }
                 };
             }
-            static {}
+            static {
+                const _: () = {
+                    #[::hcr_client::__private::linkme::distributed_slice(
+                        ::hcr_client::__private::STATIC_MODULES
+                    )]
+                    #[linkme(crate = ::hcr_client::__private::linkme)]
+                    static MODULE: ::hcr_client::__private::StaticModule =
+                        ::hcr_client::__private::StaticModule::of::<#lifecycle>(
+                            ::core::env!("CARGO_CRATE_NAME"),
+                            &[#(#static_names),*],
+                        );
+                };
+            }
         }
     }
 }

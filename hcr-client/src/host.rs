@@ -23,11 +23,15 @@ pub struct HostBuilder {
     module_dir: Option<PathBuf>,
 }
 
-/// The host's handle on its module tree.
+/// The host's handle on its module tree. Dropping it shuts the tree down
+/// (see [`Host::shutdown`]).
 #[derive(Debug)]
 pub struct Host {
     #[cfg(not(feature = "static"))]
     runtime: crate::runtime::RuntimeLibrary,
+    #[cfg(feature = "static")]
+    started: crate::__private::Started,
+    shut_down: bool,
 }
 
 /// What a successful [`Host::reload`] did.
@@ -76,6 +80,15 @@ pub enum StartError {
     /// init, a cyclic import, another compiler, ...); nothing stays loaded.
     #[error("cannot start the module tree: {0}")]
     Tree(#[source] crate::runtime::RuntimeError),
+    /// A module's `startup` or `load` failed (static build; in a hot build
+    /// this is a [`StartError::Tree`]).
+    #[error("cannot start the module tree: module `{module}` failed: {message}")]
+    Module {
+        /// The module.
+        module: String,
+        /// Its message.
+        message: String,
+    },
 }
 
 impl Default for HostBuilder {
@@ -154,18 +167,25 @@ impl HostBuilder {
         runtime
             .init(&self.main, &imports, self.module_dir.as_deref())
             .map_err(StartError::Tree)?;
-        Ok(Host { runtime })
+        Ok(Host {
+            runtime,
+            shut_down: false,
+        })
     }
 
     /// Loads the runtime and the module tree: every import and,
     /// recursively, theirs, leaves first. In a static build, does nothing.
     ///
     /// # Errors
-    /// Never in a static build.
+    /// [`StartError::Module`] when a module's `startup` or `load` fails.
     #[cfg(feature = "static")]
     pub fn start(self) -> Result<Host, StartError> {
-        let _ = self;
-        Ok(Host {})
+        let started = crate::__private::Started::start(&self.imports)
+            .map_err(|(module, message)| StartError::Module { module, message })?;
+        Ok(Host {
+            started,
+            shut_down: false,
+        })
     }
 }
 
@@ -225,11 +245,42 @@ impl Host {
         })
     }
 
+    /// Shuts the tree down: every module's `unload` and `shutdown` hooks
+    /// run once, importers before the modules they import. Afterwards
+    /// nothing reloads, and module functions can still be called. Dropping
+    /// the host does this too.
+    ///
+    /// # Errors
+    /// The runtime's error (a reload running on another thread).
+    pub fn shutdown(&mut self) -> Result<(), ReloadError> {
+        if self.shut_down {
+            return Ok(());
+        }
+        self.shut_down = true;
+        #[cfg(not(feature = "static"))]
+        self.runtime.shutdown().map_err(|err| ReloadError {
+            module: None,
+            code: err.code,
+            message: err.message,
+        })?;
+        #[cfg(feature = "static")]
+        self.started.shutdown();
+        Ok(())
+    }
+
     /// The number of successful reloads so far.
     pub fn generation(&self) -> i64 {
         #[cfg(not(feature = "static"))]
         return self.runtime.generation();
         #[cfg(feature = "static")]
         0
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Err(err) = self.shutdown() {
+            eprintln!("hcr: shutting the module tree down failed: {err}");
+        }
     }
 }

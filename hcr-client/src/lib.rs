@@ -128,9 +128,12 @@
 #[doc(hidden)]
 #[path = "private/mod.rs"]
 pub mod __private;
+pub mod fingerprint;
 #[cfg(not(feature = "static"))]
 mod forward;
+mod global;
 mod host;
+pub mod lifecycle;
 pub mod runtime;
 
 /// Makes a function reloadable: every call, from any crate, goes through
@@ -159,12 +162,70 @@ pub use hcr_client_macros::reloadable;
 /// crates by name (each must be a dependency) and modules written in other
 /// languages as strings. Call it once, at the crate root.
 ///
+/// `lifecycle = Type` names a type implementing [`Lifecycle`], whose hooks
+/// run at startup, on each load and unload, and at shutdown, and which can
+/// veto a reload.
+///
 /// ```no_run
 /// // With module crates: `hcr_client::module!(imports = [geometry, "c_physics"]);`
-/// hcr_client::module!(imports = ["c_physics"]);
+/// struct Hooks;
+/// impl hcr_client::Lifecycle for Hooks {
+///     fn can_reload() -> bool {
+///         true // e.g. false while a transaction is open
+///     }
+/// }
+/// hcr_client::module!(imports = ["c_physics"], lifecycle = Hooks);
 /// ```
 pub use hcr_client_macros::module;
 
+/// Makes a `static` a persistent global ([`Global`]): its value survives
+/// reloads, its initializer runs on the module's first load only, and a
+/// change of its type is detected by [`Fingerprint`]. Use it through
+/// `Deref`, as the static it replaces; shared mutation needs a type that
+/// allows it (an atomic, a `Mutex`), as for any static.
+///
+/// `#[global(migrate = hook)]` names a `fn(&Old) -> T` that converts the
+/// value when the type changed from `Old` (matched by fingerprint, size
+/// and alignment); without one, or for another old type, the global starts
+/// again from its initializer and a warning names it.
+///
+/// ```no_run
+/// use std::sync::Mutex;
+/// use std::sync::atomic::AtomicU64;
+///
+/// #[hcr_client::global]
+/// static FRAMES: AtomicU64 = AtomicU64::new(0);
+///
+/// #[derive(hcr_client::Fingerprint)]
+/// struct OldScore { points: u32 }
+///
+/// #[derive(hcr_client::Fingerprint)]
+/// struct Score { points: u64, bonus: u64 }
+///
+/// fn upgrade(old: &Mutex<OldScore>) -> Mutex<Score> {
+///     let points = old.lock().map(|old| u64::from(old.points)).unwrap_or(0);
+///     Mutex::new(Score { points, bonus: 0 })
+/// }
+///
+/// #[hcr_client::global(migrate = upgrade)]
+/// static SCORE: Mutex<Score> = Mutex::new(Score { points: 0, bonus: 0 });
+/// ```
+pub use hcr_client_macros::global;
+
+pub use fingerprint::Fingerprint;
+pub use global::Global;
+/// Derives [`Fingerprint`] from the type's structure: field and variant
+/// names in order, each field type's fingerprint, and the `repr`. Every
+/// field type must implement [`Fingerprint`].
+///
+/// ```
+/// #[derive(hcr_client::Fingerprint)]
+/// struct Settings {
+///     volume: u8,
+///     names: Vec<String>,
+/// }
+/// ```
+pub use hcr_client_macros::Fingerprint;
 /// Calls the procs of a module written in C: each function of the block
 /// becomes a Rust function that calls the proc's stub (`safe fn` ones can
 /// be called without `unsafe`). In a static build the block is kept as
@@ -179,4 +240,5 @@ pub use hcr_client_macros::module;
 /// ```
 pub use hcr_client_macros::foreign;
 pub use host::{Host, HostBuilder, ReloadError, ReloadReport, StartError};
+pub use lifecycle::{Lifecycle, Saved};
 pub use runtime::{GlobalStatus, RuntimeError, RuntimeLibrary};

@@ -113,6 +113,8 @@ entry_points! {
     hcr_report_failure: fn(*const c_char);
     hcr_reloaded_modules: fn() -> *const c_char;
     hcr_last_error_module: fn() -> *const c_char;
+    hcr_get_previous_global_layout: fn(*const c_char, *const c_char, *mut usize, *mut usize, *mut u64) -> c_int;
+    hcr_shutdown: fn() -> c_int;
 }
 
 /// The runtime library, loaded for the rest of the process's life.
@@ -210,6 +212,47 @@ impl Api {
         // SAFETY: see the comment on this impl.
         self.check(unsafe { (self.hcr_check_toolchain)(module.as_ptr(), toolchain.as_ptr()) })?;
         Ok(())
+    }
+
+    /// `hcr_shutdown`: runs every module's shutdown, importers first.
+    ///
+    /// # Errors
+    /// The runtime's error (e.g. a reload is running).
+    pub fn shutdown(&self) -> Result<(), RuntimeError> {
+        // SAFETY: see the comment on this impl.
+        self.check(unsafe { (self.hcr_shutdown)() })?;
+        Ok(())
+    }
+
+    /// During the reload in which global `module::name` changed its
+    /// layout: its old block, with the size, alignment and layout hash it
+    /// was registered with.
+    pub fn previous_global(
+        &self,
+        module: &str,
+        name: &str,
+    ) -> Option<(NonNull<u8>, usize, usize, u64)> {
+        let (module, name) = (
+            c_string(module, "module").ok()?,
+            c_string(name, "global").ok()?,
+        );
+        let (mut size, mut align, mut hash) = (0, 0, 0);
+        // SAFETY: see the comment on this impl; the out pointers are writable.
+        let code = unsafe {
+            (self.hcr_get_previous_global_layout)(
+                module.as_ptr(),
+                name.as_ptr(),
+                &mut size,
+                &mut align,
+                &mut hash,
+            )
+        };
+        if code != 0 {
+            return None;
+        }
+        // SAFETY: see the comment on this impl.
+        let block = unsafe { (self.hcr_get_previous_global)(module.as_ptr(), name.as_ptr()) };
+        Some((NonNull::new(block.cast())?, size, align, hash))
     }
 
     /// `hcr_report_failure`: why the running module's step is failing.

@@ -31,6 +31,7 @@ extern "C" {
 #define HCR_ERR_INTERNAL            (-11) /* a bug in the runtime, caught; it carries on */
 #define HCR_ERR_SIGNATURE           (-12) /* a proc's signature differs from a caller's */
 #define HCR_ERR_TOOLCHAIN           (-13) /* a module was built by another compiler */
+#define HCR_ERR_SHUT_DOWN           (-14) /* hcr_shutdown ran: no more reloads */
 
 /* Results of hcr_register_global. */
 #define HCR_GLOBAL_EXISTING       0  /* kept as it was: do not initialize again */
@@ -81,6 +82,13 @@ void *hcr_get_global(const char *module, const char *name);
  * (with the old value) so a migration can convert it; NULL otherwise. */
 void *hcr_get_previous_global(const char *module, const char *name);
 
+/* During that reload, the size, alignment and layout hash the old block was
+ * registered with, so a migration can check it reads the right type: 0, or
+ * < 0 when module::name did not change its layout in a running reload. */
+int hcr_get_previous_global_layout(const char *module, const char *name,
+                                   size_t *size, size_t *align,
+                                   uint64_t *layout_hash);
+
 /* ---- The module tree ---------------------------------------------------- */
 
 /* Loads the tree of the host `main_module`: every module in `imports`
@@ -122,6 +130,12 @@ void hcr_add_event_handler(bool is_before, void (*cb)(void));
  * validates the name (an invalid one sets hcr_last_error). */
 void hcr_add_module(const char *module);
 
+/* Runs every module's optional hcr_module_shutdown once, importers before
+ * their imports (the reverse of the init order), when the host shuts the
+ * tree down. Afterwards hcr_reload_needed is false and reloads return
+ * HCR_ERR_SHUT_DOWN; code stays mapped and stubs keep working. 0 or < 0. */
+int hcr_shutdown(void);
+
 /* Number of successful reloads: 0 after hcr_init. */
 int64_t hcr_generation(void);
 
@@ -147,6 +161,7 @@ int64_t hcr_retained_version_count(void);
  *                                   by a global's HCR_GLOBAL_NEW), add handlers;
  *                                   0 ok
  * bool hcr_module_can_reload(void); optional: false vetoes the whole reload
+ * void hcr_module_shutdown(void);   optional: run once by hcr_shutdown
  */
 
 #ifdef __cplusplus

@@ -34,6 +34,8 @@ pub mod code {
     pub const SIGNATURE: c_int = -12;
     /// A module was built by another compiler than the running program.
     pub const TOOLCHAIN: c_int = -13;
+    /// `hcr_shutdown` ran: the tree no longer reloads.
+    pub const SHUT_DOWN: c_int = -14;
 }
 
 /// What went wrong in a runtime call.
@@ -99,6 +101,9 @@ pub enum Error {
     /// A module was built by another compiler than the running program.
     #[error("{0}")]
     Toolchain(String),
+    /// The tree was shut down.
+    #[error("the module tree was shut down (hcr_shutdown): it no longer reloads")]
+    ShutDown,
     /// A module vetoed the reload; nothing ran.
     #[error(
         "reload refused: module `{0}` cannot be reloaded now (hcr_module_can_reload returned false)"
@@ -135,6 +140,7 @@ impl Error {
             Error::Internal(_) => code::INTERNAL,
             Error::Signature(_) => code::SIGNATURE,
             Error::Toolchain(_) => code::TOOLCHAIN,
+            Error::ShutDown => code::SHUT_DOWN,
         }
     }
 

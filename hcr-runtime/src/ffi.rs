@@ -360,7 +360,13 @@ pub unsafe extern "C" fn hcr_init(
 pub extern "C" fn hcr_reload_needed() -> bool {
     guard(
         |_| false,
-        || Ok(!reload::changed_modules(Runtime::get())?.is_empty()),
+        || {
+            let rt = Runtime::get();
+            if rt.lock().shut_down {
+                return Ok(false);
+            }
+            Ok(!reload::changed_modules(rt)?.is_empty())
+        },
     )
 }
 
@@ -400,6 +406,57 @@ pub extern "C" fn hcr_perform_code_reload() -> c_int {
         };
         let list = to_c_string(&loaded.join("\n"));
         RELOADED.with(|slot| *slot.borrow_mut() = list);
+        Ok(0)
+    })
+}
+
+/// Runs every module's optional `hcr_module_shutdown` once, importers
+/// before their imports; afterwards reloads are refused. 0 or < 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_shutdown() -> c_int {
+    guard(code_of, || {
+        reload::shutdown(Runtime::get())?;
+        Ok(0)
+    })
+}
+
+/// The size, alignment and layout hash the old block of global
+/// `module::name` was registered with, during the reload in which its
+/// layout changed: 0, or < 0 when there is no such block.
+///
+/// # Safety
+/// `module` and `name` are NULL or NUL-terminated strings; `size`, `align`
+/// and `layout_hash` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_get_previous_global_layout(
+    module: *const c_char,
+    name: *const c_char,
+    size: *mut usize,
+    align: *mut usize,
+    layout_hash: *mut u64,
+) -> c_int {
+    guard(code_of, || {
+        // SAFETY: the caller passes valid strings or NULL.
+        let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "global name")?) };
+        if size.is_null() || align.is_null() || layout_hash.is_null() {
+            return Err(Error::InvalidArgument("an out pointer is NULL".into()));
+        }
+        let found = Runtime::get()
+            .lock()
+            .registry
+            .previous_global_layout(module, name);
+        let (old_size, old_align, old_hash) = found.ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "global `{module}::{name}` did not change its layout in a running reload"
+            ))
+        })?;
+        // SAFETY: all three are non-NULL and writable, as the caller
+        // guarantees.
+        unsafe {
+            size.write(old_size);
+            align.write(old_align);
+            layout_hash.write(old_hash);
+        }
         Ok(0)
     })
 }

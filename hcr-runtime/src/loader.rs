@@ -25,6 +25,7 @@ type ImportsFn = unsafe extern "C" fn() -> *const *const c_char;
 type HashFn = unsafe extern "C" fn() -> *const c_char;
 type StepFn = unsafe extern "C" fn() -> c_int;
 type CanReloadFn = unsafe extern "C" fn() -> bool;
+type ShutdownFn = unsafe extern "C" fn();
 
 /// Why a module version could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,7 @@ pub(crate) struct ModuleExports {
     dat_init: StepFn,
     init: StepFn,
     can_reload: Option<CanReloadFn>,
+    shutdown: Option<ShutdownFn>,
 }
 
 // Every call below is sound for the same reason: the function pointers were
@@ -83,6 +85,14 @@ impl ModuleExports {
         // SAFETY: see the comment on this impl.
         self.can_reload
             .is_none_or(|can_reload| unsafe { can_reload() })
+    }
+
+    /// Runs `hcr_module_shutdown`, if the module has it.
+    pub(crate) fn shutdown(&self) {
+        if let Some(shutdown) = self.shutdown {
+            // SAFETY: see the comment on this impl.
+            unsafe { shutdown() }
+        }
     }
 
     /// Runs `hcr_module_imports` and copies the names out.
@@ -213,5 +223,6 @@ fn resolve(library: &Library, path: &Path) -> Result<ModuleExports, LoadError> {
         dat_init: symbol(library, path, "hcr_module_dat_init")?,
         init: symbol(library, path, "hcr_module_init")?,
         can_reload: symbol(library, path, "hcr_module_can_reload").ok(),
+        shutdown: symbol(library, path, "hcr_module_shutdown").ok(),
     })
 }

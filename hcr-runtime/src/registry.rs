@@ -245,6 +245,20 @@ impl Registry {
     /// The block a global had before its layout changed in the running
     /// reload, so a migration can read it.
     pub(crate) fn previous_global(&self, module: &str, name: &str) -> Option<*mut u8> {
+        self.previous(module, name).map(|old| old.block.as_ptr())
+    }
+
+    /// The size, alignment and layout hash of that block.
+    pub(crate) fn previous_global_layout(
+        &self,
+        module: &str,
+        name: &str,
+    ) -> Option<(usize, usize, u64)> {
+        self.previous(module, name)
+            .map(|old| (old.size, old.align, old.layout_hash))
+    }
+
+    fn previous(&self, module: &str, name: &str) -> Option<&Global> {
         self.journal
             .as_ref()?
             .iter()
@@ -255,7 +269,7 @@ impl Registry {
                     name: n,
                     old,
                     removed: false,
-                } if &**m == module && &**n == name => Some(old.block.as_ptr()),
+                } if &**m == module && &**n == name => Some(old),
                 _ => None,
             })
     }

@@ -109,6 +109,9 @@ pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
 /// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
 pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
     let _busy = rt.claim()?;
+    if rt.lock().shut_down {
+        return Err(Error::ShutDown);
+    }
     let changed: HashSet<String> = changed_modules(rt)?.into_iter().collect();
     if changed.is_empty() {
         return Ok(Outcome::NothingChanged);
@@ -151,6 +154,25 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
             Err(err)
         }
     }
+}
+
+/// Runs every module's `hcr_module_shutdown` once, importers before their
+/// imports, and stops reloading. Code stays mapped and stubs keep working.
+pub(crate) fn shutdown(rt: &Runtime) -> Result<(), Error> {
+    let _busy = rt.claim()?;
+    let exports = {
+        let mut state = rt.lock();
+        if state.shut_down {
+            return Ok(());
+        }
+        state.shut_down = true;
+        let tree = state.tree()?;
+        exports_of(tree, &tree.order())
+    };
+    for (_, exports) in exports.iter().rev() {
+        exports.shutdown();
+    }
+    Ok(())
 }
 
 /// Keeps a successful reload: the new generation, after-handlers, then the

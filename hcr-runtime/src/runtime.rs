@@ -97,6 +97,8 @@ pub(crate) struct State {
     pub(crate) signatures: Signatures,
     /// The first Rust toolchain reported, and by which module.
     pub(crate) toolchain: Option<(String, String)>,
+    /// `hcr_shutdown` ran.
+    pub(crate) shut_down: bool,
 }
 
 impl State {

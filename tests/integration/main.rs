@@ -3,7 +3,8 @@
 //! process of its own (see `hcr_tests`).
 
 /// Declares a scenario: a `#[test]` whose body runs in its own process.
-/// `env` adds environment variables; `abort` expects SIGABRT with a message.
+/// `env` adds environment variables; `abort` expects SIGABRT with a message;
+/// `stderr` expects success with a message on stderr.
 macro_rules! scenario {
     ($(#[$meta:meta])* fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Success, $host, $body);
@@ -13,6 +14,9 @@ macro_rules! scenario {
     };
     ($(#[$meta:meta])* abort($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort($text), $host, $body);
+    };
+    ($(#[$meta:meta])* stderr($text:literal) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::SuccessWithStderr($text), $host, $body);
     };
     (@ $(#[$meta:meta])* $name:ident, [$($env:expr),*], $expect:expr, $host:ident, $body:block) => {
         $(#[$meta])*
@@ -35,5 +39,6 @@ mod example;
 mod failures;
 mod reload;
 mod rust_modules;
+mod rust_state;
 mod state;
 mod threads;

@@ -89,14 +89,50 @@ const RUST_FIXTURES: &[(&str, &str, &[&str])] = &[
         &["fixture_signature_changed"],
     ),
     ("fx_app-1", "fx_app", &[]),
+    ("fx_state-1", "fx_state", &[]),
+    ("fx_state-2", "fx_state", &["fixture_version=\"2\""]),
+    (
+        "fx_state-initializer",
+        "fx_state",
+        &["fixture_initializer_changed"],
+    ),
+    ("fx_state-field-added", "fx_state", &["fixture_field_added"]),
+    (
+        "fx_state-fields-reordered",
+        "fx_state",
+        &["fixture_fields_reordered"],
+    ),
+    (
+        "fx_state-field-retyped",
+        "fx_state",
+        &["fixture_field_retyped"],
+    ),
+    ("fx_state-migrated", "fx_state", &["fixture_migrated"]),
+    (
+        "fx_state-codec",
+        "fx_state",
+        &["fixture_codec_changed", "fixture_version=\"2\""],
+    ),
+    ("fx_state-load-fails", "fx_state", &["fixture_load_fails"]),
+    ("fx_state_user-1", "fx_state_user", &[]),
 ];
 
 /// How long one scenario process may run.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
 
-struct Built {
-    runtime: PathBuf,
-    fixtures: PathBuf,
+/// The runtime and the fixtures, built.
+#[derive(Debug)]
+pub struct Built {
+    /// `libhcr_runtime.so`.
+    pub runtime: PathBuf,
+    /// The directory of the fixtures (`<variant>.so`).
+    pub fixtures: PathBuf,
+}
+
+/// Builds the runtime and every fixture, once per test run, for tests that
+/// run hosts of their own; `work` is the test's `CARGO_TARGET_TMPDIR`.
+pub fn built_fixtures(work: &Path) -> &'static Built {
+    built(work)
 }
 
 /// Builds the runtime and every fixture once per test run.
@@ -173,6 +209,8 @@ pub enum Expect<'a> {
     Success,
     /// Be killed by SIGABRT with this text on stderr.
     Abort(&'a str),
+    /// Exit successfully with this text on stderr.
+    SuccessWithStderr(&'a str),
 }
 
 /// Runs `body` in a child process; see the crate docs. `test` is the test's
@@ -226,6 +264,18 @@ pub fn run_scenario(
             assert!(
                 stdout.contains(&format!("scenario {name} ran to the end")),
                 "scenario {name} did not run\n{report}"
+            );
+        }
+        Expect::SuccessWithStderr(text) => {
+            assert!(
+                output.status.success()
+                    && stdout.contains(&format!("scenario {name} ran to the end")),
+                "scenario {name} failed: {}\n{report}",
+                output.status
+            );
+            assert!(
+                stderr.contains(text),
+                "scenario {name}: stderr lacks {text:?}\n{report}"
             );
         }
         Expect::Abort(text) => {
@@ -318,6 +368,11 @@ impl Host {
             )
             .start()
             .unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// The directory of the built fixtures (`<variant>.so`).
+    pub fn fixtures(&self) -> &Path {
+        &self.fixtures
     }
 
     /// The built fixture `variant`.

@@ -12,7 +12,18 @@ pub use linkme;
 #[cfg(not(feature = "static"))]
 pub(crate) use module::toolchain;
 #[cfg(not(feature = "static"))]
-pub use module::{NameList, PROCS, ProcEntry, dat_init, init, self_module};
+pub use module::{
+    GLOBALS, NameList, PROCS, ProcEntry, can_reload, dat_init, init, self_module, shutdown,
+};
+#[cfg(feature = "static")]
+mod static_modules;
+#[cfg(not(feature = "static"))]
+pub use crate::global::RegisterGlobal;
+pub use crate::global::{Migration, old_layout};
+#[cfg(feature = "static")]
+pub(crate) use static_modules::Started;
+#[cfg(feature = "static")]
+pub use static_modules::{STATIC_MODULES, StaticModule};
 
 /// Keeps the `hot` tokens in a hot build and the `static` ones in a static
 /// build (the `static` feature of hcr-client).

@@ -1,13 +1,17 @@
 //! The exports of a Rust module, behind the `hcr_module_*` functions that
 //! `module!` generates: registering the crate's reloadable functions and
-//! checking the compiler that built it.
+//! persistent globals, checking the compiler that built it, and running
+//! its lifecycle.
 
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use super::{Signature, proc_name};
-use crate::runtime::RuntimeLibrary;
+use crate::global::RegisterGlobal;
+use crate::lifecycle::{Lifecycle, Saved};
+use crate::runtime::{GlobalStatus, RuntimeLibrary};
 
 /// The compiler that built this copy of hcr-client, and so the module or
 /// host it is linked into (see build.rs).
@@ -109,12 +113,124 @@ pub fn dat_init(crate_name: &'static str) -> c_int {
     })
 }
 
-/// `hcr_module_init` of module `crate_name`.
-pub fn init(crate_name: &'static str) -> c_int {
-    step("hcr_module_init", |_| {
-        let _ = crate_name;
+/// Every persistent global of the module being built (`#[global]` adds
+/// them in the module build only, like [`PROCS`]).
+#[linkme::distributed_slice]
+pub static GLOBALS: [&'static dyn RegisterGlobal];
+
+/// What a version hands the next, kept in a runtime global of the module.
+#[derive(Default)]
+struct Carry {
+    saved: Mutex<Option<Vec<u8>>>,
+}
+
+/// Tells this crate's `Carry` global from one of another layout.
+const CARRY_TAG: u64 = crate::fingerprint::start("hcr-client Carry v1");
+
+/// This version's `Carry`, once its init found it.
+static CARRY: OnceLock<&'static Carry> = OnceLock::new();
+
+/// Set when this version unloaded for a reload that may still fail.
+static UNLOADED: AtomicBool = AtomicBool::new(false);
+
+/// `hcr_module_init` of module `crate_name`: registers the persistent
+/// globals, runs `startup` on the first load and `load` on every load, and
+/// adds the handlers that unload this version when it is reloaded.
+pub fn init<L: Lifecycle>(crate_name: &'static str) -> c_int {
+    step("hcr_module_init", |runtime| {
+        for global in GLOBALS {
+            global.register(&runtime)?;
+        }
+        let (block, status) = runtime
+            .register_global(
+                crate_name,
+                "hcr.carry",
+                size_of::<Carry>(),
+                align_of::<Carry>(),
+                CARRY_TAG,
+            )
+            .map_err(|err| err.message)?;
+        let block = block.as_ptr().cast::<Carry>();
+        if status != GlobalStatus::Existing {
+            // SAFETY: a fresh block of Carry's size and alignment.
+            unsafe { block.write(Carry::default()) };
+        }
+        // SAFETY: the block holds a Carry and lives until the process
+        // exits (its layout never changes within one hcr-client version).
+        let carry: &'static Carry = unsafe { &*block };
+        let _ = CARRY.set(carry);
+        if status != GlobalStatus::Existing {
+            L::startup().map_err(|err| format!("startup failed: {err}"))?;
+        }
+        let saved = lock(&carry.saved).clone();
+        L::load(Saved::from(saved)).map_err(|err| format!("load failed: {err}"))?;
+        runtime.add_event_handler(true, before_reload::<L>);
+        runtime.add_event_handler(false, after_reload::<L>);
         Ok(())
     })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs a hook where no panic may escape (a handler or an export).
+fn contained(what: &str, hook: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(hook)).is_err() {
+        let module = self_module().map(CStr::to_string_lossy).unwrap_or_default();
+        eprintln!("hcr: {what} of module `{module}` panicked; carrying on");
+    }
+}
+
+/// Before every reload: if this module is about to be replaced, unload.
+extern "C" fn before_reload<L: Lifecycle>() {
+    contained("unload", || {
+        let (Some(me), Some(carry), Some(runtime)) = (self_module(), CARRY.get(), runtime()) else {
+            return;
+        };
+        if runtime.has_module_changed(&me.to_string_lossy()) {
+            let bytes = L::unload();
+            *lock(&carry.saved) = bytes;
+            UNLOADED.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
+/// After every reload: a version that unloaded but is still here (the
+/// reload failed) loads its saved state again; otherwise the saved state
+/// was handed over and is dropped.
+extern "C" fn after_reload<L: Lifecycle>() {
+    contained("load", || {
+        let Some(carry) = CARRY.get() else {
+            return;
+        };
+        let saved = lock(&carry.saved).take();
+        if UNLOADED.swap(false, Ordering::SeqCst) {
+            if let Err(err) = L::load(Saved::from(saved)) {
+                eprintln!("hcr: load after a failed reload failed: {err}");
+            }
+        }
+    });
+}
+
+/// `hcr_module_can_reload`: the lifecycle's answer; a panic says no.
+pub fn can_reload<L: Lifecycle>() -> bool {
+    let answer = catch_unwind(L::can_reload);
+    if answer.is_err() {
+        eprintln!("hcr: can_reload panicked; refusing the reload");
+    }
+    answer.unwrap_or(false)
+}
+
+/// `hcr_module_shutdown`: unload (nothing follows, the bytes go) and
+/// shutdown.
+pub fn shutdown<L: Lifecycle>() {
+    contained("shutdown", || {
+        let _ = L::unload();
+        L::shutdown();
+    });
 }
 
 /// The toolchain fingerprint of this build, for the host's own check.
