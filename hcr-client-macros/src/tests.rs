@@ -213,3 +213,62 @@ fn foreign_blocks_need_a_module_name_and_the_c_abi_and_keep_safe_fns_safe() {
     .to_string();
     assert!(statics.contains("only functions"), "{statics}");
 }
+
+#[test]
+fn globals_refuse_static_mut_and_unknown_options() {
+    let expanded = crate::global::expand(
+        TokenStream::new(),
+        quote!(
+            static mut X: u8 = 0;
+        ),
+    )
+    .to_string();
+    assert!(expanded.contains("cannot be `static mut`"), "{expanded}");
+    let expanded = crate::global::expand(
+        quote!(reset = f),
+        quote!(
+            static X: u8 = 0;
+        ),
+    )
+    .to_string();
+    assert!(
+        expanded.contains("expected `migrate = function`"),
+        "{expanded}"
+    );
+}
+
+#[test]
+fn a_global_keeps_its_name_and_registers_only_in_the_module_build() {
+    let expanded = crate::global::expand(
+        quote!(migrate = upgrade),
+        quote!(
+            pub static COUNT: AtomicU64 = AtomicU64::new(0);
+        ),
+    )
+    .to_string();
+    for needle in [
+        "pub static COUNT : :: hcr_client :: Global < AtomicU64 >",
+        "fn __hcr_init () -> AtomicU64 { AtomicU64 :: new (0) }",
+        "old_layout (upgrade)",
+        "< AtomicU64 as :: hcr_client :: Fingerprint > :: FINGERPRINT",
+        "# [cfg (hcr_module)] # [:: hcr_client :: __private :: linkme :: distributed_slice (:: hcr_client :: __private :: GLOBALS)]",
+    ] {
+        assert!(expanded.contains(needle), "{needle:?} not in {expanded}");
+    }
+}
+
+#[test]
+fn a_lifecycle_drives_init_veto_and_shutdown_and_the_static_module_list() {
+    let expanded = crate::module::expand(quote!(lifecycle = Hooks, imports = [base])).to_string();
+    for needle in [
+        "init :: < Hooks >",
+        "fn hcr_module_can_reload () -> bool",
+        "can_reload :: < Hooks > ()",
+        "fn hcr_module_shutdown ()",
+        "StaticModule :: of :: < Hooks > (:: core :: env ! (\"CARGO_CRATE_NAME\") , & [\"base\"] ,)",
+    ] {
+        assert!(expanded.contains(needle), "{needle:?} not in {expanded}");
+    }
+    let default = crate::module::expand(TokenStream::new()).to_string();
+    assert!(default.contains("init :: < () >"), "{default}");
+}

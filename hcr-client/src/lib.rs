@@ -99,11 +99,20 @@
 //! * **`tracing` and `log`.** With the `tracing` or `log` feature, events
 //!   and records emitted in modules go to the host's subscriber or logger
 //!   (host and modules must use the same versions of those crates).
+//! * **Persistent globals.** A `static` marked [`macro@global`] keeps its
+//!   value across reloads; its initializer runs on the first load only. A
+//!   change of its type (found by [`Fingerprint`]: field names, order and
+//!   types) starts it again with a warning, or runs its migration hook.
 //! * **Plain `static`s and thread-locals are not kept.** Every version of a
 //!   module is a new library with fresh statics: a `static COUNTER:
 //!   AtomicU32` in a module starts again at its initial value after each
-//!   reload of that module. Keep state in the host, pass it in, or use the
-//!   runtime's globals.
+//!   reload of that module. Make it a persistent global, or carry it
+//!   through the module's [`Lifecycle`] (`unload` returns bytes, the next
+//!   version's `load` gets them).
+//! * **Lifecycle and veto.** `module!(lifecycle = T)` runs `startup` once,
+//!   `load`/`unload` per version and `shutdown` once (importers first); its
+//!   `can_reload` can refuse a reload. `docs/state.md` in the repository
+//!   says all of this with examples.
 //! * **One allocator.** Modules use Rust's default, the system allocator
 //!   (`malloc`), and values that own heap memory (`String`, `Vec`, `Box`)
 //!   move between host and modules and are freed on the other side. So the

@@ -84,7 +84,8 @@ fn the_example_prints_the_same_hot_and_static_has_no_runtime_and_demo_reloads() 
     let (out, err) = output(&hot, &["--demo"]);
     assert!(err.contains("reloaded orbit_physics"), "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    // Before the edit the moon turns 60° a frame, after it 180°.
-    assert!(lines[1].starts_with("frame 1: moon@120°"), "{out}");
-    assert!(lines[4].starts_with("frame 4: moon@180°"), "{out}");
+    // Before the edit the moon turns 60° a frame, after it 180°; the step
+    // count, a persistent global, goes on through the reload.
+    assert!(lines[1].starts_with("frame 1 (step 2): moon@120°"), "{out}");
+    assert!(lines[4].starts_with("frame 4 (step 5): moon@180°"), "{out}");
 }

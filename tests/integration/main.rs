@@ -37,6 +37,7 @@ mod abi;
 mod diagnostics;
 mod example;
 mod failures;
+mod fingerprints;
 mod reload;
 mod rust_modules;
 mod rust_state;

@@ -2,7 +2,14 @@
 //! every frame; edit `step` while the host runs, rebuild, and the next
 //! frame uses the new code.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 hcr_client::module!();
+
+/// Steps taken since the program started: a persistent global, so a
+/// reload does not reset it (a plain `static` would start again at 0).
+#[hcr_client::global]
+static STEPS: AtomicU64 = AtomicU64::new(0);
 
 /// A body on a circular orbit.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +30,7 @@ const SPEED: u32 = if cfg!(orbit_edited) { 180 } else { 60 };
 /// Advances every body by one frame.
 #[hcr_client::reloadable]
 pub fn step(bodies: Vec<Body>) -> Vec<Body> {
+    STEPS.fetch_add(1, Ordering::Relaxed);
     bodies
         .into_iter()
         .map(|body| Body {
@@ -37,4 +45,10 @@ pub fn step(bodies: Vec<Body>) -> Vec<Body> {
 pub fn position(body: &Body) -> (f64, f64) {
     let radians = f64::from(body.angle).to_radians();
     (body.radius * radians.cos(), body.radius * radians.sin())
+}
+
+/// How many steps were taken, across every version of this module.
+#[hcr_client::reloadable]
+pub fn steps() -> u64 {
+    STEPS.load(Ordering::Relaxed)
 }

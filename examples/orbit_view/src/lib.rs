@@ -8,7 +8,7 @@ hcr_client::module!(imports = [orbit_physics]);
 /// One line describing every body at `frame`.
 #[hcr_client::reloadable]
 pub fn render(frame: u32, bodies: &[Body]) -> String {
-    let mut line = format!("frame {frame}:");
+    let mut line = format!("frame {frame} (step {}):", orbit_physics::steps());
     for body in bodies {
         let (x, y) = orbit_physics::position(body);
         line.push_str(&format!(

@@ -114,7 +114,7 @@ pub fn dat_init(crate_name: &'static str) -> c_int {
 }
 
 /// Every persistent global of the module being built (`#[global]` adds
-/// them in the module build only, like [`PROCS`]).
+/// them in the module build only, like `PROCS`).
 #[linkme::distributed_slice]
 pub static GLOBALS: [&'static dyn RegisterGlobal];
 
