@@ -1,5 +1,7 @@
 //! Structural fingerprints: what changes them and what does not.
 
+#![expect(dead_code, reason = "the types are only fingerprinted, never built")]
+
 use hcr_client::Fingerprint;
 
 mod before {
@@ -63,7 +65,6 @@ mod nested_changed {
 }
 
 #[derive(hcr_client::Fingerprint)]
-#[allow(dead_code, reason = "only the type is fingerprinted")]
 enum Shape {
     Circle { radius: f64 },
     Square(f64),
@@ -71,7 +72,6 @@ enum Shape {
 }
 
 #[derive(hcr_client::Fingerprint)]
-#[allow(dead_code, reason = "only the type is fingerprinted")]
 enum ShapeSwapped {
     Square(f64),
     Circle { radius: f64 },
@@ -79,7 +79,6 @@ enum ShapeSwapped {
 }
 
 #[derive(hcr_client::Fingerprint)]
-#[allow(dead_code, reason = "only the type is fingerprinted")]
 struct Pair<T> {
     first: T,
     second: T,
