@@ -75,7 +75,14 @@ scenario! {
         // module functions: fx_shapes's code is reached through stubs.
         assert_eq!(
             exports(&host.modules.join("libfx_app.so")),
-            ["hcr_module_dat_init", "hcr_module_hash", "hcr_module_imports", "hcr_module_init"]
+            [
+                "hcr_module_can_reload",
+                "hcr_module_dat_init",
+                "hcr_module_hash",
+                "hcr_module_imports",
+                "hcr_module_init",
+                "hcr_module_shutdown",
+            ]
         );
         let shapes = || vec![square(), Shape { width: 1.0, height: 1.0 }];
         assert_eq!(fx_app::total_area(shapes()), 7.0);
