@@ -53,6 +53,11 @@
 //!   fails its `dat_init`, so the reload is refused.
 //! * A module's `dat_init` or `init` can say why it fails with
 //!   `hcr_report_failure`; the reason ends up in the reload's message.
+//! * `hcr_shutdown` exists because only the runtime knows the current
+//!   import order: it runs the optional `hcr_module_shutdown` exports,
+//!   importers first, once, and then refuses reloads.
+//!   `hcr_get_previous_global_layout` lets a migration check the old
+//!   block's layout before reading it.
 //! * Globals of module `hcr` are hcr-client's own (the host's `tracing`
 //!   and `log` forwarders).
 //! * The near stub form is used only after `hcr_set_stub_form(1)`, which is

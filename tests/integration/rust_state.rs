@@ -154,7 +154,10 @@ scenario! {
         let err = hcr.reload().unwrap_err();
         assert!(err.message.contains("shut down"), "{err}");
         assert_eq!(fx_state::bump(), 2);
-        assert_eq!(fx_state::events().last().map(String::as_str), Some("unload v1"));
+        let events = fx_state::events();
+        assert_eq!(events.iter().filter(|event| *event == "unload v1").count(), 1, "{events:?}");
+        drop(hcr);
+        assert_eq!(fx_state::events(), events, "dropping the host does not shut down again");
     }
 }
 
