@@ -1,63 +1,173 @@
-//! Builds driven through cargo: the runtime library and Rust modules.
+//! Builds driven through cargo: the runtime library, Rust modules and host
+//! binaries, read back from cargo's JSON messages.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 
-use crate::{BuildError, finished, workspace_dir};
+use crate::{BuildError, workspace_dir};
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")))
 }
 
-/// Runs a cargo build with JSON messages and returns the file of the
-/// artifact of library target `target_name` whose name ends in `suffix`.
-fn build_artifact(
+/// A cargo build that is running: its JSON messages are read on one
+/// thread and its rendered diagnostics on another, so neither pipe fills.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    artifact: Option<JoinHandle<Option<PathBuf>>>,
+    stderr: Option<JoinHandle<String>>,
+    tool: String,
+    wanted: String,
+}
+
+/// Starts a cargo build with JSON messages that produces the artifact of
+/// target `target_name` whose file name ends in `suffix`.
+fn spawn_build(
     mut command: Command,
     tool: String,
     target_name: &str,
     suffix: &str,
-) -> Result<PathBuf, BuildError> {
+) -> Result<Running, BuildError> {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|source| BuildError::Spawn {
         tool: tool.clone(),
         source,
     })?;
     let stdout = child.stdout.take().expect("piped");
-    let mut found = None;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if message["reason"] != "compiler-artifact" || message["target"]["name"] != target_name {
-            continue;
-        }
-        let filenames = message["filenames"].as_array().into_iter().flatten();
-        for file in filenames.filter_map(|f| f.as_str()) {
-            if file.ends_with(suffix) {
-                found = Some(PathBuf::from(file));
+    let mut stderr = child.stderr.take().expect("piped");
+    let wanted = format!("{target_name} ({suffix})");
+    let (target_name, suffix) = (target_name.to_owned(), suffix.to_owned());
+    let artifact = std::thread::spawn(move || {
+        let mut found = None;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if message["reason"] != "compiler-artifact" || message["target"]["name"] != *target_name
+            {
+                continue;
+            }
+            let filenames = message["filenames"].as_array().into_iter().flatten();
+            for file in filenames.filter_map(|f| f.as_str()) {
+                if file.ends_with(&suffix) {
+                    found = Some(PathBuf::from(file));
+                }
             }
         }
-    }
-    finished(tool, child.wait_with_output())?;
-    found.ok_or_else(|| BuildError::NoArtifact(format!("{target_name} ({suffix})")))
+        found
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    Ok(Running {
+        child,
+        artifact: Some(artifact),
+        stderr: Some(stderr),
+        tool,
+        wanted,
+    })
 }
 
-/// Builds `libhcr_runtime.so` (debug profile unless `release`) and returns
-/// its path, as cargo reports it.
+impl Running {
+    /// The build's result if it ended, without waiting.
+    pub fn try_finish(&mut self) -> Option<Result<PathBuf, BuildError>> {
+        match self.child.try_wait() {
+            Ok(None) => None,
+            Ok(Some(status)) => Some(self.collect(status)),
+            Err(source) => Some(Err(BuildError::Spawn {
+                tool: self.tool.clone(),
+                source,
+            })),
+        }
+    }
+
+    /// Waits for the build and returns the artifact's path.
+    ///
+    /// # Errors
+    /// [`BuildError`] with cargo's rendered diagnostics when it fails.
+    pub fn finish(mut self) -> Result<PathBuf, BuildError> {
+        match self.child.wait() {
+            Ok(status) => self.collect(status),
+            Err(source) => Err(BuildError::Spawn {
+                tool: self.tool.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Stops the build (a newer change makes it useless).
+    pub fn cancel(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn collect(&mut self, status: std::process::ExitStatus) -> Result<PathBuf, BuildError> {
+        let found = self
+            .artifact
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .flatten();
+        let output = self
+            .stderr
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        if !status.success() {
+            return Err(BuildError::Failed {
+                tool: self.tool.clone(),
+                status,
+                output,
+            });
+        }
+        found.ok_or_else(|| BuildError::NoArtifact(self.wanted.clone()))
+    }
+}
+
+/// Runs a cargo build with JSON messages and returns the file of the
+/// artifact of target `target_name` whose name ends in `suffix`.
+fn build_artifact(
+    command: Command,
+    tool: String,
+    target_name: &str,
+    suffix: &str,
+) -> Result<PathBuf, BuildError> {
+    spawn_build(command, tool, target_name, suffix)?.finish()
+}
+
+/// Builds `libhcr_runtime.so` of this workspace (debug profile unless
+/// `release`) and returns its path, as cargo reports it.
 ///
 /// # Errors
 /// [`BuildError`] when cargo fails or names no runtime library.
 pub fn runtime_library(release: bool) -> Result<PathBuf, BuildError> {
+    runtime_library_from(&workspace_dir().join("Cargo.toml"), None, release)
+}
+
+/// Builds `libhcr_runtime.so` from the package or workspace at `manifest`
+/// (which holds `hcr-runtime`), into `target_dir` (default: its own).
+///
+/// # Errors
+/// [`BuildError`] when cargo fails or names no runtime library.
+pub fn runtime_library_from(
+    manifest: &Path,
+    target_dir: Option<&Path>,
+    release: bool,
+) -> Result<PathBuf, BuildError> {
     let mut command = cargo();
-    command.current_dir(workspace_dir()).args([
-        "build",
-        "-p",
-        "hcr-runtime",
-        "--lib",
-        "--message-format=json-render-diagnostics",
-    ]);
+    command
+        .args(["build", "-p", "hcr-runtime", "--lib"])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--message-format=json-render-diagnostics");
+    if let Some(dir) = target_dir {
+        command.arg("--target-dir").arg(dir);
+    }
     if release {
         command.arg("--release");
     }
@@ -136,6 +246,14 @@ impl RustModule {
     /// # Errors
     /// [`BuildError`] with cargo's messages when the build fails.
     pub fn build(&self) -> Result<PathBuf, BuildError> {
+        self.spawn()?.finish()
+    }
+
+    /// Starts the build; see [`RustModule::build`].
+    ///
+    /// # Errors
+    /// [`BuildError::Spawn`] when cargo cannot be started.
+    pub fn spawn(&self) -> Result<Running, BuildError> {
         let mut command = cargo();
         command.args([
             "rustc",
@@ -162,7 +280,7 @@ impl RustModule {
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let target_name = self.package.replace('-', "_");
         let suffix = format!("lib{target_name}.so");
-        build_artifact(
+        spawn_build(
             command,
             format!("cargo rustc -p {}", self.package),
             &target_name,

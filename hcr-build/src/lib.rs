@@ -13,9 +13,14 @@ use std::path::{Path, PathBuf};
 
 mod c_module;
 mod cargo;
+mod layout;
+mod project;
+pub mod watch;
 
 pub use c_module::CModule;
-pub use cargo::{HostBinary, RustModule, runtime_library};
+pub use cargo::{HostBinary, Running, RustModule, runtime_library, runtime_library_from};
+pub use layout::{Layout, build_project, module_build, place};
+pub use project::{ModuleCrate, Project};
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +51,18 @@ pub enum BuildError {
     /// Cargo built, but its messages named no such artifact.
     #[error("cargo reported no artifact named {0}")]
     NoArtifact(String),
+    /// The project is not one `cargo hcr` can build.
+    #[error("{0}")]
+    Project(String),
+    /// A file could not be laid out beside the host.
+    #[error("cannot put {path} in place")]
+    Layout {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The workspace this crate was built in.

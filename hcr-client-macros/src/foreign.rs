@@ -62,7 +62,7 @@ fn expand_block(module: &LitStr, block: &ItemForeignMod) -> syn::Result<TokenStr
                 // foreign function.
                 unsafe {
                     let target: unsafe extern "C" fn(#(#types),*) #output =
-                        ::core::mem::transmute::<*const (), _>(STUB.target());
+                        ::core::mem::transmute::<*const (), _>(STUB.foreign_target());
                     target(#(#idents),*)
                 }
             }

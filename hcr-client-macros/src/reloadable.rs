@@ -140,27 +140,32 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     let (name, generics, output, unsafety) =
         (&sig.ident, &sig.generics, &sig.output, &sig.unsafety);
     let stub = stub(function);
+    let body_name = body_name(function);
+    let call_body = match unsafety {
+        Some(_) => quote!(unsafe { #body_name(#(#idents),*) }),
+        None => quote!(#body_name(#(#idents),*)),
+    };
+    let body_fn = body_fn(function);
     let wrapper = quote! {
         #(#attrs)*
         #vis #unsafety fn #name #generics(#(#idents: #types),*) #output {
             #stub
-            // SAFETY: the stub was looked up with this declaration's
-            // signature fingerprint, so it jumps to the shim generated from
-            // this same declaration (`__hcr_registered`), which takes
-            // exactly these arguments and result.
-            unsafe { ::hcr_client::__private::call(&STUB, (#(#idents,)*)) }
+            match STUB.target() {
+                // SAFETY: the stub was looked up with this declaration's
+                // signature fingerprint, so it jumps to the shim generated
+                // from this same declaration (`__hcr_registered`), which
+                // takes exactly these arguments and result.
+                ::core::option::Option::Some(target) => unsafe {
+                    ::hcr_client::__private::call(&STUB, target, (#(#idents,)*))
+                },
+                // No runtime in this process: the code linked in here.
+                ::core::option::Option::None => #call_body,
+            }
         }
-    };
-    let body_fn = body_fn(function);
-    let call_body = match unsafety {
-        // SAFETY (generated): an unsafe reloadable function's caller took
-        // on its contract when calling the wrapper.
-        Some(_) => quote!(unsafe { __hcr_body(#(#idents),*) }),
-        None => quote!(__hcr_body(#(#idents),*)),
+
+        #body_fn
     };
     let registered = quote! {
-        #body_fn
-
         #[allow(dead_code, reason = "registered only by the module's own build")]
         unsafe extern "C" fn __hcr_registered #generics(
             args: *mut (#(#types,)*),
@@ -178,14 +183,34 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     (wrapper, registered)
 }
 
-/// The original body, under a hidden name.
+/// The hidden name of a function's original body.
+fn body_name(function: &ItemFn) -> syn::Ident {
+    format_ident!("__hcr_body_{}", function.sig.ident)
+}
+
+/// The original body, under a hidden name beside the function, keeping
+/// its ABI (so an `extern "C"` one can be registered as it is).
 fn body_fn(function: &ItemFn) -> TokenStream {
     let ItemFn { sig, block, .. } = function;
     let mut sig = sig.clone();
-    sig.ident = format_ident!("__hcr_body");
-    sig.abi = None;
+    sig.ident = body_name(function);
+    let block = match sig.abi {
+        None => quote!(#block),
+        Some(_) => {
+            let name_text = function.sig.ident.to_string();
+            quote! {{
+                ::hcr_client::__private::abort_on_panic(
+                    ::core::env!("CARGO_CRATE_NAME"),
+                    ::core::module_path!(),
+                    #name_text,
+                    move || #block,
+                )
+            }}
+        }
+    };
     quote! {
-        #[allow(clippy::too_many_arguments, reason = "as the user wrote it")]
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::too_many_arguments, reason = "as the user wrote it")]
         #sig #block
     }
 }
@@ -194,44 +219,41 @@ fn body_fn(function: &ItemFn) -> TokenStream {
 /// C ABI; the registered code is the body, which must not unwind.
 fn c_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
+        attrs, vis, sig, ..
     } = function;
     let Parts { idents, types, .. } = parts;
     let (name, generics, output, unsafety) =
         (&sig.ident, &sig.generics, &sig.output, &sig.unsafety);
-    let name_text = name.to_string();
     let stub = stub(function);
-    let call = match unsafety {
-        Some(_) => quote!(unsafe { target(#(#idents),*) }),
-        None => quote!(target(#(#idents),*)),
+    let body_name = body_name(function);
+    let body_fn = body_fn(function);
+    let call = |target: TokenStream| match unsafety {
+        Some(_) => quote!(unsafe { #target(#(#idents),*) }),
+        None => quote!(#target(#(#idents),*)),
     };
+    let (through_stub, direct) = (call(quote!(target)), call(quote!(#body_name)));
     let wrapper = quote! {
         #(#attrs)*
         #vis #unsafety extern "C" fn #name #generics(#(#idents: #types),*) #output {
             #stub
-            // SAFETY: the stub was looked up with this declaration's
-            // signature fingerprint, so it jumps to a function with exactly
-            // this C signature.
-            let target: #unsafety extern "C" fn(#(#types),*) #output =
-                unsafe { ::core::mem::transmute::<*const (), _>(STUB.target()) };
-            #call
+            match STUB.target() {
+                ::core::option::Option::Some(target) => {
+                    // SAFETY: the stub was looked up with this declaration's
+                    // signature fingerprint, so it jumps to a function with
+                    // exactly this C signature.
+                    let target: #unsafety extern "C" fn(#(#types),*) #output =
+                        unsafe { ::core::mem::transmute::<*const (), _>(target) };
+                    #through_stub
+                }
+                // No runtime in this process: the code linked in here.
+                ::core::option::Option::None => #direct,
+            }
         }
+
+        #body_fn
     };
-    let mut inner = sig.clone();
-    inner.ident = format_ident!("__hcr_registered");
     let registered = quote! {
-        #[allow(dead_code, reason = "registered only by the module's own build")]
-        #inner {
-            ::hcr_client::__private::abort_on_panic(
-                ::core::env!("CARGO_CRATE_NAME"),
-                ::core::module_path!(),
-                #name_text,
-                move || #block,
-            )
-        }
+        const __hcr_registered: #unsafety extern "C" fn(#(#types),*) #output = #body_name;
     };
     (wrapper, registered)
 }

@@ -115,7 +115,8 @@ fn a_rust_abi_function_gets_a_wrapper_a_shim_and_a_module_only_entry() {
     for needle in [
         "hot_static !",
         "pub fn area (__hcr_arg0 : f64) -> f64",
-        "__private :: call (& STUB , (__hcr_arg0 ,))",
+        "__private :: call (& STUB , target , (__hcr_arg0 ,))",
+        ":: core :: option :: Option :: None => __hcr_body_area (__hcr_arg0)",
         "unsafe extern \"C\" fn __hcr_registered",
         "# [cfg (hcr_module)] # [:: hcr_client :: __private :: linkme :: distributed_slice",
         "static { pub fn area (w : f64) -> f64 { w } }",
@@ -135,7 +136,15 @@ fn an_extern_c_function_is_registered_as_itself_and_aborts_on_panic() {
         ),
     );
     assert!(expanded.contains("pub extern \"C\" fn twice (__hcr_arg0 : i32) -> i32"));
-    assert!(expanded.contains("extern \"C\" fn __hcr_registered (x : i32) -> i32"));
+    assert!(
+        expanded.contains("extern \"C\" fn __hcr_body_twice (x : i32) -> i32"),
+        "{expanded}"
+    );
+    assert!(
+        expanded
+            .contains("const __hcr_registered : extern \"C\" fn (i32) -> i32 = __hcr_body_twice"),
+        "{expanded}"
+    );
     assert!(expanded.contains("abort_on_panic"));
 }
 

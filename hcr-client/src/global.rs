@@ -28,9 +28,11 @@ impl<T: Send + Sync> Deref for Global<T> {
     /// The value.
     ///
     /// # Panics
-    /// In a hot build, when the global is used outside its module's own
-    /// library (another crate linking the module crate sees its own,
-    /// unregistered copy), with a message that says so.
+    /// In a hot build with the runtime loaded, when the global is used
+    /// outside its module's own library (another crate linking the module
+    /// crate sees its own, unregistered copy), with a message that says so.
+    /// Without a runtime (a module crate's own tests), it is a plain
+    /// lazily initialized static.
     fn deref(&self) -> &T {
         #[cfg(not(feature = "static"))]
         return self.hot.get();
@@ -102,6 +104,7 @@ pub use hot::RegisterGlobal;
 
 #[cfg(not(feature = "static"))]
 mod hot {
+    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicPtr, Ordering};
 
     use super::{Global, Migration};
@@ -116,6 +119,9 @@ mod hot {
         init: fn() -> T,
         migration: Option<Migration<T>>,
         value: AtomicPtr<T>,
+        /// The value when no runtime is loaded (a module crate's own
+        /// tests, a benchmark): a plain lazily initialized static.
+        unhosted: OnceLock<T>,
     }
 
     impl<T> Slot<T> {
@@ -135,6 +141,7 @@ mod hot {
                 init,
                 migration,
                 value: AtomicPtr::new(std::ptr::null_mut()),
+                unhosted: OnceLock::new(),
             }
         }
 
@@ -149,7 +156,10 @@ mod hot {
         pub(super) fn get(&self) -> &T {
             let value = self.value.load(Ordering::Acquire);
             if value.is_null() {
-                self.unavailable()
+                if crate::__private::runtime_loaded() {
+                    self.unavailable()
+                }
+                return self.unhosted.get_or_init(self.init);
             }
             // SAFETY: a non-NULL pointer was stored by `register` after
             // the block held an initialized `T`; the block lives as long as

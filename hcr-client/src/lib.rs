@@ -122,6 +122,10 @@
 //!   allocator, install it as the process's `malloc` (for example
 //!   mimalloc's `override` mode, or `LD_PRELOAD`), which every library
 //!   then shares.
+//! * **Without a runtime** (a module crate's own `cargo test`, a
+//!   benchmark, a host that has not started yet), calls run the code
+//!   linked into the caller and globals are plain statics, so a module
+//!   crate tests like any crate.
 //! * **Code stays mapped.** Old versions are never unloaded, so a thread
 //!   still running old code, or a `&'static str` from a module, stays valid.
 //!

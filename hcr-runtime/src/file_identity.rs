@@ -72,6 +72,11 @@ impl FileIdentity {
         }
     }
 
+    /// The hash of the contents this identity was taken from.
+    pub(crate) fn content_hash(&self) -> u64 {
+        self.content_hash
+    }
+
     /// Whether the file at `path` now holds other contents than this
     /// version. A missing or unreadable file counts as unchanged: there is
     /// nothing to load yet (a build may be replacing it).

@@ -81,6 +81,7 @@ mod file_identity;
 mod global_memory;
 pub mod jump_table;
 mod loader;
+mod manifest;
 mod names;
 mod registry;
 mod reload;

@@ -61,6 +61,7 @@ pub(crate) struct ModuleExports {
     init: StepFn,
     can_reload: Option<CanReloadFn>,
     shutdown: Option<ShutdownFn>,
+    hash: HashFn,
 }
 
 // Every call below is sound for the same reason: the function pointers were
@@ -87,6 +88,20 @@ impl ModuleExports {
             .is_none_or(|can_reload| unsafe { can_reload() })
     }
 
+    /// Runs `hcr_module_hash` and copies the text out ("" for NULL).
+    pub(crate) fn build_hash(&self) -> String {
+        // SAFETY: see the comment on this impl.
+        let text = unsafe { (self.hash)() };
+        if text.is_null() {
+            return String::new();
+        }
+        // SAFETY: the module ABI makes a non-NULL result a NUL-terminated
+        // string in the library, which stays mapped.
+        unsafe { std::ffi::CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
     /// Runs `hcr_module_shutdown`, if the module has it.
     pub(crate) fn shutdown(&self) {
         if let Some(shutdown) = self.shutdown {
@@ -111,6 +126,8 @@ pub(crate) struct LoadedVersion {
     pub(crate) copy: PathBuf,
     pub(crate) identity: FileIdentity,
     pub(crate) imports: Vec<String>,
+    /// A hash of the library's bytes, for manifests.
+    pub(crate) content_hash: u64,
 }
 
 /// The library file of module `name` in `dir`.
@@ -180,6 +197,7 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
         }
     };
     Ok(LoadedVersion {
+        content_hash: identity.content_hash(),
         library,
         exports,
         copy,
@@ -216,9 +234,8 @@ fn resolve(library: &Library, path: &Path) -> Result<ModuleExports, LoadError> {
                 symbol: name,
             })
     }
-    // Required by the ABI even though only manifests read the build identity.
-    symbol::<HashFn>(library, path, "hcr_module_hash")?;
     Ok(ModuleExports {
+        hash: symbol(library, path, "hcr_module_hash")?,
         imports: symbol(library, path, "hcr_module_imports")?,
         dat_init: symbol(library, path, "hcr_module_dat_init")?,
         init: symbol(library, path, "hcr_module_init")?,

@@ -61,6 +61,7 @@ pub(crate) fn init(
     match result {
         Ok(_) => {
             state.commit();
+            crate::manifest::write(&state, None);
             Ok(())
         }
         Err(err) => {
@@ -108,6 +109,7 @@ pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
 
 /// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
 pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
+    let started = std::time::Instant::now();
     let _busy = rt.claim()?;
     if rt.lock().shut_down {
         return Err(Error::ShutDown);
@@ -137,10 +139,9 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
     match rebuild(rt, &changed) {
         Ok(new_order) => {
             let loaded = reloaded_in_order(rt, &new_order);
-            Ok(Outcome::Reloaded {
-                generation: commit(rt, &snapshot, &new_order),
-                loaded,
-            })
+            let generation = commit(rt, &snapshot, &new_order);
+            crate::manifest::write(&rt.lock(), Some(started.elapsed()));
+            Ok(Outcome::Reloaded { generation, loaded })
         }
         Err(err) => {
             {
@@ -180,8 +181,17 @@ pub(crate) fn shutdown(rt: &Runtime) -> Result<(), Error> {
 fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String]) -> i64 {
     let generation = {
         let mut state = rt.lock();
+        let loaded = std::mem::take(&mut state.reloading);
         state.commit();
         state.generation += 1;
+        let generation = state.generation;
+        if let Some(tree) = &mut state.tree {
+            for name in &loaded {
+                if let Some(version) = tree.modules.get_mut(name).and_then(|r| r.version.as_mut()) {
+                    version.generation = generation;
+                }
+            }
+        }
         if let Some(tree) = &state.tree {
             // Versions that were replaced: their copies go, their code stays.
             let replaced = snapshot.modules.iter().filter(|(name, old)| {
@@ -388,9 +398,13 @@ impl Discovery<'_> {
         let imports = loaded.imports.clone();
         let mut state = self.rt.lock();
         let version = Version {
+            build_hash: loaded.exports.build_hash(),
             exports: loaded.exports,
             copy: loaded.copy,
             identity: loaded.identity,
+            content_hash: loaded.content_hash,
+            loaded_at: std::time::SystemTime::now(),
+            generation: 0,
         };
         state.retained.push(loaded.library);
         let tree = state.tree.as_mut().ok_or(Error::NotInitialized)?;

@@ -30,6 +30,12 @@ pub(crate) struct Version {
     pub(crate) exports: ModuleExports,
     pub(crate) copy: PathBuf,
     pub(crate) identity: FileIdentity,
+    /// What the manifest shows: `hcr_module_hash`, a hash of the bytes,
+    /// when and in which generation this version was loaded.
+    pub(crate) build_hash: String,
+    pub(crate) content_hash: u64,
+    pub(crate) loaded_at: std::time::SystemTime,
+    pub(crate) generation: i64,
 }
 
 /// One module of the tree.

@@ -242,13 +242,18 @@ scenario! {
 }
 
 #[test]
-fn calling_a_reloadable_function_before_the_host_starts_is_a_clear_panic() {
-    // This process never loads the runtime (scenarios run in children).
-    let err = catch_unwind(|| fx_shapes::explode("")).unwrap_err();
-    assert_eq!(
-        panic_text(&*err),
-        "cannot call fx_shapes::explode: the hcr runtime is not loaded \
-         (start an hcr_client::Host first)"
+fn without_a_runtime_calls_run_the_code_linked_into_the_caller() {
+    // This process never loads the runtime (scenarios run in children), as
+    // in a module crate's own tests: calls and panics are ordinary.
+    assert_eq!(fx_shapes::area(&square()), 6.0);
+    assert_eq!(fx_app::total_area(vec![square(), square()]), 12.0);
+    assert_eq!(fx_shapes::scale(4), 8);
+    let err = catch_unwind(|| fx_shapes::explode("plain")).unwrap_err();
+    assert_eq!(panic_text(&*err), "plain");
+    // A C module's proc has no Rust code to fall back on.
+    let err = catch_unwind(|| fx_app::via_c(1)).unwrap_err();
+    assert!(
+        panic_text(&*err).contains("cannot call cfx::cfx_scaled: the hcr runtime is not loaded")
     );
 }
 

@@ -232,3 +232,12 @@ fn the_state_fixture_prints_the_same_hot_and_static_and_shuts_down_importers_fir
          done\n"
     );
 }
+
+#[test]
+fn without_a_runtime_globals_are_plain_statics() {
+    // As in fx_state's own `cargo test`: no runtime in this process.
+    let before = fx_state::bump();
+    assert_eq!(fx_state::bump(), before + 1);
+    fx_state::add_name("local");
+    assert!(fx_state::names().contains(&"local".to_owned()));
+}

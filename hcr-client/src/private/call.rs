@@ -103,28 +103,39 @@ impl Stub {
         )
     }
 
-    /// The stub's address.
+    /// The stub's address, or `None` when no runtime is loaded in this
+    /// process (a module crate's own tests, a benchmark, a host that has
+    /// not started): the caller then runs the function linked into it.
     ///
     /// # Panics
-    /// When the runtime is not loaded, or refuses the lookup (a signature
-    /// that differs from the loaded code's), with a message that says so.
-    pub fn target(&self) -> *const () {
+    /// When the runtime refuses the lookup (a signature that differs from
+    /// the loaded code's), with a message that says so.
+    pub fn target(&self) -> Option<*const ()> {
         let target = self.target.load(Ordering::Acquire);
         if !target.is_null() {
-            return target;
+            return Some(target);
         }
         self.look_up()
     }
 
-    #[cold]
-    #[inline(never)]
-    fn look_up(&self) -> *const () {
-        let Some(runtime) = super::module::runtime() else {
+    /// The stub's address, for a function with no Rust body to fall back
+    /// on (a C module's).
+    ///
+    /// # Panics
+    /// When no runtime is loaded, or it refuses the lookup.
+    pub fn foreign_target(&self) -> *const () {
+        self.target().unwrap_or_else(|| {
             panic!(
                 "cannot call {}: the hcr runtime is not loaded (start an hcr_client::Host first)",
                 self.full_name()
             )
-        };
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn look_up(&self) -> Option<*const ()> {
+        let runtime = super::module::runtime()?;
         let c = |text: &str| CString::new(text).unwrap_or_default();
         let module = c(self.crate_name);
         let name = c(&proc_name(self.crate_name, self.module_path, self.name));
@@ -135,7 +146,7 @@ impl Stub {
             Ok(stub) => {
                 let stub = stub.as_ptr().cast::<()>();
                 self.target.store(stub, Ordering::Release);
-                stub
+                Some(stub)
             }
             Err(err) => panic!("cannot call {}: {}", self.full_name(), err.message),
         }
@@ -145,17 +156,18 @@ impl Stub {
 /// The shim every Rust-ABI reloadable function is registered as.
 type Shim<A, R> = unsafe extern "C" fn(*mut A, *mut MaybeUninit<R>, *const PanicSink) -> u32;
 
-/// Calls the reloadable function behind `stub` with `args`; a panic in it
-/// becomes a panic here, naming the function.
+/// Calls the reloadable function behind `stub`, whose address is
+/// `target`, with `args`; a panic in it becomes a panic here, naming the
+/// function.
 ///
 /// # Safety
-/// `stub` names a function registered by [`serve`]-based shims for exactly
-/// these `A` and `R` (the generated code guarantees this, and the runtime
-/// checks the signature fingerprint).
-pub unsafe fn call<A, R>(stub: &Stub, args: A) -> R {
+/// `target` is the stub of a function registered by [`serve`]-based shims
+/// for exactly these `A` and `R` (the generated code guarantees this, and
+/// the runtime checks the signature fingerprint).
+pub unsafe fn call<A, R>(stub: &Stub, target: *const (), args: A) -> R {
     // SAFETY: the stub jumps to a `Shim<A, R>`, as the caller guarantees;
     // fn pointers and data pointers have one size on supported targets.
-    let shim = unsafe { std::mem::transmute::<*const (), Shim<A, R>>(stub.target()) };
+    let shim = unsafe { std::mem::transmute::<*const (), Shim<A, R>>(target) };
     let mut args = ManuallyDrop::new(args);
     let mut result = MaybeUninit::<R>::uninit();
     let (mut text, mut qualified) = (String::new(), false);

@@ -13,7 +13,8 @@ pub use linkme;
 pub(crate) use module::toolchain;
 #[cfg(not(feature = "static"))]
 pub use module::{
-    GLOBALS, NameList, PROCS, ProcEntry, can_reload, dat_init, init, self_module, shutdown,
+    GLOBALS, NameList, PROCS, ProcEntry, can_reload, dat_init, init, runtime_loaded, self_module,
+    shutdown,
 };
 #[cfg(feature = "static")]
 mod static_modules;

@@ -66,6 +66,11 @@ pub(crate) fn runtime() -> Option<RuntimeLibrary> {
     Some(*RUNTIME.get_or_init(|| runtime))
 }
 
+/// Whether a runtime is loaded in this process.
+pub fn runtime_loaded() -> bool {
+    runtime().is_some()
+}
+
 /// Runs one step of a module's start, turning an error or a panic into a
 /// non-zero status and a reason the runtime puts in its message.
 fn step(what: &str, body: impl FnOnce(RuntimeLibrary) -> Result<(), String>) -> c_int {

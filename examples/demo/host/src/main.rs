@@ -1,0 +1,91 @@
+//! The demo host: a game of life that steps and draws one frame at a time
+//! through three modules (`demo_view` → `demo_world` → `demo_rules`), and
+//! reloads them between frames.
+//!
+//! * `cargo run -p hcr-build -- run -p hcr-demo`: builds everything, runs
+//!   the demo and rebuilds a module when you save one of its files
+//!   (`examples/demo/{rules,world,view}/src/lib.rs`).
+//! * `cargo run -p hcr-demo -- --script`: edits a copy of the demo by
+//!   itself, one change at a time (one that does not compile), and reports
+//!   what each change did and how long it took to show.
+//!
+//! Options: `--frames N` (stop after N frames), `--interval-ms MS`
+//! (between frames, default 500).
+
+mod script;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hcr_client::Host;
+
+struct Options {
+    frames: u64,
+    interval: Duration,
+    script: bool,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        frames: u64::MAX,
+        interval: Duration::from_millis(500),
+        script: false,
+    };
+    let mut words = std::env::args().skip(1);
+    while let Some(word) = words.next() {
+        let mut number = |what: &str| -> Result<u64, String> {
+            let value = words.next().ok_or(format!("{what} needs a number"))?;
+            value
+                .parse()
+                .map_err(|_| format!("{what}: `{value}` is not a number"))
+        };
+        match word.as_str() {
+            "--script" => options.script = true,
+            "--frames" => options.frames = number("--frames")?,
+            "--interval-ms" => options.interval = Duration::from_millis(number("--interval-ms")?),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let result = options().and_then(|options| {
+        if options.script {
+            script::run()
+        } else {
+            run(&options)
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("demo: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let host = Host::builder().import("demo_view").start().map_err(|err| {
+        format!(
+            "{err}\n(in a hot build the modules are built beside the host: run the demo with \
+             `cargo run -p hcr-build -- run -p hcr-demo`)"
+        )
+    })?;
+    for _ in 0..options.frames {
+        // The safe point: between two frames, no module code runs.
+        let reloaded = if host.reload_needed() {
+            host.reload().map(drop)
+        } else {
+            Ok(())
+        };
+        if let Err(err) = reloaded {
+            eprintln!("demo: reload refused, the last good code keeps running: {err}");
+        }
+        let frame = demo_world::step();
+        println!("gen {} | {}", host.generation(), demo_view::render(&frame));
+        std::thread::sleep(options.interval);
+    }
+    Ok(())
+}

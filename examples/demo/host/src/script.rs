@@ -1,0 +1,277 @@
+//! `--script`: the edit-rebuild-reload loop, run by itself on a copy of
+//! the demo. Each edit is a real change to a module's source; the watcher
+//! of `cargo hcr` rebuilds, the running demo reloads at its next frame,
+//! and the script reports the build time, the reload time and the frame
+//! that shows the change. One edit does not compile: the demo keeps
+//! running its last good code, and the next edit recovers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use hcr_build::watch::{Event, watch};
+use hcr_build::{Project, build_project};
+
+/// One change to a file of the copy.
+struct Edit {
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    what: &'static str,
+    compiles: bool,
+}
+
+const EDITS: &[Edit] = &[
+    Edit {
+        file: "view/src/lib.rs",
+        from: "const ALIVE: char = '#';",
+        to: "const ALIVE: char = 'o';",
+        what: "view: draw live cells as 'o'",
+        compiles: true,
+    },
+    Edit {
+        file: "world/src/lib.rs",
+        from: "FRAME.fetch_add(1, Ordering::Relaxed) + 1,",
+        to: "FRAME.fetch_add(1, Ordering::Relaxed) + \"1\",",
+        what: "world: a change that does not compile",
+        compiles: false,
+    },
+    Edit {
+        file: "world/src/lib.rs",
+        from: "FRAME.fetch_add(1, Ordering::Relaxed) + \"1\",",
+        to: "FRAME.fetch_add(10, Ordering::Relaxed) + 10,",
+        what: "world: fixed, and frames now count by ten",
+        compiles: true,
+    },
+    Edit {
+        file: "rules/src/lib.rs",
+        from: "neighbours == 2 || neighbours == 3",
+        to: "neighbours >= 1",
+        what: "rules: a live cell survives with any neighbour",
+        compiles: true,
+    },
+];
+
+/// How long one edit may take to show, build included.
+const PATIENCE: Duration = Duration::from_secs(300);
+
+const CRATES: [&str; 4] = ["rules", "world", "view", "host"];
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// A fresh copy of the demo's sources in a workspace of its own, whose
+/// target directory persists between runs.
+fn copy_demo(repo: &Path, work: &Path) -> Result<PathBuf, String> {
+    let io = |what: &str, err: std::io::Error| format!("{what}: {err}");
+    for name in CRATES {
+        let to = work.join(name);
+        let _ = std::fs::remove_dir_all(&to);
+        copy_tree(&repo.join("examples/demo").join(name), &to)
+            .map_err(|err| io(&format!("copying {name}"), err))?;
+    }
+    let path = |crate_dir: &str| repo.join(crate_dir).display().to_string();
+    let manifest = format!(
+        "[workspace]\nresolver = \"3\"\nmembers = {CRATES:?}\n\n\
+         [workspace.package]\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [workspace.dependencies]\nhcr-client = {{ path = {:?} }}\nhcr-build = {{ path = {:?} }}\n",
+        path("hcr-client"),
+        path("hcr-build"),
+    );
+    std::fs::write(work.join("Cargo.toml"), manifest).map_err(|err| io("Cargo.toml", err))?;
+    // The same versions of every dependency as the repository.
+    std::fs::copy(repo.join("Cargo.lock"), work.join("Cargo.lock"))
+        .map_err(|err| io("Cargo.lock", err))?;
+    Ok(work.join("Cargo.toml"))
+}
+
+fn apply(work: &Path, edit: &Edit) -> Result<(), String> {
+    let path = work.join(edit.file);
+    let text = std::fs::read_to_string(&path).map_err(|err| format!("{}: {err}", edit.file))?;
+    if !text.contains(edit.from) {
+        return Err(format!("{} does not contain `{}`", edit.file, edit.from));
+    }
+    std::fs::write(&path, text.replacen(edit.from, edit.to, 1))
+        .map_err(|err| format!("{}: {err}", edit.file))
+}
+
+/// The generation a line of the demo's output shows (`gen G | ...`).
+fn generation_of(line: &str) -> Option<i64> {
+    line.strip_prefix("gen ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The last reload's duration from the runtime's manifest.
+fn last_reload_ms(dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join("hcr-manifest.json")).ok()?;
+    let start = text.find("\"last_reload_ms\":")? + "\"last_reload_ms\":".len();
+    let rest = &text[start..];
+    rest[..rest.find([',', '}'])?].parse().ok()
+}
+
+struct Demo {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Demo {
+    fn start(host: &Path) -> Result<Demo, String> {
+        let mut child = Command::new(host)
+            .args(["--interval-ms", "50"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|err| format!("cannot start {}: {err}", host.display()))?;
+        let stdout = child.stdout.take().expect("piped");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok)
+            {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Demo { child, lines })
+    }
+
+    /// The next frame at least at generation `at_least`.
+    fn frame(&self, at_least: i64) -> Result<String, String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .map_err(|_| format!("no frame of generation {at_least} came"))?;
+            if generation_of(&line).is_some_and(|generation| generation >= at_least) {
+                return Ok(line);
+            }
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the script; see the module docs.
+pub fn run() -> Result<(), String> {
+    let repo = hcr_build::workspace_dir();
+    let work = repo.join("target").join("hcr-demo-script");
+    let manifest = copy_demo(&repo, &work)?;
+    println!("script: a copy of the demo in {}", work.display());
+    eprintln!("script: building it (the first time also builds hcr-client and the runtime)…");
+    let project =
+        Project::load(Some(&manifest), Some("hcr-demo")).map_err(|err| err.to_string())?;
+    let layout = build_project(&project, false, &mut |line| eprintln!("script: {line}"))
+        .map_err(|err| err.to_string())?;
+
+    let (events, received) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (project, dir, stop) = (project.clone(), layout.dir.clone(), stop.clone());
+        std::thread::spawn(move || {
+            watch(
+                &project,
+                &dir,
+                false,
+                &mut |event| {
+                    let _ = events.send(event.clone());
+                },
+                &mut || !stop.load(Ordering::Relaxed),
+            )
+        })
+    };
+    let demo = Demo::start(&layout.host)?;
+    let mut generation = 0;
+    println!("generation 0: {}", demo.frame(0)?);
+    // Let the watcher settle before the first edit.
+    std::thread::sleep(Duration::from_millis(500));
+
+    let (mut builds, mut shows) = (Vec::new(), Vec::new());
+    for (number, edit) in EDITS.iter().enumerate() {
+        let number = number + 1;
+        apply(&work, edit)?;
+        let edited = Instant::now();
+        let outcome = loop {
+            match received.recv_timeout(PATIENCE) {
+                Ok(Event::Rebuilt { modules, .. }) => break Ok(modules),
+                Ok(Event::Failed { module, message }) => break Err((module, message)),
+                Ok(_) => continue,
+                Err(_) => return Err(format!("edit {number}: the watcher reported nothing")),
+            }
+        };
+        let built = edited.elapsed();
+        match (outcome, edit.compiles) {
+            (Ok(modules), true) => {
+                generation += 1;
+                let line = demo.frame(generation)?;
+                let shown = edited.elapsed() - built;
+                let reload = last_reload_ms(&layout.dir).unwrap_or_default();
+                println!(
+                    "edit {number}, {}: rebuilt {} in {} ms; on screen {} ms later (reload {reload:.1} ms)",
+                    edit.what,
+                    modules.join(", "),
+                    built.as_millis(),
+                    shown.as_millis()
+                );
+                println!("generation {generation}: {line}");
+                builds.push(built.as_millis());
+                shows.push(shown.as_millis());
+            }
+            (Err((module, message)), false) => {
+                let first_error = message
+                    .lines()
+                    .find(|line| line.starts_with("error"))
+                    .unwrap_or("error");
+                println!(
+                    "edit {number}, {}: `{module}` does not build: {first_error}",
+                    edit.what
+                );
+                println!(
+                    "the demo keeps running its last good code: {}",
+                    demo.frame(generation)?
+                );
+            }
+            (Ok(modules), false) => {
+                return Err(format!(
+                    "edit {number} should not build, but {modules:?} did"
+                ));
+            }
+            (Err((module, message)), true) => {
+                return Err(format!(
+                    "edit {number}: `{module}` failed to build:\n{message}"
+                ));
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(demo);
+    let _ = watcher.join();
+    println!(
+        "done: {generation} reloads and a failed build recovered; edit to rebuilt: {builds:?} ms, \
+         rebuilt to on screen: {shows:?} ms"
+    );
+    Ok(())
+}

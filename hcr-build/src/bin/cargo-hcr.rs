@@ -1,0 +1,260 @@
+//! `cargo hcr`: build an hcr program, run it, and rebuild its modules as
+//! their sources change.
+//!
+//! ```text
+//! cargo hcr build  [-p HOST] [--release] [--manifest-path PATH]
+//! cargo hcr run    [-p HOST] [--release] [--manifest-path PATH] [-- ARGS...]
+//! cargo hcr watch  [-p HOST] [--release] [--manifest-path PATH]
+//! cargo hcr status [-p HOST] [--release] [--manifest-path PATH]
+//! ```
+//!
+//! Installed with `cargo install --path hcr-build`, or run from this
+//! repository with `cargo run -p hcr-build -- <command> ...`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use hcr_build::watch::{Event, watch};
+use hcr_build::{BuildError, Project, build_project};
+
+const USAGE: &str = "usage: cargo hcr <build|run|watch|status> [-p HOST] [--release] \
+                     [--manifest-path PATH] [-- ARGS...]";
+
+struct Args {
+    command: String,
+    host: Option<String>,
+    release: bool,
+    manifest: Option<PathBuf>,
+    rest: Vec<String>,
+}
+
+fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut command = words.next().ok_or(USAGE)?;
+    // As a cargo subcommand, the first word is the subcommand's own name.
+    if command == "hcr" {
+        command = words.next().ok_or(USAGE)?;
+    }
+    let mut args = Args {
+        command,
+        host: None,
+        release: false,
+        manifest: None,
+        rest: Vec::new(),
+    };
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "-p" | "--package" => args.host = Some(words.next().ok_or("-p needs a package")?),
+            "--release" => args.release = true,
+            "--manifest-path" => {
+                args.manifest = Some(words.next().ok_or("--manifest-path needs a path")?.into());
+            }
+            "--" => args.rest.extend(words.by_ref()),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn status(line: &str) {
+    eprintln!("hcr: {line}");
+}
+
+fn report(event: &Event) {
+    match event {
+        Event::Building(modules) => status(&format!("building {}…", modules.join(", "))),
+        Event::Cancelled(modules) => status(&format!(
+            "newer change: stopped building {}",
+            modules.join(", ")
+        )),
+        Event::Rebuilt { modules, elapsed } => status(&format!(
+            "rebuilt {} in {} ms; the host picks it up at its next safe point",
+            modules.join(", "),
+            elapsed.as_millis()
+        )),
+        Event::Failed { module, message } => {
+            eprintln!("{message}");
+            status(&format!(
+                "`{module}` does not build; the program keeps running its last good code"
+            ));
+        }
+        Event::HostChanged(path) => status(&format!(
+            "{} belongs to the host, which is not rebuilt while it runs: restart to use it",
+            path.display()
+        )),
+    }
+}
+
+/// The host binary's directory for a profile, where modules are laid out.
+fn host_dir(project: &Project, release: bool) -> PathBuf {
+    project
+        .target_dir
+        .join(if release { "release" } else { "debug" })
+}
+
+/// The manifest the running host's runtime writes.
+fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join("hcr-manifest.json")
+}
+
+/// Reports each new generation the host's manifest shows.
+struct Reloads {
+    path: PathBuf,
+    generation: Option<i64>,
+}
+
+impl Reloads {
+    fn poll(&mut self) {
+        let Some(manifest) = read_manifest(&self.path) else {
+            return;
+        };
+        let generation = manifest["generation"].as_i64();
+        if generation != self.generation {
+            if self.generation.is_some() {
+                let took = manifest["last_reload_ms"].as_f64().unwrap_or_default();
+                status(&format!(
+                    "reloaded generation {} in {took:.1} ms",
+                    generation.unwrap_or_default()
+                ));
+            }
+            self.generation = generation;
+        }
+    }
+}
+
+fn read_manifest(path: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn run(args: Args) -> Result<ExitCode, BuildError> {
+    let project = Project::load(args.manifest.as_deref(), args.host.as_deref())?;
+    match args.command.as_str() {
+        "build" => {
+            build_project(&project, args.release, &mut status)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "run" => {
+            let layout = build_project(&project, args.release, &mut status)?;
+            status(&format!(
+                "running {} (editing a module rebuilds it; Ctrl-C stops)",
+                layout.host.display()
+            ));
+            let mut child = Command::new(&layout.host)
+                .args(&args.rest)
+                .spawn()
+                .map_err(|source| BuildError::Spawn {
+                    tool: layout.host.display().to_string(),
+                    source,
+                })?;
+            let mut reloads = Reloads {
+                path: manifest_path(&layout.dir),
+                generation: None,
+            };
+            let mut exit = None;
+            watch(
+                &project,
+                &layout.dir,
+                args.release,
+                &mut report,
+                &mut || {
+                    reloads.poll();
+                    exit = child.try_wait().ok().flatten();
+                    exit.is_none()
+                },
+            )?;
+            let code = exit.and_then(|status| status.code()).unwrap_or(1);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        "watch" => {
+            let dir = host_dir(&project, args.release);
+            status(&format!(
+                "watching {} module(s) of `{}`; libraries go to {}",
+                project.modules.len(),
+                project.host,
+                dir.display()
+            ));
+            let mut reloads = Reloads {
+                path: manifest_path(&dir),
+                generation: None,
+            };
+            watch(&project, &dir, args.release, &mut report, &mut || {
+                reloads.poll();
+                true
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "status" => {
+            let path = manifest_path(&host_dir(&project, args.release));
+            let manifest = read_manifest(&path).ok_or_else(|| {
+                BuildError::Project(format!(
+                    "no manifest at {}: has the host run yet?",
+                    path.display()
+                ))
+            })?;
+            print_status(&manifest);
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(BuildError::Project(format!(
+            "unknown command `{other}`\n{USAGE}"
+        ))),
+    }
+}
+
+fn print_status(manifest: &serde_json::Value) {
+    let pid = manifest["pid"].as_u64().unwrap_or_default();
+    let running = Path::new(&format!("/proc/{pid}")).exists();
+    println!(
+        "host `{}` (pid {pid}, {}), generation {}, last reload {}",
+        manifest["main"].as_str().unwrap_or_default(),
+        if running { "running" } else { "not running" },
+        manifest["generation"],
+        manifest["last_reload_ms"]
+            .as_f64()
+            .map_or("none".to_owned(), |ms| format!("{ms:.1} ms"))
+    );
+    println!(
+        "{:<20} {:>10} {:<18} {:<24} loaded",
+        "module", "generation", "content hash", "build"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    for module in manifest["modules"].as_array().into_iter().flatten() {
+        let loaded = module["loaded_at_unix_ms"].as_u64().unwrap_or_default();
+        let ago = now.saturating_sub(Duration::from_millis(loaded));
+        println!(
+            "{:<20} {:>10} {:<18} {:<24} {}s ago",
+            module["name"].as_str().unwrap_or_default(),
+            module["generation"],
+            module["content_hash"].as_str().unwrap_or_default(),
+            module["build"].as_str().unwrap_or_default(),
+            ago.as_secs()
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            let mut message = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("hcr: error after {:.1?}: {message}", started.elapsed());
+            ExitCode::FAILURE
+        }
+    }
+}

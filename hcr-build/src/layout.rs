@@ -1,0 +1,92 @@
+//! `cargo hcr build`: the host, the runtime and every module, laid out
+//! beside the host binary so that it runs with no extra environment.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::{BuildError, HostBinary, Project, RustModule, runtime_library_from};
+
+/// Where everything was put.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The host binary.
+    pub host: PathBuf,
+    /// Its directory, holding `libhcr_runtime.so` and `lib<module>.so`.
+    pub dir: PathBuf,
+    /// The module libraries, by module name.
+    pub modules: Vec<(String, PathBuf)>,
+}
+
+/// Copies `file` into `dir` under its own name unless it is there already,
+/// the way a linker writes: a new file renamed over the old one, so a
+/// running host never reads half a library.
+///
+/// # Errors
+/// [`BuildError::Layout`] with the path.
+pub fn place(file: &Path, dir: &Path) -> Result<PathBuf, BuildError> {
+    let name = file.file_name().unwrap_or_default();
+    let target = dir.join(name);
+    if file.parent() == Some(dir) {
+        return Ok(target);
+    }
+    let staging = dir.join(format!(".{}.hcr-tmp", name.to_string_lossy()));
+    let layout_error = |source| BuildError::Layout {
+        path: target.clone(),
+        source,
+    };
+    std::fs::copy(file, &staging).map_err(layout_error)?;
+    std::fs::rename(&staging, &target).map_err(layout_error)?;
+    Ok(target)
+}
+
+/// How one module crate of `project` is built.
+pub fn module_build(project: &Project, package: &str, release: bool) -> RustModule {
+    RustModule::new(package)
+        .manifest_path(&project.manifest)
+        .release(release)
+}
+
+/// Builds the host, the runtime and every module of `project`, reporting
+/// each step to `status`, and lays them out beside the host binary.
+///
+/// # Errors
+/// The first [`BuildError`], with cargo's diagnostics.
+pub fn build_project(
+    project: &Project,
+    release: bool,
+    status: &mut dyn FnMut(&str),
+) -> Result<Layout, BuildError> {
+    let started = Instant::now();
+    status(&format!("building host `{}`…", project.host));
+    let host = HostBinary::new(&project.host, &project.host_bin)
+        .manifest_path(&project.manifest)
+        .release(release)
+        .build()?;
+    let dir = host
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| BuildError::Project(format!("{} has no directory", host.display())))?;
+
+    // The runtime is always optimized: it hashes and copies every library
+    // it loads, whatever the profile of the program.
+    status("building the runtime…");
+    let runtime_target =
+        (!project.runtime_in_workspace).then(|| project.target_dir.join("hcr-runtime"));
+    let runtime = runtime_library_from(&project.runtime_manifest, runtime_target.as_deref(), true)?;
+    place(&runtime, &dir)?;
+
+    let mut modules = Vec::new();
+    for module in &project.modules {
+        status(&format!("building module `{}`…", module.name));
+        let library = module_build(project, &module.package, release).build()?;
+        modules.push((module.name.clone(), place(&library, &dir)?));
+    }
+    status(&format!(
+        "built `{}`, the runtime and {} module(s) in {:.1?} into {}",
+        project.host,
+        modules.len(),
+        started.elapsed(),
+        dir.display()
+    ));
+    Ok(Layout { host, dir, modules })
+}

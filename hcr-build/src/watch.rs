@@ -1,0 +1,340 @@
+//! The rebuild loop of `cargo hcr run` and `cargo hcr watch`.
+//!
+//! [`Rebuilder`] is a state machine fed with changed paths and the time,
+//! so that it can be tested without a file system or a clock: changes are
+//! debounced (one save, which editors often make as several writes, is one
+//! rebuild), mapped to module crates, and rebuilt leaves first together
+//! with the modules that depend on them. A change that arrives while a
+//! build runs cancels it and starts again with everything pending. A change
+//! to the host's own crate is reported as needing a restart. [`watch`]
+//! drives it with `notify` and real cargo builds.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::{BuildError, ModuleCrate, Project, Running, module_build, place};
+
+/// How long the files must stay quiet before a rebuild starts.
+pub const QUIET: Duration = Duration::from_millis(100);
+
+/// What the loop did, for the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A rebuild of these modules started.
+    Building(Vec<String>),
+    /// The running build was stopped by a newer change.
+    Cancelled(Vec<String>),
+    /// These modules were rebuilt and put in place.
+    Rebuilt {
+        /// The modules.
+        modules: Vec<String>,
+        /// From the start of the build to the last library in place.
+        elapsed: Duration,
+    },
+    /// A module did not build; the program keeps its last good code.
+    Failed {
+        /// The module.
+        module: String,
+        /// Cargo's diagnostics, in full.
+        message: String,
+    },
+    /// The host's own crate changed: it is never rebuilt while it runs.
+    HostChanged(PathBuf),
+}
+
+/// Starts, polls and cancels module builds; [`CargoBuilds`] in real use.
+pub trait Builder {
+    /// A running build.
+    type Build;
+    /// Starts building `module`.
+    ///
+    /// # Errors
+    /// When the build cannot start.
+    fn start(&mut self, module: &ModuleCrate) -> Result<Self::Build, BuildError>;
+    /// The build's result if it ended (the library is in place).
+    fn poll(&mut self, build: &mut Self::Build) -> Option<Result<(), BuildError>>;
+    /// Stops a build.
+    fn cancel(&mut self, build: Self::Build);
+}
+
+/// What kind of file a changed path is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Module(String),
+    Host,
+    Ignored,
+}
+
+/// The rebuild state machine; see the module docs.
+#[derive(Debug)]
+pub struct Rebuilder<B: Builder> {
+    project: Project,
+    builder: B,
+    /// Modules changed since the last rebuild started, and when the last
+    /// change came.
+    pending: BTreeSet<String>,
+    last_change: Option<Instant>,
+    host_changed: Option<PathBuf>,
+    /// The rebuild in progress: what it covers, what is left, the build
+    /// running now and when it started.
+    batch: Vec<String>,
+    covers: BTreeSet<String>,
+    queue: Vec<ModuleCrate>,
+    current: Option<(String, B::Build)>,
+    started: Option<Instant>,
+}
+
+impl<B: Builder> Rebuilder<B> {
+    /// A loop over `project`'s modules, building with `builder`.
+    pub fn new(project: Project, builder: B) -> Self {
+        Rebuilder {
+            project,
+            builder,
+            pending: BTreeSet::new(),
+            last_change: None,
+            host_changed: None,
+            batch: Vec::new(),
+            covers: BTreeSet::new(),
+            queue: Vec::new(),
+            current: None,
+            started: None,
+        }
+    }
+
+    /// The builder, for tests.
+    pub fn builder(&self) -> &B {
+        &self.builder
+    }
+
+    /// Whether a rebuild is running.
+    pub fn is_building(&self) -> bool {
+        self.current.is_some()
+    }
+
+    fn classify(&self, path: &Path) -> Source {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        // Hidden files and directories inside the project (.git, editor
+        // swap files); the project itself may live under a hidden directory.
+        let root = self.project.manifest.parent().unwrap_or(Path::new("/"));
+        let hidden = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+        if hidden
+            || name.ends_with('~')
+            || name.ends_with(".swp")
+            || name.ends_with(".tmp")
+            || path.starts_with(&self.project.target_dir)
+        {
+            return Source::Ignored;
+        }
+        if let Some(module) = self.project.module_of(path) {
+            return Source::Module(module.package.clone());
+        }
+        if self.project.is_host_source(path) {
+            return Source::Host;
+        }
+        Source::Ignored
+    }
+
+    /// Notes that `path` changed at `now`.
+    pub fn file_changed(&mut self, path: &Path, now: Instant) {
+        match self.classify(path) {
+            Source::Module(package) => {
+                self.pending.insert(package);
+                self.last_change = Some(now);
+            }
+            Source::Host => {
+                self.host_changed.get_or_insert_with(|| path.to_path_buf());
+                self.last_change = Some(now);
+            }
+            Source::Ignored => {}
+        }
+    }
+
+    /// Advances the loop to `now`: starts, cancels and finishes builds.
+    pub fn tick(&mut self, now: Instant) -> Vec<Event> {
+        let mut events = Vec::new();
+        let quiet = self
+            .last_change
+            .is_some_and(|last| now.duration_since(last) >= QUIET);
+        if quiet {
+            self.last_change = None;
+            if let Some(path) = self.host_changed.take() {
+                events.push(Event::HostChanged(path));
+            }
+            if !self.pending.is_empty() {
+                let mut changed = std::mem::take(&mut self.pending);
+                if let Some((_, build)) = self.current.take() {
+                    self.builder.cancel(build);
+                    events.push(Event::Cancelled(std::mem::take(&mut self.batch)));
+                    changed.extend(std::mem::take(&mut self.covers));
+                }
+                self.queue = self
+                    .project
+                    .rebuild_set(&changed)
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                self.batch = self.queue.iter().map(|m| m.name.clone()).collect();
+                self.covers = changed;
+                self.started = Some(now);
+                events.push(Event::Building(self.batch.clone()));
+                self.queue.reverse();
+                self.start_next(now, &mut events);
+            }
+        }
+        if let Some((module, build)) = &mut self.current {
+            match self.builder.poll(build) {
+                None => {}
+                Some(Ok(())) => {
+                    self.current = None;
+                    self.start_next(now, &mut events);
+                }
+                Some(Err(err)) => {
+                    let module = std::mem::take(module);
+                    self.current = None;
+                    self.fail(module, &err, &mut events);
+                }
+            }
+        }
+        events
+    }
+
+    fn start_next(&mut self, now: Instant, events: &mut Vec<Event>) {
+        let Some(module) = self.queue.pop() else {
+            if let Some(started) = self.started.take() {
+                self.covers.clear();
+                events.push(Event::Rebuilt {
+                    modules: std::mem::take(&mut self.batch),
+                    elapsed: now.duration_since(started),
+                });
+            }
+            return;
+        };
+        match self.builder.start(&module) {
+            Ok(build) => self.current = Some((module.name.clone(), build)),
+            Err(err) => self.fail(module.name.clone(), &err, events),
+        }
+    }
+
+    fn fail(&mut self, module: String, err: &BuildError, events: &mut Vec<Event>) {
+        self.queue.clear();
+        self.batch.clear();
+        self.covers.clear();
+        self.started = None;
+        let message = match err {
+            BuildError::Failed { output, .. } => output.clone(),
+            other => other.to_string(),
+        };
+        events.push(Event::Failed { module, message });
+    }
+}
+
+/// Real builds: `cargo rustc` of the module, its library put beside the
+/// host.
+#[derive(Debug)]
+pub struct CargoBuilds {
+    project: Project,
+    dir: PathBuf,
+    release: bool,
+}
+
+impl CargoBuilds {
+    /// Builds for `project`, laying libraries out in `dir`.
+    pub fn new(project: Project, dir: PathBuf, release: bool) -> Self {
+        CargoBuilds {
+            project,
+            dir,
+            release,
+        }
+    }
+}
+
+impl Builder for CargoBuilds {
+    type Build = Running;
+
+    fn start(&mut self, module: &ModuleCrate) -> Result<Running, BuildError> {
+        module_build(&self.project, &module.package, self.release).spawn()
+    }
+
+    fn poll(&mut self, build: &mut Running) -> Option<Result<(), BuildError>> {
+        let result = build.try_finish()?;
+        Some(result.and_then(|library| place(&library, &self.dir).map(drop)))
+    }
+
+    fn cancel(&mut self, build: Running) {
+        build.cancel();
+    }
+}
+
+/// Watches the project's module and host crates and rebuilds changed
+/// modules into `dir`, reporting to `report`, until `keep_going` says
+/// stop (checked every few milliseconds).
+///
+/// # Errors
+/// When the files cannot be watched.
+pub fn watch(
+    project: &Project,
+    dir: &Path,
+    release: bool,
+    report: &mut dyn FnMut(&Event),
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<(), BuildError> {
+    use notify::{RecursiveMode, Watcher};
+    let (sender, receiver) = mpsc::channel();
+    let watch_error =
+        |err: notify::Error| BuildError::Project(format!("cannot watch files: {err}"));
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if !matches!(event.kind, notify::EventKind::Access(_)) {
+                let _ = sender.send(event.paths);
+            }
+        }
+    })
+    .map_err(watch_error)?;
+    let mut dirs: Vec<&Path> = project.modules.iter().map(|m| m.dir.as_path()).collect();
+    dirs.push(&project.host_dir);
+    for dir in dirs {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            // Everything but build output and hidden directories.
+            let name = entry.file_name();
+            if path.starts_with(&project.target_dir) || name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let mode = if path.is_dir() {
+                RecursiveMode::Recursive
+            } else {
+                RecursiveMode::NonRecursive
+            };
+            watcher.watch(&path, mode).map_err(watch_error)?;
+        }
+    }
+    let builds = CargoBuilds::new(project.clone(), dir.to_path_buf(), release);
+    let mut rebuilder = Rebuilder::new(project.clone(), builds);
+    while keep_going() {
+        match receiver.recv_timeout(Duration::from_millis(20)) {
+            Ok(paths) => {
+                for path in paths {
+                    rebuilder.file_changed(&path, Instant::now());
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        for event in rebuilder.tick(Instant::now()) {
+            report(&event);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! The rebuild loop against a fake builder and a mocked clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{Builder, Event, QUIET, Rebuilder};
+use crate::{BuildError, ModuleCrate, Project};
+
+/// Builds that end when the test says so.
+#[derive(Debug, Default)]
+struct Fake {
+    started: Vec<String>,
+    cancelled: Vec<String>,
+    /// Results to hand out, by module, when polled.
+    results: BTreeMap<String, Result<(), String>>,
+}
+
+impl Builder for Fake {
+    type Build = String;
+
+    fn start(&mut self, module: &ModuleCrate) -> Result<String, BuildError> {
+        self.started.push(module.name.clone());
+        Ok(module.name.clone())
+    }
+
+    fn poll(&mut self, build: &mut String) -> Option<Result<(), BuildError>> {
+        let result = self.results.remove(build)?;
+        Some(result.map_err(|output| BuildError::Failed {
+            tool: "cargo".into(),
+            status: std::process::ExitStatus::default(),
+            output,
+        }))
+    }
+
+    fn cancel(&mut self, build: String) {
+        self.cancelled.push(build);
+    }
+}
+
+fn module(name: &str, depends_on: &[&str]) -> ModuleCrate {
+    ModuleCrate {
+        package: name.to_owned(),
+        name: name.to_owned(),
+        dir: PathBuf::from(format!("/p/{name}")),
+        depends_on: depends_on
+            .iter()
+            .map(|d| (*d).to_owned())
+            .collect::<BTreeSet<_>>(),
+    }
+}
+
+/// Host `/p/host` with modules base <- mid <- top, and `other`.
+fn project() -> Project {
+    Project {
+        manifest: PathBuf::from("/p/Cargo.toml"),
+        target_dir: PathBuf::from("/p/target"),
+        host: "host".into(),
+        host_bin: "host".into(),
+        host_dir: PathBuf::from("/p"),
+        modules: vec![
+            module("base", &[]),
+            module("other", &[]),
+            module("mid", &["base"]),
+            module("top", &["base", "mid"]),
+        ],
+        runtime_manifest: PathBuf::from("/hcr/Cargo.toml"),
+        runtime_in_workspace: false,
+    }
+}
+
+struct Clock(Instant);
+
+impl Clock {
+    fn after(&mut self, by: Duration) -> Instant {
+        self.0 += by;
+        self.0
+    }
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn one_save_of_several_writes_is_one_rebuild_of_the_module_and_its_dependents() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    for file in [
+        "/p/mid/src/lib.rs",
+        "/p/mid/src/lib.rs",
+        "/p/mid/src/.lib.rs.swp",
+    ] {
+        loop_.file_changed(Path::new(file), clock.after(Duration::from_millis(5)));
+    }
+    assert_eq!(loop_.tick(clock.after(QUIET / 2)), []);
+    assert_eq!(
+        loop_.tick(clock.after(QUIET)),
+        [Event::Building(names(&["mid", "top"]))]
+    );
+    assert_eq!(loop_.builder().started, ["mid"]);
+    loop_.builder.results.insert("mid".into(), Ok(()));
+    assert_eq!(loop_.tick(clock.after(Duration::from_millis(300))), []);
+    assert_eq!(loop_.builder().started, ["mid", "top"]);
+    loop_.builder.results.insert("top".into(), Ok(()));
+    let events = loop_.tick(clock.after(Duration::from_millis(200)));
+    assert_eq!(
+        events,
+        [Event::Rebuilt {
+            modules: names(&["mid", "top"]),
+            elapsed: Duration::from_millis(500),
+        }]
+    );
+    assert!(!loop_.is_building());
+    assert_eq!(loop_.tick(clock.after(QUIET * 10)), []);
+}
+
+#[test]
+fn a_second_save_during_a_build_cancels_it_and_one_build_covers_both() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    loop_.file_changed(Path::new("/p/base/src/lib.rs"), clock.0);
+    loop_.tick(clock.after(QUIET));
+    assert_eq!(loop_.builder().started, ["base"]);
+    loop_.file_changed(
+        Path::new("/p/other/src/lib.rs"),
+        clock.after(Duration::from_millis(10)),
+    );
+    assert_eq!(
+        loop_.tick(clock.after(Duration::from_millis(10))),
+        [],
+        "not quiet yet"
+    );
+    let events = loop_.tick(clock.after(QUIET));
+    assert_eq!(
+        events,
+        [
+            Event::Cancelled(names(&["base", "mid", "top"])),
+            Event::Building(names(&["base", "other", "mid", "top"])),
+        ]
+    );
+    assert_eq!(loop_.builder().cancelled, ["base"]);
+    for name in ["base", "other", "mid", "top"] {
+        loop_.builder.results.insert(name.into(), Ok(()));
+        loop_.tick(clock.after(Duration::from_millis(1)));
+    }
+    assert_eq!(
+        loop_.builder().started,
+        ["base", "base", "other", "mid", "top"]
+    );
+    assert!(!loop_.is_building());
+}
+
+#[test]
+fn unrelated_files_do_not_rebuild_and_the_host_crate_asks_for_a_restart() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    for file in [
+        "/elsewhere/notes.txt",
+        "/p/target/debug/libbase.so",
+        "/p/.git/index",
+    ] {
+        loop_.file_changed(Path::new(file), clock.0);
+    }
+    assert_eq!(loop_.tick(clock.after(QUIET * 2)), []);
+    loop_.file_changed(Path::new("/p/src/main.rs"), clock.0);
+    assert_eq!(
+        loop_.tick(clock.after(QUIET)),
+        [Event::HostChanged(PathBuf::from("/p/src/main.rs"))]
+    );
+    assert!(loop_.builder().started.is_empty());
+}
+
+#[test]
+fn a_failed_build_is_reported_in_full_and_the_next_save_builds_again() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    loop_.file_changed(Path::new("/p/mid/src/lib.rs"), clock.0);
+    loop_.tick(clock.after(QUIET));
+    let diagnostics = "error[E0308]: mismatched types\n --> mid/src/lib.rs:3:5";
+    loop_
+        .builder
+        .results
+        .insert("mid".into(), Err(diagnostics.into()));
+    assert_eq!(
+        loop_.tick(clock.after(Duration::from_millis(1))),
+        [Event::Failed {
+            module: "mid".into(),
+            message: diagnostics.into(),
+        }]
+    );
+    assert_eq!(
+        loop_.builder().started,
+        ["mid"],
+        "top is not built on a broken mid"
+    );
+    loop_.file_changed(Path::new("/p/mid/src/lib.rs"), clock.0);
+    loop_.tick(clock.after(QUIET));
+    loop_.builder.results.insert("mid".into(), Ok(()));
+    loop_.tick(clock.after(Duration::from_millis(1)));
+    loop_.builder.results.insert("top".into(), Ok(()));
+    let events = loop_.tick(clock.after(Duration::from_millis(1)));
+    assert!(
+        matches!(events.as_slice(), [Event::Rebuilt { .. }]),
+        "{events:?}"
+    );
+}
