@@ -22,6 +22,9 @@ pub const QUIET: Duration = Duration::from_millis(100);
 /// What the loop did, for the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// The files are watched (this many directories and files): from now
+    /// on every save is seen.
+    Watching(usize),
     /// A rebuild of these modules started.
     Building(Vec<String>),
     /// The running build was stopped by a newer change.
@@ -301,6 +304,7 @@ pub fn watch(
     .map_err(watch_error)?;
     let mut dirs: Vec<&Path> = project.modules.iter().map(|m| m.dir.as_path()).collect();
     dirs.push(&project.host_dir);
+    let mut watched = 0;
     for dir in dirs {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -315,8 +319,10 @@ pub fn watch(
                 RecursiveMode::NonRecursive
             };
             watcher.watch(&path, mode).map_err(watch_error)?;
+            watched += 1;
         }
     }
+    report(&Event::Watching(watched));
     let builds = CargoBuilds::new(project.clone(), dir.to_path_buf(), release);
     let mut rebuilder = Rebuilder::new(project.clone(), builds);
     while keep_going() {

@@ -34,6 +34,7 @@ macro_rules! scenario {
 }
 
 mod abi;
+mod cargo_hcr;
 mod diagnostics;
 mod example;
 mod failures;

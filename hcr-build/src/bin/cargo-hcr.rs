@@ -63,6 +63,7 @@ fn status(line: &str) {
 
 fn report(event: &Event) {
     match event {
+        Event::Watching(count) => status(&format!("watching {count} source paths")),
         Event::Building(modules) => status(&format!("building {}…", modules.join(", "))),
         Event::Cancelled(modules) => status(&format!(
             "newer change: stopped building {}",
@@ -101,25 +102,28 @@ fn manifest_path(dir: &Path) -> PathBuf {
 /// Reports each new generation the host's manifest shows.
 struct Reloads {
     path: PathBuf,
-    generation: Option<i64>,
+    /// The process and generation last seen.
+    seen: Option<(u64, i64)>,
 }
 
 impl Reloads {
+    fn new(path: PathBuf) -> Self {
+        Reloads { path, seen: None }
+    }
+
     fn poll(&mut self) {
         let Some(manifest) = read_manifest(&self.path) else {
             return;
         };
-        let generation = manifest["generation"].as_i64();
-        if generation != self.generation {
-            if self.generation.is_some() {
+        let pid = manifest["pid"].as_u64().unwrap_or_default();
+        let generation = manifest["generation"].as_i64().unwrap_or_default();
+        if let Some((seen_pid, seen_generation)) = self.seen {
+            if pid == seen_pid && generation > seen_generation {
                 let took = manifest["last_reload_ms"].as_f64().unwrap_or_default();
-                status(&format!(
-                    "reloaded generation {} in {took:.1} ms",
-                    generation.unwrap_or_default()
-                ));
+                status(&format!("reloaded generation {generation} in {took:.1} ms"));
             }
-            self.generation = generation;
         }
+        self.seen = Some((pid, generation));
     }
 }
 
@@ -148,10 +152,7 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
                     tool: layout.host.display().to_string(),
                     source,
                 })?;
-            let mut reloads = Reloads {
-                path: manifest_path(&layout.dir),
-                generation: None,
-            };
+            let mut reloads = Reloads::new(manifest_path(&layout.dir));
             let mut exit = None;
             watch(
                 &project,
@@ -175,10 +176,7 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
                 project.host,
                 dir.display()
             ));
-            let mut reloads = Reloads {
-                path: manifest_path(&dir),
-                generation: None,
-            };
+            let mut reloads = Reloads::new(manifest_path(&dir));
             watch(&project, &dir, args.release, &mut report, &mut || {
                 reloads.poll();
                 true

@@ -203,11 +203,13 @@ pub fn run() -> Result<(), String> {
             )
         })
     };
+    match received.recv_timeout(PATIENCE) {
+        Ok(Event::Watching(_)) => {}
+        other => return Err(format!("the watcher did not start: {other:?}")),
+    }
     let demo = Demo::start(&layout.host)?;
     let mut generation = 0;
     println!("generation 0: {}", demo.frame(0)?);
-    // Let the watcher settle before the first edit.
-    std::thread::sleep(Duration::from_millis(500));
 
     let (mut builds, mut shows) = (Vec::new(), Vec::new());
     for (number, edit) in EDITS.iter().enumerate() {
