@@ -1,11 +1,23 @@
-//! Builds what an hcr program loads: the runtime library and modules.
+//! Builds what an hcr program loads, and `cargo hcr`, the tool that builds,
+//! runs and rebuilds it while it runs.
 //!
+//! * [`Project`] reads a project with `cargo metadata`: the host, the
+//!   module crates it uses (marked `[package.metadata.hcr] module = true`)
+//!   and where the runtime's sources are.
+//! * [`build_project`] builds the host, the runtime (always optimized) and
+//!   every module, and lays them out beside the host binary.
+//! * [`watch::watch`] rebuilds modules as their sources change
+//!   (debounced, cancelling a build a newer change makes useless).
 //! * [`runtime_library`] builds `libhcr_runtime.so` with cargo and returns
 //!   its path, read from cargo's JSON messages.
 //! * [`RustModule`] builds a module crate as `lib<crate>.so`, with the
 //!   `hcr_module` cfg set for that crate alone.
 //! * [`CModule`] compiles a module written in C into `lib<name>.so` with the
 //!   C compiler the `cc` crate finds, linked against the runtime.
+//!
+//! The `cargo-hcr` binary (`cargo install --path hcr-build`, or `cargo run
+//! -p hcr-build -- <command>`) offers `build`, `run`, `watch` and `status`;
+//! see its `--help`.
 
 #![deny(missing_docs)]
 
