@@ -10,25 +10,35 @@ here=$(cd "$(dirname "$0")" && pwd)
 check=false
 [ "${1:-}" = --check ] && check=true
 
-# arch directory, assembler, its flags, objcopy
+# arch directory, assembler, its flags (- for none), objcopy, objdump
 targets=(
-  "x86_64 as --64 objcopy"
-  "x86 as --32 objcopy"
+  "x86_64 as --64 objcopy objdump"
+  "x86 as --32 objcopy objdump"
+  "aarch64 aarch64-linux-gnu-as - aarch64-linux-gnu-objcopy aarch64-linux-gnu-objdump"
+  "arm arm-linux-gnueabihf-as -march=armv7-a arm-linux-gnueabihf-objcopy arm-linux-gnueabihf-objdump"
 )
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
 for target in "${targets[@]}"; do
-  read -r arch assembler flags objcopy <<<"$target"
-  if ! command -v "$assembler" >/dev/null; then
-    echo "asm/generate.sh: $assembler not found (needed for $arch)" >&2
+  read -r arch assembler flags objcopy objdump <<<"$target"
+  [ "$flags" = - ] && flags=
+  for tool in "$assembler" "$objcopy" "$objdump"; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "asm/generate.sh: $tool not found (needed for $arch; .ci/run installs it)" >&2
+      exit 1
+    fi
+  done
+  "$assembler" $flags -o "$work/$arch.o" "$here/$arch/stubs.S"
+  # A relocation left in a case would mean bytes the assembler did not fix.
+  if "$objdump" -r "$work/$arch.o" | grep -q '^[0-9a-f]\{8,\} R_'; then
+    echo "asm/generate.sh: $arch/stubs.S leaves relocations; cases must not need any" >&2
     exit 1
   fi
-  "$assembler" $flags -o "$work/$arch.o" "$here/$arch/stubs.S"
   out="$work/$arch.golden"
   : >"$out"
-  sections=$(objdump -h "$work/$arch.o" | awk '$2 ~ /^\.case\./ {print $2}')
+  sections=$("$objdump" -h "$work/$arch.o" | awk '$2 ~ /^\.case\./ {print $2}')
   for section in $sections; do
     "$objcopy" -O binary --only-section="$section" "$work/$arch.o" "$work/bytes"
     printf '%s %s\n' "${section#.case.}" "$(od -An -tx1 -v "$work/bytes" | tr -d ' \n')" >>"$out"

@@ -221,8 +221,8 @@ impl JumpTable {
             near: hashbrown::HashSet::new(),
             at_hint,
         };
+        sys::icache::register_core_sync();
         table.commit_through(SLOT_SIZE)?;
-        table.store_word(0, bad_call_handler);
         Ok(table)
     }
 
@@ -232,23 +232,29 @@ impl JumpTable {
     /// [`TableError::Full`] when no slot is left, [`TableError::Commit`] when
     /// the next page cannot be committed.
     pub fn allocate(&mut self) -> Result<SlotId, TableError> {
+        if is_cell(self.next * SLOT_SIZE) {
+            self.next += 1;
+        }
         let offset = self.next * SLOT_SIZE;
         if offset + SLOT_SIZE > self.capacity {
             return Err(TableError::Full {
-                slots: self.capacity / SLOT_SIZE - 1,
+                slots: self.capacity / SLOT_SIZE - cell_count(self.capacity),
                 mib: self.capacity >> 20,
             });
         }
         self.commit_through(offset + SLOT_SIZE)?;
         let slot = SlotId(self.next);
         let address = self.address(slot) as u64;
-        let veneer = host::bad_call_veneer(address, self.rx.as_ptr() as u64)?;
+        let cell = self.rx.as_ptr() as u64 + cell_offset(offset) as u64;
+        let veneer = host::bad_call_veneer(address, cell)?;
         let jump = host::data_jump(address)?;
         // The slot has never been handed out, so no thread can run it yet:
-        // plain writes in this order are enough.
+        // plain writes in this order, then making them visible to
+        // instruction fetch (ARM), are enough.
         self.write_bytes(offset + VENEER_OFFSET, &veneer);
         self.store_word(offset + TARGET_OFFSET, self.veneer_address(slot));
         self.store_jump(offset, jump);
+        self.sync_instructions(offset, SLOT_SIZE);
         self.next += 1;
         Ok(slot)
     }
@@ -262,7 +268,7 @@ impl JumpTable {
     pub fn slot_at(&self, address: usize) -> Option<SlotId> {
         let offset = address.checked_sub(self.rx.as_ptr() as usize)?;
         let index = offset / SLOT_SIZE;
-        (offset % SLOT_SIZE == 0 && index >= 1 && index < self.next).then_some(SlotId(index))
+        (offset % SLOT_SIZE == 0 && !is_cell(offset) && index < self.next).then_some(SlotId(index))
     }
 
     /// Points a slot at `target` using `form` (see [`StubForm`]).
@@ -280,20 +286,20 @@ impl JumpTable {
         let address = self.address(slot) as u64;
         self.store_word(offset + TARGET_OFFSET, target);
         let near = match form {
-            StubForm::Near => host::near_jump(address, target as u64).ok(),
+            StubForm::Near => host::near_jump_area(address, target as u64).ok(),
             StubForm::Data => None,
         };
         match near {
-            Some(bytes) => {
-                let mut jump = [0xcc; JUMP_LEN];
-                jump[..bytes.len()].copy_from_slice(&bytes);
+            Some(jump) => {
                 self.store_jump(offset, jump);
+                self.sync_instructions(offset, JUMP_LEN);
                 self.near.insert(slot);
             }
             None if self.near.remove(&slot) => {
                 // The target word was stored first, so switching the
                 // instructions back makes the slot jump to the new target.
                 self.store_jump(offset, host::data_jump(address)?);
+                self.sync_instructions(offset, JUMP_LEN);
             }
             None => {}
         }
@@ -352,6 +358,17 @@ impl JumpTable {
         self.address(slot) + VENEER_OFFSET
     }
 
+    /// Makes instructions just written at `offset` visible to instruction
+    /// fetch on every core (a no-op on x86; see `sys::icache`).
+    fn sync_instructions(&self, offset: usize, len: usize) {
+        // SAFETY: `offset + len` lies in the committed part of both views
+        // (the callers just wrote there), so the pointers stay in bounds.
+        let (written, executed) =
+            unsafe { (self.rw.as_ptr().add(offset), self.rx.as_ptr().add(offset)) };
+        sys::icache::sync(written, executed, len);
+        sys::icache::sync_other_cores();
+    }
+
     fn commit_through(&mut self, end: usize) -> Result<(), TableError> {
         if end <= self.committed {
             return Ok(());
@@ -373,7 +390,16 @@ impl JumpTable {
                     .map_err(TableError::Commit)?;
             }
         }
+        let first_new = self.committed;
         self.committed = new_end;
+        // Every handler cell in the new pages points at the handler.
+        let mut cell = cell_offset(first_new);
+        while cell < new_end {
+            if cell >= first_new {
+                self.store_word(cell, self.bad_call_handler);
+            }
+            cell += host::HANDLER_CELL_SPACING.unwrap_or(usize::MAX / 2);
+        }
         Ok(())
     }
 
@@ -412,6 +438,26 @@ impl JumpTable {
             );
         }
     }
+}
+
+/// The offset of the handler cell a slot at `offset` reads: the table's
+/// first word, or on architectures whose veneers reach only so far, the
+/// first word of the slot's stretch of the table.
+fn cell_offset(offset: usize) -> usize {
+    match host::HANDLER_CELL_SPACING {
+        Some(spacing) => offset / spacing * spacing,
+        None => 0,
+    }
+}
+
+/// Whether the slot-sized place at `offset` holds a handler cell.
+fn is_cell(offset: usize) -> bool {
+    cell_offset(offset) == offset
+}
+
+/// How many handler cells a table of `capacity` bytes holds.
+fn cell_count(capacity: usize) -> usize {
+    host::HANDLER_CELL_SPACING.map_or(1, |spacing| capacity.div_ceil(spacing))
 }
 
 impl Drop for JumpTable {

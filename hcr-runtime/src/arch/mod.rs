@@ -17,9 +17,15 @@
 //! `host` alias is chosen by `cfg`, so the golden-byte tests of every
 //! architecture run everywhere.
 
+pub mod aarch64;
+pub mod arm;
 pub mod x86;
 pub mod x86_64;
 
+#[cfg(target_arch = "aarch64")]
+pub use aarch64 as host;
+#[cfg(target_arch = "arm")]
+pub use arm as host;
 #[cfg(target_arch = "x86")]
 pub use x86 as host;
 #[cfg(target_arch = "x86_64")]
@@ -93,6 +99,31 @@ pub(crate) fn signed_displacement(
     }
     // The range check above makes this lossless for every `bits <= 64`.
     Ok(distance as i64)
+}
+
+/// Checks that an instruction address is aligned to 4 bytes (ARM code).
+pub(crate) fn check_word_aligned(what: &'static str, address: u64) -> Result<(), EncodeError> {
+    if address % 4 != 0 {
+        return Err(EncodeError::Misaligned {
+            what,
+            address,
+            align: 4,
+        });
+    }
+    Ok(())
+}
+
+/// Instruction words in memory order, little-endian.
+///
+/// # Panics
+/// When `N` is not four times the number of words (a bug in an encoder).
+pub(crate) fn pack_words<const W: usize, const N: usize>(words: [u32; W]) -> [u8; N] {
+    assert_eq!(N, 4 * W, "{W} words do not fill {N} bytes");
+    let mut bytes = [0; N];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    bytes
 }
 
 /// Checks that a slot address is aligned to [`SLOT_SIZE`].

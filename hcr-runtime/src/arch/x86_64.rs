@@ -15,6 +15,10 @@ use super::{TARGET_OFFSET, signed_displacement};
 pub const TARGET_WIDTH: usize = 8;
 /// Length of the near jump.
 pub const NEAR_JUMP_LEN: usize = 5;
+/// The veneer reaches the handler cell from anywhere in the table.
+pub const HANDLER_CELL_SPACING: Option<usize> = None;
+/// How far a near jump reaches either way.
+pub const NEAR_REACH: u64 = 1 << 31;
 
 const INT3: u8 = 0xcc;
 
@@ -43,6 +47,16 @@ pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeEr
     let rel = signed_displacement("jmp rel32", end, target, 32)? as i32;
     let [a, b, c, d] = rel.to_le_bytes();
     Ok([0xe9, a, b, c, d]) // jmp rel32
+}
+
+/// The whole jump area of a near-form slot: the jump, then `int3`s.
+///
+/// # Errors
+/// As for [`near_jump`].
+pub fn near_jump_area(slot: u64, target: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
+    let mut area = [INT3; JUMP_LEN];
+    area[..NEAR_JUMP_LEN].copy_from_slice(&near_jump(slot, target)?);
+    Ok(area)
 }
 
 /// The bad-call veneer at `slot + 16`: loads the slot's address into the

@@ -1,6 +1,7 @@
 //! Operating-system primitives, selected once here so that callers never
 //! write `cfg(target_os)`.
 
+pub(crate) mod icache;
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]

@@ -1,0 +1,155 @@
+//! AArch64 stubs.
+//!
+//! * data form: `ldr x16, #8; br x16`, then the 8-byte target at +8.
+//!   Re-pointing is one aligned 8-byte store of data; the instructions are
+//!   written once, before the slot is handed out.
+//! * near form: `B imm26`, reaching ±128 MiB from the slot; `brk #0` after
+//!   it is never executed.
+//! * veneer: `adr x0, slot; ldr x17, cell; br x17; brk #0`. `LDR (literal)`
+//!   reaches only ±1 MiB, so the jump table keeps a copy of the handler cell
+//!   at the start of every MiB ([`HANDLER_CELL_SPACING`]); x16 and x17 are
+//!   the intra-procedure-call scratch registers the AAPCS64 leaves to
+//!   veneers. The handler is entered with the caller's return address still
+//!   in x30, as if the caller had called it.
+
+use super::{EncodeError, JUMP_LEN, VENEER_LEN, VENEER_OFFSET, check_slot_alignment};
+use super::{TARGET_OFFSET, check_word_aligned, pack_words, signed_displacement};
+
+/// Width of the data form's target word.
+pub const TARGET_WIDTH: usize = 8;
+/// Length of the near jump.
+pub const NEAR_JUMP_LEN: usize = 4;
+/// The veneer's handler cell must lie within `LDR (literal)` reach: the
+/// table repeats the cell every this many bytes.
+pub const HANDLER_CELL_SPACING: Option<usize> = Some(1 << 20);
+/// How far a near jump reaches either way.
+pub const NEAR_REACH: u64 = 1 << 27;
+
+const BRK_0: u32 = 0xd420_0000; // brk #0
+const BR_X16: u32 = 0xd61f_0200; // br x16
+const BR_X17: u32 = 0xd61f_0220; // br x17
+
+/// `ldr xN, <pc + offset>` (literal); `offset` is a multiple of 4 within ±1 MiB.
+fn ldr_literal(rt: u32, from: u64, to: u64) -> Result<u32, EncodeError> {
+    check_word_aligned("ldr (literal) target", to)?;
+    let offset = signed_displacement("ldr (literal)", from, to, 21)?;
+    let imm19 = ((offset >> 2) as u32) & 0x7_ffff;
+    Ok(0x5800_0000 | (imm19 << 5) | rt) // ldr xRt, #offset
+}
+
+/// The data form's jump instructions, independent of the slot's address.
+///
+/// # Errors
+/// [`EncodeError::Misaligned`] for a slot not aligned to a slot's size.
+pub fn data_jump(slot: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    let load = ldr_literal(16, slot, slot + TARGET_OFFSET as u64)?;
+    Ok(pack_words([load, BR_X16]))
+}
+
+/// The near form: `B imm26` from `slot` to `target`.
+///
+/// # Errors
+/// [`EncodeError::OutOfRange`] beyond ±128 MiB, [`EncodeError::Misaligned`]
+/// for a target that is not 4-byte aligned.
+pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeError> {
+    check_word_aligned("b target", target)?;
+    let offset = signed_displacement("b imm26", slot, target, 28)?;
+    let imm26 = ((offset >> 2) as u32) & 0x3ff_ffff;
+    Ok((0x1400_0000 | imm26).to_le_bytes()) // b imm26
+}
+
+/// The whole jump area of a near-form slot: the branch, then a trap.
+///
+/// # Errors
+/// As for [`near_jump`].
+pub fn near_jump_area(slot: u64, target: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
+    let branch = u32::from_le_bytes(near_jump(slot, target)?);
+    Ok(pack_words([branch, BRK_0]))
+}
+
+/// The bad-call veneer at `slot + 16`, reading the handler from `cell`.
+///
+/// # Errors
+/// [`EncodeError::OutOfRange`] when the cell is more than 1 MiB away.
+pub fn bad_call_veneer(slot: u64, cell: u64) -> Result<[u8; VENEER_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    let veneer = slot + VENEER_OFFSET as u64;
+    let back = signed_displacement("adr", veneer, slot, 21)?;
+    let (immlo, immhi) = ((back as u32) & 0x3, ((back >> 2) as u32) & 0x7_ffff);
+    let adr = 0x1000_0000 | (immlo << 29) | (immhi << 5); // adr x0, slot
+    let load = ldr_literal(17, veneer + 4, cell)?; // ldr x17, cell
+    Ok(pack_words([adr, load, BR_X17, BRK_0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::golden;
+
+    const GOLDEN: &str = include_str!("../../../asm/aarch64/golden.txt");
+    const SLOT: u64 = 0x1000_0020;
+
+    /// Near cases of `asm/aarch64/stubs.S`: name and distance from the slot.
+    const NEAR_CASES: &[(&str, i64)] = &[
+        ("near_zero", 0),
+        ("near_forward", 0x1000),
+        ("near_backward", -0x40),
+        ("near_max", 0x7ff_fffc),
+        ("near_min", -0x800_0000),
+    ];
+
+    /// Veneer cases: name and the cell's distance from the slot.
+    const VENEER_CASES: &[(&str, i64)] = &[
+        ("veneer_cell_below", -0x20),
+        ("veneer_cell_far_below", -0xf_ffec),
+        ("veneer_cell_above", 0x40),
+    ];
+
+    #[test]
+    fn data_jump_matches_the_assembler() {
+        assert_eq!(
+            data_jump(SLOT).unwrap().to_vec(),
+            golden::case(GOLDEN, "data_jump")
+        );
+    }
+
+    #[test]
+    fn near_jumps_match_the_assembler_up_to_both_limits() {
+        for &(name, distance) in NEAR_CASES {
+            let bytes = near_jump(SLOT, SLOT.wrapping_add_signed(distance)).unwrap();
+            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+        }
+        let area = near_jump_area(SLOT, SLOT + 0x1000).unwrap();
+        assert_eq!(area[..4].to_vec(), golden::case(GOLDEN, "near_forward"));
+        assert_eq!(area[4..].to_vec(), golden::case(GOLDEN, "trap"));
+    }
+
+    #[test]
+    fn near_jumps_out_of_reach_or_to_unaligned_code_are_errors() {
+        assert!(near_jump(SLOT, SLOT + 0x800_0000).is_err());
+        assert!(near_jump(SLOT, SLOT - 0x800_0004).is_err());
+        let err = near_jump(SLOT, SLOT + 2).unwrap_err();
+        assert!(err.to_string().contains("not aligned to 4 bytes"), "{err}");
+    }
+
+    #[test]
+    fn veneers_match_the_assembler() {
+        for &(name, distance) in VENEER_CASES {
+            let cell = SLOT.wrapping_add_signed(distance);
+            let bytes = bad_call_veneer(SLOT, cell).unwrap();
+            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+        }
+        assert!(bad_call_veneer(SLOT, SLOT + (2 << 20)).is_err());
+    }
+
+    #[test]
+    fn every_golden_case_is_checked() {
+        let mut known = vec!["data_jump", "trap"];
+        known.extend(NEAR_CASES.iter().map(|c| c.0));
+        known.extend(VENEER_CASES.iter().map(|c| c.0));
+        for name in golden::names(GOLDEN) {
+            assert!(known.contains(&name), "golden case {name} has no test");
+        }
+    }
+}

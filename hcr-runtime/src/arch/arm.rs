@@ -1,0 +1,157 @@
+//! ARMv7 (A32) stubs.
+//!
+//! * data form: `ldr pc, [pc, #0]` (the pc reads 8 bytes ahead, so it loads
+//!   the word at +8, where every architecture keeps its target), a trap,
+//!   then the 4-byte target at +8. Loading the pc interworks: a Thumb
+//!   target (odd address) runs in Thumb state. Re-pointing is one aligned
+//!   4-byte store of data.
+//! * near form: `B imm24`, reaching ±32 MiB from the slot + 8. `B` cannot
+//!   switch to Thumb state, so a Thumb target keeps the data form.
+//! * veneer: `sub r0, pc, #24` (the slot), `movw`/`movt ip` with the handler
+//!   cell's absolute address, `ldr pc, [ip]`. The handler is entered with
+//!   the caller's return address still in lr.
+
+use super::{EncodeError, JUMP_LEN, VENEER_LEN, check_slot_alignment};
+use super::{check_word_aligned, pack_words, signed_displacement};
+
+/// Width of the data form's target word.
+pub const TARGET_WIDTH: usize = 4;
+/// Length of the near jump.
+pub const NEAR_JUMP_LEN: usize = 4;
+/// The veneer reaches the cell by its absolute address: one cell is enough.
+pub const HANDLER_CELL_SPACING: Option<usize> = None;
+/// How far a near jump reaches either way.
+pub const NEAR_REACH: u64 = 1 << 25;
+
+const UDF_0: u32 = 0xe7f0_00f0; // udf #0
+const LDR_PC_PC: u32 = 0xe59f_f000; // ldr pc, [pc, #0]
+const SUB_R0_PC_24: u32 = 0xe24f_0018; // sub r0, pc, #24
+const LDR_PC_IP: u32 = 0xe59c_f000; // ldr pc, [ip]
+
+fn address32(what: &'static str, address: u64) -> Result<u32, EncodeError> {
+    u32::try_from(address).map_err(|_| EncodeError::AddressTooWide {
+        what,
+        address,
+        bits: 32,
+    })
+}
+
+/// The data form's jump instructions, independent of the slot's address.
+///
+/// # Errors
+/// [`EncodeError::Misaligned`] for a slot not aligned to a slot's size.
+pub fn data_jump(slot: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    Ok(pack_words([LDR_PC_PC, UDF_0]))
+}
+
+/// The near form: `B imm24` from `slot` to `target`.
+///
+/// # Errors
+/// [`EncodeError::OutOfRange`] beyond ±32 MiB, [`EncodeError::Misaligned`]
+/// for a Thumb or unaligned target.
+pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeError> {
+    check_word_aligned("b target (ARM state)", target)?;
+    let offset = signed_displacement("b imm24", slot + 8, target, 26)?;
+    let imm24 = ((offset >> 2) as u32) & 0xff_ffff;
+    Ok((0xea00_0000 | imm24).to_le_bytes()) // b imm24
+}
+
+/// The whole jump area of a near-form slot: the branch, then a trap.
+///
+/// # Errors
+/// As for [`near_jump`].
+pub fn near_jump_area(slot: u64, target: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
+    let branch = u32::from_le_bytes(near_jump(slot, target)?);
+    Ok(pack_words([branch, UDF_0]))
+}
+
+/// `movw`/`movt ip, #imm16` (A1 encodings).
+fn mov_ip(top: bool, imm16: u32) -> u32 {
+    let base = if top { 0xe340_c000 } else { 0xe300_c000 };
+    base | ((imm16 >> 12) << 16) | (imm16 & 0xfff)
+}
+
+/// The bad-call veneer at `slot + 16`, reading the handler from `cell`.
+///
+/// # Errors
+/// [`EncodeError::AddressTooWide`] when the cell is above 4 GiB.
+pub fn bad_call_veneer(slot: u64, cell: u64) -> Result<[u8; VENEER_LEN], EncodeError> {
+    check_slot_alignment(slot)?;
+    let cell = address32("movw/movt cell", cell)?;
+    Ok(pack_words([
+        SUB_R0_PC_24,
+        mov_ip(false, cell & 0xffff),
+        mov_ip(true, cell >> 16),
+        LDR_PC_IP,
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::golden;
+
+    const GOLDEN: &str = include_str!("../../../asm/arm/golden.txt");
+    const SLOT: u64 = 0x1000_0020;
+
+    /// Near cases of `asm/arm/stubs.S`: name and distance from the slot.
+    const NEAR_CASES: &[(&str, i64)] = &[
+        ("near_to_self", 0),
+        ("near_forward", 0x1000),
+        ("near_backward", -0x40),
+        ("near_max", 8 + 0x1ff_fffc),
+        ("near_min", 8 - 0x200_0000),
+    ];
+
+    /// Veneer cases: name and the cell's absolute address.
+    const VENEER_CASES: &[(&str, u64)] = &[
+        ("veneer_cell_low", 0x1000_0000),
+        ("veneer_cell_high", 0xbeef_1234),
+    ];
+
+    #[test]
+    fn data_jump_matches_the_assembler() {
+        assert_eq!(
+            data_jump(SLOT).unwrap().to_vec(),
+            golden::case(GOLDEN, "data_jump")
+        );
+    }
+
+    #[test]
+    fn near_jumps_match_the_assembler_up_to_both_limits() {
+        for &(name, distance) in NEAR_CASES {
+            let bytes = near_jump(SLOT, SLOT.wrapping_add_signed(distance)).unwrap();
+            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+        }
+        let area = near_jump_area(SLOT, SLOT + 0x1000).unwrap();
+        assert_eq!(area[4..].to_vec(), golden::case(GOLDEN, "trap"));
+    }
+
+    #[test]
+    fn near_jumps_out_of_reach_or_to_thumb_code_are_errors() {
+        assert!(near_jump(SLOT, SLOT + 8 + 0x200_0000).is_err());
+        assert!(near_jump(SLOT, SLOT + 8 - 0x200_0004).is_err());
+        let err = near_jump(SLOT, SLOT + 0x101).unwrap_err();
+        assert!(err.to_string().contains("ARM state"), "{err}");
+    }
+
+    #[test]
+    fn veneers_match_the_assembler() {
+        for &(name, cell) in VENEER_CASES {
+            let bytes = bad_call_veneer(SLOT, cell).unwrap();
+            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+        }
+        assert!(bad_call_veneer(SLOT, 0x1_0000_0000).is_err());
+    }
+
+    #[test]
+    fn every_golden_case_is_checked() {
+        let mut known = vec!["data_jump", "trap"];
+        known.extend(NEAR_CASES.iter().map(|c| c.0));
+        known.extend(VENEER_CASES.iter().map(|c| c.0));
+        for name in golden::names(GOLDEN) {
+            assert!(known.contains(&name), "golden case {name} has no test");
+        }
+    }
+}
