@@ -40,10 +40,11 @@ impl CModule {
     /// [`BuildError`] when no compiler is found or it fails; the compiler's
     /// messages are in the error.
     pub fn build(&self, output: &Path) -> Result<(), BuildError> {
-        let target = env!("HCR_BUILD_TARGET");
+        // The machine that built this crate is the one running the compiler
+        // (a cross-compiled test suite runs under an emulator on it).
         let compiler = cc::Build::new()
-            .target(target)
-            .host(target)
+            .target(env!("HCR_BUILD_TARGET"))
+            .host(env!("HCR_BUILD_HOST"))
             .opt_level(1)
             .cargo_metadata(false)
             .try_get_compiler()

@@ -13,6 +13,20 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")))
 }
 
+/// The target this crate was built for, when that is not the machine that
+/// built it: then builds it runs are for that target too.
+pub fn cross_target() -> Option<&'static str> {
+    let (target, host) = (env!("HCR_BUILD_TARGET"), env!("HCR_BUILD_HOST"));
+    (target != host).then_some(target)
+}
+
+/// Adds `--target` for a cross build.
+fn for_target(command: &mut Command) {
+    if let Some(target) = cross_target() {
+        command.args(["--target", target]);
+    }
+}
+
 /// A cargo build that is running: its JSON messages are read on one
 /// thread and its rendered diagnostics on another, so neither pipe fills.
 #[derive(Debug)]
@@ -171,6 +185,7 @@ pub fn runtime_library_from(
     if release {
         command.arg("--release");
     }
+    for_target(&mut command);
     build_artifact(
         command,
         "cargo build -p hcr-runtime".to_owned(),
@@ -273,6 +288,7 @@ impl RustModule {
         if self.release {
             command.arg("--release");
         }
+        for_target(&mut command);
         command.args(["--", "--cfg", "hcr_module"]);
         for cfg in &self.cfgs {
             command.args(["--cfg", cfg]);
@@ -353,6 +369,7 @@ impl HostBinary {
         if self.release {
             command.arg("--release");
         }
+        for_target(&mut command);
         build_artifact(
             command,
             format!("cargo build -p {} --bin {}", self.package, self.bin),

@@ -30,7 +30,9 @@ mod project;
 pub mod watch;
 
 pub use c_module::CModule;
-pub use cargo::{HostBinary, Running, RustModule, runtime_library, runtime_library_from};
+pub use cargo::{
+    HostBinary, Running, RustModule, cross_target, runtime_library, runtime_library_from,
+};
 pub use layout::{Layout, build_project, module_build, place};
 pub use project::{ModuleCrate, Project};
 

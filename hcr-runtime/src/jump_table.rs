@@ -9,8 +9,15 @@
 //! protection is ever flipped while other threads may run on a page.
 //!
 //! The first slot-sized block is a header holding the bad-call handler's
-//! address, which every slot's veneer jumps through. Slots follow it; see
-//! [`crate::arch`] for a slot's layout.
+//! address (the handler cell), which every slot's veneer jumps through.
+//! Slots follow it; see [`crate::arch`] for a slot's layout. Where a
+//! veneer reaches only so far (AArch64's `LDR (literal)`: 1 MiB), the
+//! first block of every such stretch holds a copy of the cell instead of a
+//! slot.
+//!
+//! A slot's instructions are written through the writable view before the
+//! slot is handed out; on ARM they are then made visible to instruction
+//! fetch (`sys::icache`), which x86 does by itself.
 //!
 //! # Why re-pointing is safe while other threads call through a slot
 //! A slot's instructions are written once, before its address is handed
@@ -25,9 +32,11 @@
 //! version's registrations) is visible to a thread that reaches the code
 //! through the loaded address.
 //!
-//! The near form (`jmp rel32` written into the instructions) does change
-//! instructions, so it is used only when the host has promised that no other
-//! thread runs through stubs while they are written ([`StubForm::Near`]).
+//! The near form (`jmp rel32`, `B`, written into the instructions) does
+//! change instructions, so it is used only when the host has promised that
+//! no other thread runs through stubs while they are written
+//! ([`StubForm::Near`]); on ARM each such write is followed by cache
+//! maintenance and a core-serializing membarrier.
 
 use std::io;
 use std::os::fd::OwnedFd;

@@ -237,7 +237,7 @@ pub fn run_scenario(
     let (modules, copies) = (dir.join("modules"), dir.join("copies"));
     std::fs::create_dir_all(&modules).unwrap();
     std::fs::create_dir_all(&copies).unwrap();
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let mut command = self_command();
     command
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("HCR_SCENARIO", name)
@@ -290,6 +290,23 @@ pub fn run_scenario(
                 "scenario {name}: stderr lacks {text:?}\n{report}"
             );
         }
+    }
+}
+
+/// A command that runs this test binary again: directly, or through
+/// `$HCR_TEST_RUNNER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) when
+/// the binary was built for another machine.
+fn self_command() -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let runner = std::env::var("HCR_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(exe);
+            command
+        }
+        None => Command::new(exe),
     }
 }
 

@@ -12,6 +12,13 @@
 //! A slot whose proc is missing points its target word at its own veneer, so
 //! the handler learns which slot was called and can name the proc.
 //!
+//! | architecture | data form | near form | veneer reaches the handler cell by |
+//! | --- | --- | --- | --- |
+//! | x86_64 | `jmp [rip+2]` | `jmp rel32` (±2 GiB) | `jmp [rip+rel32]` |
+//! | x86 | `jmp [abs32]` | `jmp rel32` (wraps) | `jmp [abs32]` |
+//! | AArch64 | `ldr x16, #8; br x16` | `B` (±128 MiB) | `ldr x17, cell` (±1 MiB: a cell every MiB) |
+//! | ARMv7 | `ldr pc, [pc, #0]` | `B` (±32 MiB, ARM-state targets) | `movw`/`movt ip; ldr pc, [ip]` |
+//!
 //! The encoders are pure functions over addresses, compile on every host and
 //! return [`EncodeError`] instead of truncating a displacement. Only the
 //! `host` alias is chosen by `cfg`, so the golden-byte tests of every
