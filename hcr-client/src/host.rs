@@ -43,6 +43,8 @@ pub struct ReloadReport {
     pub generation: i64,
     /// How long the reload took.
     pub elapsed: Duration,
+    /// Where the runtime spent that time (`None` when nothing reloaded).
+    pub phases: Option<crate::runtime::ReloadPhases>,
 }
 
 impl ReloadReport {
@@ -231,10 +233,17 @@ impl Host {
                 code: err.code,
                 message: err.message,
             })?;
+            let modules = runtime.reloaded_modules();
+            let phases = if modules.is_empty() {
+                None
+            } else {
+                runtime.last_reload_phases()
+            };
             Ok(ReloadReport {
-                modules: runtime.reloaded_modules(),
+                modules,
                 generation: runtime.generation(),
                 elapsed: started.elapsed(),
+                phases,
             })
         }
         #[cfg(feature = "static")]
@@ -242,6 +251,7 @@ impl Host {
             modules: Vec::new(),
             generation: 0,
             elapsed: started.elapsed(),
+            phases: None,
         })
     }
 

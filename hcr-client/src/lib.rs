@@ -35,9 +35,10 @@
 //! }
 //! ```
 //!
-//! Nothing else: no `extern "C"`, `#[no_mangle]` or registration. The
-//! module is built with `cargo rustc -p physics --lib --crate-type cdylib
-//! -- --cfg hcr_module` (`hcr_build::RustModule` does this); the
+//! Nothing else: no `extern "C"`, `#[no_mangle]` or registration. Mark the
+//! crate with `[package.metadata.hcr] module = true` in its `Cargo.toml` so
+//! that `cargo hcr` builds it as a module: `cargo rustc -p physics --lib
+//! --crate-type cdylib -- --cfg hcr_module` (`hcr_build::RustModule`); the
 //! `hcr_module` cfg tells the crate it is the module being built, so a
 //! module linked into another crate as a library exports nothing and calls
 //! through stubs.
@@ -254,4 +255,4 @@ pub use hcr_client_macros::Fingerprint;
 pub use hcr_client_macros::foreign;
 pub use host::{Host, HostBuilder, ReloadError, ReloadReport, StartError};
 pub use lifecycle::{Lifecycle, Saved};
-pub use runtime::{GlobalStatus, RuntimeError, RuntimeLibrary};
+pub use runtime::{GlobalStatus, ReloadPhases, RuntimeError, RuntimeLibrary};

@@ -10,6 +10,7 @@
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::Path;
 use std::ptr::NonNull;
+use std::time::Duration;
 
 use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
 
@@ -22,6 +23,29 @@ pub struct RuntimeError {
     pub code: i32,
     /// `hcr_last_error()` of the failing call.
     pub message: String,
+}
+
+/// Where the time of a reload went (`hcr_last_reload_timings`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadPhases {
+    /// Finding changed files and asking every module `can_reload`.
+    pub check: Duration,
+    /// The before-handlers.
+    pub before_handlers: Duration,
+    /// Reading, checking and copying the changed libraries.
+    pub copy: Duration,
+    /// `dlopen` of the copies.
+    pub dlopen: Duration,
+    /// `dat_init` and `init`: registration and patching.
+    pub init: Duration,
+    /// Keeping the transaction.
+    pub commit: Duration,
+    /// The after-handlers.
+    pub after_handlers: Duration,
+    /// Dropping modules no longer imported.
+    pub cleanup: Duration,
+    /// The whole reload.
+    pub total: Duration,
 }
 
 /// What `register_global` found; see `hcr_register_global`.
@@ -115,6 +139,7 @@ entry_points! {
     hcr_last_error_module: fn() -> *const c_char;
     hcr_get_previous_global_layout: fn(*const c_char, *const c_char, *mut usize, *mut usize, *mut u64) -> c_int;
     hcr_shutdown: fn() -> c_int;
+    hcr_last_reload_timings: fn(*mut [u64; 9]) -> c_int;
 }
 
 /// The runtime library, loaded for the rest of the process's life.
@@ -212,6 +237,38 @@ impl Api {
         // SAFETY: see the comment on this impl.
         self.check(unsafe { (self.hcr_check_toolchain)(module.as_ptr(), toolchain.as_ptr()) })?;
         Ok(())
+    }
+
+    /// Where the time of the calling thread's last successful reload went.
+    pub fn last_reload_phases(&self) -> Option<ReloadPhases> {
+        let mut ns = [0u64; 9];
+        // SAFETY: see the comment on this impl; `hcr_reload_timings` is
+        // nine u64 fields, laid out as this array.
+        if unsafe { (self.hcr_last_reload_timings)(&mut ns) } != 0 {
+            return None;
+        }
+        let [
+            check,
+            before,
+            copy,
+            dlopen,
+            init,
+            commit,
+            after,
+            cleanup,
+            total,
+        ] = ns.map(Duration::from_nanos);
+        Some(ReloadPhases {
+            check,
+            before_handlers: before,
+            copy,
+            dlopen,
+            init,
+            commit,
+            after_handlers: after,
+            cleanup,
+            total,
+        })
     }
 
     /// `hcr_shutdown`: runs every module's shutdown, importers first.

@@ -19,6 +19,48 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
     static LAST_ERROR_MODULE: RefCell<CString> = RefCell::new(CString::default());
     static RELOADED: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_TIMINGS: std::cell::Cell<Option<ReloadTimings>> = const { std::cell::Cell::new(None) };
+}
+
+/// Where the time of a reload went, in nanoseconds; see hcr.h.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadTimings {
+    /// Finding changed files and asking `can_reload`.
+    pub check_ns: u64,
+    /// The before-handlers.
+    pub before_handlers_ns: u64,
+    /// Reading, checking and copying libraries.
+    pub copy_ns: u64,
+    /// `dlopen` of the copies.
+    pub dlopen_ns: u64,
+    /// `dat_init` and `init`: registration and patching.
+    pub init_ns: u64,
+    /// Keeping the transaction.
+    pub commit_ns: u64,
+    /// The after-handlers.
+    pub after_handlers_ns: u64,
+    /// Dropping modules no longer imported.
+    pub cleanup_ns: u64,
+    /// The whole call.
+    pub total_ns: u64,
+}
+
+impl From<reload::Timings> for ReloadTimings {
+    fn from(t: reload::Timings) -> Self {
+        let ns = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        ReloadTimings {
+            check_ns: ns(t.check),
+            before_handlers_ns: ns(t.before_handlers),
+            copy_ns: ns(t.copy),
+            dlopen_ns: ns(t.dlopen),
+            init_ns: ns(t.init),
+            commit_ns: ns(t.commit),
+            after_handlers_ns: ns(t.after_handlers),
+            cleanup_ns: ns(t.cleanup),
+            total_ns: ns(t.total),
+        }
+    }
 }
 
 fn to_c_string(text: &str) -> CString {
@@ -402,7 +444,12 @@ pub extern "C" fn hcr_perform_code_reload() -> c_int {
     guard(code_of, || {
         let loaded = match reload::perform(Runtime::get())? {
             Outcome::NothingChanged => Vec::new(),
-            Outcome::Reloaded { loaded, .. } => loaded,
+            Outcome::Reloaded {
+                loaded, timings, ..
+            } => {
+                LAST_TIMINGS.with(|slot| slot.set(Some(timings.into())));
+                loaded
+            }
         };
         let list = to_c_string(&loaded.join("\n"));
         RELOADED.with(|slot| *slot.borrow_mut() = list);
@@ -466,6 +513,26 @@ pub unsafe extern "C" fn hcr_get_previous_global_layout(
 #[unsafe(no_mangle)]
 pub extern "C" fn hcr_reloaded_modules() -> *const c_char {
     RELOADED.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Where the time of this thread's last successful reload went: 0, or
+/// `HCR_ERR_INVALID_ARGUMENT` for a NULL `out` or when no reload ran yet.
+///
+/// # Safety
+/// `out` is NULL or points to writable memory for one [`ReloadTimings`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_last_reload_timings(out: *mut ReloadTimings) -> c_int {
+    guard(code_of, || {
+        if out.is_null() {
+            return Err(Error::InvalidArgument("out is NULL".into()));
+        }
+        let timings = LAST_TIMINGS
+            .with(std::cell::Cell::get)
+            .ok_or_else(|| Error::InvalidArgument("no reload ran on this thread yet".into()))?;
+        // SAFETY: `out` is non-NULL and writable, as the caller guarantees.
+        unsafe { out.write(timings) };
+        Ok(0)
+    })
 }
 
 /// The module this thread's last error is about ("" if none or not about

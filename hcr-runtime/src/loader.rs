@@ -128,6 +128,9 @@ pub(crate) struct LoadedVersion {
     pub(crate) imports: Vec<String>,
     /// A hash of the library's bytes, for manifests.
     pub(crate) content_hash: u64,
+    /// Time spent reading, checking and copying the file, and in `dlopen`.
+    pub(crate) copy_time: std::time::Duration,
+    pub(crate) open_time: std::time::Duration,
 }
 
 /// The library file of module `name` in `dir`.
@@ -153,6 +156,7 @@ fn copy_dir() -> std::io::Result<&'static Path> {
 /// Loads the current file of module `name` from `dir`.
 pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     static ATTEMPT: AtomicU64 = AtomicU64::new(0);
+    let started = std::time::Instant::now();
     let path = library_path(dir, name);
     let read_error = |source| LoadError::Read {
         path: path.clone(),
@@ -177,7 +181,9 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     let copy = dir.join(format!("lib{name}.{attempt}.so"));
     std::fs::write(&copy, &bytes).map_err(|source| copy_error(&copy, source))?;
 
+    let copy_time = started.elapsed();
     let opened = open(&copy, &path);
+    let open_time = started.elapsed() - copy_time;
     let (library, exports) = match opened {
         Ok(opened) => opened,
         Err(err) => {
@@ -198,6 +204,8 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     };
     Ok(LoadedVersion {
         content_hash: identity.content_hash(),
+        copy_time,
+        open_time,
         library,
         exports,
         copy,

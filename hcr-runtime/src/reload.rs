@@ -8,12 +8,36 @@
 //! ([`Runtime::claim`]).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use hashbrown::HashSet;
 
 use crate::error::Error;
 use crate::loader::{self, ModuleExports};
 use crate::runtime::{ModuleRecord, Runtime, State, Tree, Version};
+
+/// Where the time of one reload went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Timings {
+    /// Finding changed files and asking every module `can_reload`.
+    pub(crate) check: Duration,
+    /// The before-handlers.
+    pub(crate) before_handlers: Duration,
+    /// Reading, checking and copying the changed libraries.
+    pub(crate) copy: Duration,
+    /// `dlopen` of the copies (their constructors included).
+    pub(crate) dlopen: Duration,
+    /// `dat_init` and `init` of every module: registration and patching.
+    pub(crate) init: Duration,
+    /// Keeping the transaction: freeing replaced globals, deleting copies.
+    pub(crate) commit: Duration,
+    /// The after-handlers.
+    pub(crate) after_handlers: Duration,
+    /// Dropping modules no longer imported.
+    pub(crate) cleanup: Duration,
+    /// The whole call.
+    pub(crate) total: Duration,
+}
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +50,8 @@ pub(crate) enum Outcome {
         generation: i64,
         /// The modules loaded, leaves first.
         loaded: Vec<String>,
+        /// Where the time went.
+        timings: Timings,
     },
 }
 
@@ -56,7 +82,7 @@ pub(crate) fn init(
         });
         state.begin()?;
     }
-    let result = rebuild(rt, &HashSet::new());
+    let result = rebuild(rt, &HashSet::new(), &mut Timings::default());
     let mut state = rt.lock();
     match result {
         Ok(_) => {
@@ -109,7 +135,8 @@ pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
 
 /// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
 pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let mut timings = Timings::default();
     let _busy = rt.claim()?;
     if rt.lock().shut_down {
         return Err(Error::ShutDown);
@@ -129,19 +156,27 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
             return Err(Error::Vetoed(name.clone()));
         }
     }
+    timings.check = started.elapsed();
+    let phase = Instant::now();
     rt.run_handlers(true, &old_order);
+    timings.before_handlers = phase.elapsed();
 
     let snapshot = {
         let mut state = rt.lock();
         state.begin()?;
         state.tree()?.clone()
     };
-    match rebuild(rt, &changed) {
+    match rebuild(rt, &changed, &mut timings) {
         Ok(new_order) => {
             let loaded = reloaded_in_order(rt, &new_order);
-            let generation = commit(rt, &snapshot, &new_order);
-            crate::manifest::write(&rt.lock(), Some(started.elapsed()));
-            Ok(Outcome::Reloaded { generation, loaded })
+            let generation = commit(rt, &snapshot, &new_order, &mut timings);
+            timings.total = started.elapsed();
+            crate::manifest::write(&rt.lock(), Some(timings.total));
+            Ok(Outcome::Reloaded {
+                generation,
+                loaded,
+                timings,
+            })
         }
         Err(err) => {
             {
@@ -178,7 +213,8 @@ pub(crate) fn shutdown(rt: &Runtime) -> Result<(), Error> {
 
 /// Keeps a successful reload: the new generation, after-handlers, then the
 /// modules no longer imported leave the tree.
-fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String]) -> i64 {
+fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String], timings: &mut Timings) -> i64 {
+    let phase = Instant::now();
     let generation = {
         let mut state = rt.lock();
         let loaded = std::mem::take(&mut state.reloading);
@@ -203,8 +239,13 @@ fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String]) -> i64 {
         }
         state.generation
     };
+    timings.commit = phase.elapsed();
+    let phase = Instant::now();
     rt.run_handlers(false, new_order);
+    timings.after_handlers = phase.elapsed();
 
+    let phase = Instant::now();
+    let _cleanup = PhaseTimer(phase, &mut timings.cleanup);
     let mut state = rt.lock();
     let State { tree, .. } = &mut *state;
     let Some(tree) = tree else {
@@ -228,6 +269,15 @@ fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String]) -> i64 {
         }
     }
     generation
+}
+
+/// Records the time from its creation to its drop (every return path).
+struct PhaseTimer<'a>(Instant, &'a mut Duration);
+
+impl Drop for PhaseTimer<'_> {
+    fn drop(&mut self) {
+        *self.1 = self.0.elapsed();
+    }
 }
 
 /// The modules the running reload loaded, leaves first.
@@ -272,7 +322,11 @@ fn exports_of(tree: &Tree, order: &[String]) -> Vec<(String, ModuleExports)> {
 
 /// Loads what changed or is newly imported, then runs dat_init and init
 /// leaves first. Returns the new order of the tree.
-fn rebuild(rt: &Runtime, changed: &HashSet<String>) -> Result<Vec<String>, Error> {
+fn rebuild(
+    rt: &Runtime,
+    changed: &HashSet<String>,
+    timings: &mut Timings,
+) -> Result<Vec<String>, Error> {
     let (root, dir) = {
         let state = rt.lock();
         let tree = state.tree()?;
@@ -286,10 +340,16 @@ fn rebuild(rt: &Runtime, changed: &HashSet<String>) -> Result<Vec<String>, Error
         done: HashSet::new(),
         fresh: HashSet::new(),
         order: Vec::new(),
+        copy: Duration::ZERO,
+        dlopen: Duration::ZERO,
     };
-    walk.visit(&root)?;
+    let visited = walk.visit(&root);
+    (timings.copy, timings.dlopen) = (walk.copy, walk.dlopen);
+    visited?;
     let Discovery { order, fresh, .. } = walk;
     rt.lock().reloading = fresh.clone();
+    let phase = Instant::now();
+    let _init = PhaseTimer(phase, &mut timings.init);
 
     for name in order.iter().filter(|name| **name != root) {
         let exports = {
@@ -356,6 +416,8 @@ struct Discovery<'a> {
     done: HashSet<String>,
     fresh: HashSet<String>,
     order: Vec<String>,
+    copy: Duration,
+    dlopen: Duration,
 }
 
 impl Discovery<'_> {
@@ -395,6 +457,8 @@ impl Discovery<'_> {
             module: name.to_owned(),
             detail: crate::error::chain(&err),
         })?;
+        self.copy += loaded.copy_time;
+        self.dlopen += loaded.open_time;
         let imports = loaded.imports.clone();
         let mut state = self.rt.lock();
         let version = Version {

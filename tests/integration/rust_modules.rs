@@ -46,6 +46,11 @@ scenario! {
         let report = hcr.reload().unwrap();
         assert_eq!(report.modules, ["fx_shapes"]);
         assert_eq!(report.generation, 1);
+        let phases = report.phases.expect("a reload reports where its time went");
+        let parts = phases.check + phases.before_handlers + phases.copy + phases.dlopen
+            + phases.init + phases.commit + phases.after_handlers + phases.cleanup;
+        assert!(phases.copy > std::time::Duration::ZERO && phases.dlopen > std::time::Duration::ZERO);
+        assert!(parts <= phases.total && phases.total <= report.elapsed, "{phases:?}");
         assert_eq!((area(&square()), scale(5), raw(5)), (12.0, 15, 15));
     }
 }
