@@ -71,5 +71,11 @@ fn calls(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls);
+mod common;
+
+criterion_group! {
+    name = benches;
+    config = common::config();
+    targets = calls
+}
 criterion_main!(benches);

@@ -78,5 +78,11 @@ fn calls(c: &mut Criterion) {
     drop((data_table, near_table));
 }
 
-criterion_group!(benches, calls);
+mod common;
+
+criterion_group! {
+    name = benches;
+    config = common::config();
+    targets = calls
+}
 criterion_main!(benches);
