@@ -34,38 +34,6 @@ const CONFIGS: &[(usize, usize)] = &[
     (10, 50),
 ];
 
-/// A C module named `name` registering `procs` procs that return `version`.
-fn module_source(name: &str, procs: usize, version: u32) -> String {
-    let mut source = String::from("#include <hcr.h>\n#include <stddef.h>\n");
-    for i in 0..procs {
-        let _ = writeln!(
-            source,
-            "static int p{i}(void) {{ return {i} + {version}; }}"
-        );
-    }
-    source.push_str("static const char *const names[] = {");
-    for i in 0..procs {
-        let _ = write!(source, "\"p{i}\",");
-    }
-    source.push_str("};\nstatic void *const fns[] = {");
-    for i in 0..procs {
-        let _ = write!(source, "(void *)p{i},");
-    }
-    let _ = write!(
-        source,
-        "}};\n\
-         const char *const *hcr_module_imports(void) {{ static const char *const none[] = {{NULL}}; return none; }}\n\
-         const char *hcr_module_hash(void) {{ return \"{name} v{version}\"; }}\n\
-         int hcr_module_dat_init(void) {{\n\
-             for (size_t i = 0; i < {procs}; i++)\n\
-                 if (!hcr_register_proc(\"{name}\", names[i], fns[i])) return 1;\n\
-             return 0;\n\
-         }}\n\
-         int hcr_module_init(void) {{ return 0; }}\n"
-    );
-    source
-}
-
 /// Builds versions 0 and 1 of every module of a configuration into `dir`
 /// (`lib<name>.v<n>.so`); module `m0` is the one that reloads.
 fn build_config(work: &Path, procs: usize, modules: usize) -> PathBuf {
@@ -80,7 +48,7 @@ fn build_config(work: &Path, procs: usize, modules: usize) -> PathBuf {
                 continue;
             }
             let source = dir.join(format!("{name}.v{version}.c"));
-            std::fs::write(&source, module_source(&name, count, version)).expect("source");
+            std::fs::write(&source, common::module_source(&name, count, version)).expect("source");
             CModule::new(&source)
                 .build(&library)
                 .unwrap_or_else(|err| panic!("{err}"));

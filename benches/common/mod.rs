@@ -1,5 +1,6 @@
 //! What every bench shares.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use criterion::Criterion;
@@ -7,6 +8,7 @@ use criterion::Criterion;
 /// Criterion as configured from the command line, shortened when
 /// `HCR_BENCH_QUICK` is set (CI proves the benches run; the numbers of a
 /// quick run are not worth publishing).
+#[allow(dead_code, reason = "the memory bench prints instead of timing")]
 pub fn config() -> Criterion {
     let criterion = Criterion::default();
     if std::env::var_os("HCR_BENCH_QUICK").is_some() {
@@ -19,3 +21,37 @@ pub fn config() -> Criterion {
         criterion
     }
 }
+
+/// A C module named `name` registering `procs` procs that return `version`.
+#[allow(dead_code, reason = "used by the reload and memory benches only")]
+pub fn module_source(name: &str, procs: usize, version: u32) -> String {
+    let mut source = String::from("#include <hcr.h>\n#include <stddef.h>\n");
+    for i in 0..procs {
+        let _ = writeln!(
+            source,
+            "static int p{i}(void) {{ return {i} + {version}; }}"
+        );
+    }
+    source.push_str("static const char *const names[] = {");
+    for i in 0..procs {
+        let _ = write!(source, "\"p{i}\",");
+    }
+    source.push_str("};\nstatic void *const fns[] = {");
+    for i in 0..procs {
+        let _ = write!(source, "(void *)p{i},");
+    }
+    let _ = write!(
+        source,
+        "}};\n\
+         const char *const *hcr_module_imports(void) {{ static const char *const none[] = {{NULL}}; return none; }}\n\
+         const char *hcr_module_hash(void) {{ return \"{name} v{version}\"; }}\n\
+         int hcr_module_dat_init(void) {{\n\
+             for (size_t i = 0; i < {procs}; i++)\n\
+                 if (!hcr_register_proc(\"{name}\", names[i], fns[i])) return 1;\n\
+             return 0;\n\
+         }}\n\
+         int hcr_module_init(void) {{ return 0; }}\n"
+    );
+    source
+}
+
