@@ -1,5 +1,6 @@
-//! Per-call cost of the two stub forms, side by side with a direct call and
-//! a plain function pointer, in one run.
+//! Per-call cost of the two stub forms, side by side with a direct call, a
+//! plain function pointer and a function pointer into a `dlopen`ed library,
+//! in one run; then the same with a second thread calling at once.
 //!
 //! `cargo bench -p hcr-benches --bench stubs`
 //!
@@ -14,6 +15,8 @@
 )]
 
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hcr_runtime::jump_table::DEFAULT_HINT;
@@ -52,6 +55,54 @@ fn near_hint() -> usize {
     (code + 0x4000_0000) & !0xffff
 }
 
+/// `add` in a shared library of its own, as a plain dylib function
+/// pointer (what a `libloading`-based reloader calls).
+fn dylib_add() -> (libloading::Library, Add) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-stubs");
+    std::fs::create_dir_all(&dir).expect("bench directory");
+    let source = dir.join("add.c");
+    std::fs::write(
+        &source,
+        "#include <stdint.h>\nuint64_t add(uint64_t a, uint64_t b) { return a + b; }\n",
+    )
+    .expect("source");
+    let library = dir.join("libadd.so");
+    hcr_build::CModule::new(&source)
+        .build(&library)
+        .unwrap_or_else(|err| panic!("{err}"));
+    // SAFETY: the library is plain C with no initializers.
+    let library = unsafe { libloading::Library::new(&library) }.expect("dlopen");
+    // SAFETY: `add` has this signature in the C source above.
+    let add: Add = *unsafe { library.get::<Add>(b"add\0") }.expect("dlsym");
+    (library, add)
+}
+
+/// Runs `f` on another thread until dropped, so that a bench measures its
+/// calls while a second thread calls too.
+struct Busy(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
+
+impl Busy {
+    fn calling(f: Add) -> Busy {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                black_box(f(black_box(1), black_box(2)));
+            }
+        });
+        Busy(stop, Some(thread))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.1.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 fn calls(c: &mut Criterion) {
     let (data_table, data) = stub(StubForm::Data, DEFAULT_HINT);
     let (near_table, near) = stub(StubForm::Near, near_hint());
@@ -60,20 +111,30 @@ fn calls(c: &mut Criterion) {
         "the near table needs its hint address"
     );
     let pointer: Add = black_box(add);
+    let (_library, dylib) = dylib_add();
 
+    let cases: [(&str, Add); 5] = [
+        ("direct (not inlined)", add),
+        ("function pointer", pointer),
+        ("dylib function pointer (libloading)", dylib),
+        ("hcr stub, data form", data),
+        ("hcr stub, near form", near),
+    ];
     let mut group = c.benchmark_group("call add(a, b)");
     group.bench_function("direct (not inlined)", |b| {
         b.iter(|| add(black_box(1), black_box(2)))
     });
-    group.bench_function("function pointer", |b| {
-        b.iter(|| pointer(black_box(1), black_box(2)))
-    });
-    group.bench_function("hcr stub, data form", |b| {
-        b.iter(|| data(black_box(1), black_box(2)))
-    });
-    group.bench_function("hcr stub, near form", |b| {
-        b.iter(|| near(black_box(1), black_box(2)))
-    });
+    for (name, f) in &cases[1..] {
+        group.bench_function(*name, |b| b.iter(|| f(black_box(1), black_box(2))));
+    }
+    group.finish();
+
+    // The same calls while a second thread calls the same function.
+    let mut group = c.benchmark_group("call add(a, b), 2 threads");
+    for (name, f) in cases {
+        let _busy = Busy::calling(f);
+        group.bench_function(name, |b| b.iter(|| f(black_box(1), black_box(2))));
+    }
     group.finish();
     drop((data_table, near_table));
 }
