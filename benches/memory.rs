@@ -48,7 +48,12 @@ fn mapped_from(marker: &str) -> (usize, usize) {
             let end = usize::from_str_radix(end, 16).unwrap_or(0);
             bytes += end - start;
         }
-        files.insert(line.split_whitespace().nth(5).unwrap_or_default().to_owned());
+        files.insert(
+            line.split_whitespace()
+                .nth(5)
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
     (bytes, files.len())
 }
@@ -86,8 +91,10 @@ fn main() {
     let before = resident();
     for i in 0..10_000 {
         // SAFETY: `target` is code of this program, which stays mapped.
-        unsafe { runtime.register_proc("bench", &format!("p{i}"), target as *const std::ffi::c_void) }
-            .expect("register");
+        unsafe {
+            runtime.register_proc("bench", &format!("p{i}"), target as *const std::ffi::c_void)
+        }
+        .expect("register");
     }
     row(
         "resident memory per 10 000 registered procs",
@@ -125,7 +132,10 @@ fn main() {
     let (mapped, files) = mapped_from(copies.to_str().unwrap_or_default());
     row(
         "retained versions after 100 reloads",
-        format!("{} (runtime's count), {files} mapped copies", runtime.retained_version_count()),
+        format!(
+            "{} (runtime's count), {files} mapped copies",
+            runtime.retained_version_count()
+        ),
     );
     row(
         "address space mapped by those versions",

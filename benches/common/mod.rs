@@ -54,4 +54,3 @@ pub fn module_source(name: &str, procs: usize, version: u32) -> String {
     );
     source
 }
-
