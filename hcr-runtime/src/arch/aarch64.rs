@@ -13,7 +13,7 @@
 //!   in x30, as if the caller had called it.
 
 use super::{EncodeError, JUMP_LEN, VENEER_LEN, VENEER_OFFSET, check_slot_alignment};
-use super::{TARGET_OFFSET, check_word_aligned, pack_words, signed_displacement};
+use super::{TARGET_OFFSET, check_word_aligned, jump_area, pack_words, signed_displacement};
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 8;
@@ -64,8 +64,7 @@ pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeEr
 /// # Errors
 /// As for [`near_jump`].
 pub fn near_jump_area(slot: u64, target: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
-    let branch = u32::from_le_bytes(near_jump(slot, target)?);
-    Ok(pack_words([branch, BRK_0]))
+    Ok(jump_area(&near_jump(slot, target)?, &BRK_0.to_le_bytes()))
 }
 
 /// The bad-call veneer at `slot + 16`, reading the handler from `cell`.
@@ -108,21 +107,18 @@ mod tests {
 
     #[test]
     fn data_jump_matches_the_assembler() {
-        assert_eq!(
-            data_jump(SLOT).unwrap().to_vec(),
-            golden::case(GOLDEN, "data_jump")
-        );
+        golden::assert_case(GOLDEN, "data_jump", &data_jump(SLOT).unwrap());
     }
 
     #[test]
     fn near_jumps_match_the_assembler_up_to_both_limits() {
         for &(name, distance) in NEAR_CASES {
             let bytes = near_jump(SLOT, SLOT.wrapping_add_signed(distance)).unwrap();
-            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+            golden::assert_case(GOLDEN, name, &bytes);
         }
         let area = near_jump_area(SLOT, SLOT + 0x1000).unwrap();
-        assert_eq!(area[..4].to_vec(), golden::case(GOLDEN, "near_forward"));
-        assert_eq!(area[4..].to_vec(), golden::case(GOLDEN, "trap"));
+        golden::assert_case(GOLDEN, "near_forward", &area[..4]);
+        golden::assert_case(GOLDEN, "trap", &area[4..]);
     }
 
     #[test]
@@ -138,18 +134,18 @@ mod tests {
         for &(name, distance) in VENEER_CASES {
             let cell = SLOT.wrapping_add_signed(distance);
             let bytes = bad_call_veneer(SLOT, cell).unwrap();
-            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+            golden::assert_case(GOLDEN, name, &bytes);
         }
         assert!(bad_call_veneer(SLOT, SLOT + (2 << 20)).is_err());
     }
 
     #[test]
     fn every_golden_case_is_checked() {
-        let mut known = vec!["data_jump", "trap"];
-        known.extend(NEAR_CASES.iter().map(|c| c.0));
-        known.extend(VENEER_CASES.iter().map(|c| c.0));
-        for name in golden::names(GOLDEN) {
-            assert!(known.contains(&name), "golden case {name} has no test");
-        }
+        let near = NEAR_CASES.iter().map(|c| c.0);
+        let veneers = VENEER_CASES.iter().map(|c| c.0);
+        golden::assert_all_checked(
+            GOLDEN,
+            ["data_jump", "trap"].into_iter().chain(near).chain(veneers),
+        );
     }
 }

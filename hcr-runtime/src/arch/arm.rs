@@ -12,7 +12,7 @@
 //!   the caller's return address still in lr.
 
 use super::{EncodeError, JUMP_LEN, VENEER_LEN, check_slot_alignment};
-use super::{check_word_aligned, pack_words, signed_displacement};
+use super::{address32, check_word_aligned, jump_area, pack_words, signed_displacement};
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 4;
@@ -27,14 +27,6 @@ const UDF_0: u32 = 0xe7f0_00f0; // udf #0
 const LDR_PC_PC: u32 = 0xe59f_f000; // ldr pc, [pc, #0]
 const SUB_R0_PC_24: u32 = 0xe24f_0018; // sub r0, pc, #24
 const LDR_PC_IP: u32 = 0xe59c_f000; // ldr pc, [ip]
-
-fn address32(what: &'static str, address: u64) -> Result<u32, EncodeError> {
-    u32::try_from(address).map_err(|_| EncodeError::AddressTooWide {
-        what,
-        address,
-        bits: 32,
-    })
-}
 
 /// The data form's jump instructions, independent of the slot's address.
 ///
@@ -62,8 +54,7 @@ pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeEr
 /// # Errors
 /// As for [`near_jump`].
 pub fn near_jump_area(slot: u64, target: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
-    let branch = u32::from_le_bytes(near_jump(slot, target)?);
-    Ok(pack_words([branch, UDF_0]))
+    Ok(jump_area(&near_jump(slot, target)?, &UDF_0.to_le_bytes()))
 }
 
 /// `movw`/`movt ip, #imm16` (A1 encodings).
@@ -112,20 +103,17 @@ mod tests {
 
     #[test]
     fn data_jump_matches_the_assembler() {
-        assert_eq!(
-            data_jump(SLOT).unwrap().to_vec(),
-            golden::case(GOLDEN, "data_jump")
-        );
+        golden::assert_case(GOLDEN, "data_jump", &data_jump(SLOT).unwrap());
     }
 
     #[test]
     fn near_jumps_match_the_assembler_up_to_both_limits() {
         for &(name, distance) in NEAR_CASES {
             let bytes = near_jump(SLOT, SLOT.wrapping_add_signed(distance)).unwrap();
-            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+            golden::assert_case(GOLDEN, name, &bytes);
         }
         let area = near_jump_area(SLOT, SLOT + 0x1000).unwrap();
-        assert_eq!(area[4..].to_vec(), golden::case(GOLDEN, "trap"));
+        golden::assert_case(GOLDEN, "trap", &area[4..]);
     }
 
     #[test]
@@ -140,18 +128,18 @@ mod tests {
     fn veneers_match_the_assembler() {
         for &(name, cell) in VENEER_CASES {
             let bytes = bad_call_veneer(SLOT, cell).unwrap();
-            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+            golden::assert_case(GOLDEN, name, &bytes);
         }
         assert!(bad_call_veneer(SLOT, 0x1_0000_0000).is_err());
     }
 
     #[test]
     fn every_golden_case_is_checked() {
-        let mut known = vec!["data_jump", "trap"];
-        known.extend(NEAR_CASES.iter().map(|c| c.0));
-        known.extend(VENEER_CASES.iter().map(|c| c.0));
-        for name in golden::names(GOLDEN) {
-            assert!(known.contains(&name), "golden case {name} has no test");
-        }
+        let near = NEAR_CASES.iter().map(|c| c.0);
+        let veneers = VENEER_CASES.iter().map(|c| c.0);
+        golden::assert_all_checked(
+            GOLDEN,
+            ["data_jump", "trap"].into_iter().chain(near).chain(veneers),
+        );
     }
 }

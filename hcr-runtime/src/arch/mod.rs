@@ -120,6 +120,26 @@ pub(crate) fn check_word_aligned(what: &'static str, address: u64) -> Result<(),
     Ok(())
 }
 
+/// A near-form jump area: the jump, then `trap` (an instruction that is
+/// never executed) repeated over the rest of the area.
+pub(crate) fn jump_area(jump: &[u8], trap: &[u8]) -> [u8; JUMP_LEN] {
+    let mut area = [0; JUMP_LEN];
+    area[..jump.len()].copy_from_slice(jump);
+    for (byte, fill) in area[jump.len()..].iter_mut().zip(trap.iter().cycle()) {
+        *byte = *fill;
+    }
+    area
+}
+
+/// `address` as a 32-bit field, for architectures with 32-bit addresses.
+pub(crate) fn address32(what: &'static str, address: u64) -> Result<u32, EncodeError> {
+    u32::try_from(address).map_err(|_| EncodeError::AddressTooWide {
+        what,
+        address,
+        bits: 32,
+    })
+}
+
 /// Instruction words in memory order, little-endian.
 ///
 /// # Panics
@@ -163,10 +183,20 @@ pub(crate) mod golden {
             .collect()
     }
 
-    /// Every case name in a golden file.
-    pub(crate) fn names(file: &str) -> Vec<&str> {
-        file.lines()
+    /// Checks an encoder's bytes against case `name`.
+    pub(crate) fn assert_case(file: &str, name: &str, bytes: &[u8]) {
+        assert_eq!(bytes, case(file, name).as_slice(), "case {name}");
+    }
+
+    /// Checks that every case of the golden file is among `checked`, so a
+    /// case added to a `.S` file cannot go untested.
+    pub(crate) fn assert_all_checked<'a>(file: &str, checked: impl IntoIterator<Item = &'a str>) {
+        let checked: Vec<&str> = checked.into_iter().collect();
+        for name in file
+            .lines()
             .filter_map(|line| line.split_whitespace().next())
-            .collect()
+        {
+            assert!(checked.contains(&name), "golden case {name} has no test");
+        }
     }
 }

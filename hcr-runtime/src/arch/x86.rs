@@ -10,6 +10,7 @@
 //!   16-byte alignment at a call target still holds.
 
 use super::{EncodeError, JUMP_LEN, TARGET_OFFSET, VENEER_LEN, check_slot_alignment};
+use super::{address32, jump_area};
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 4;
@@ -21,14 +22,6 @@ pub const HANDLER_CELL_SPACING: Option<usize> = None;
 pub const NEAR_REACH: u64 = 1 << 32;
 
 const INT3: u8 = 0xcc;
-
-fn address32(what: &'static str, address: u64) -> Result<u32, EncodeError> {
-    u32::try_from(address).map_err(|_| EncodeError::AddressTooWide {
-        what,
-        address,
-        bits: 32,
-    })
-}
 
 /// The data form's jump instructions for the slot at `slot`.
 ///
@@ -61,9 +54,7 @@ pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeEr
 /// # Errors
 /// As for [`near_jump`].
 pub fn near_jump_area(slot: u64, target: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
-    let mut area = [INT3; JUMP_LEN];
-    area[..NEAR_JUMP_LEN].copy_from_slice(&near_jump(slot, target)?);
-    Ok(area)
+    Ok(jump_area(&near_jump(slot, target)?, &[INT3]))
 }
 
 /// The bad-call veneer at `slot + 16`.
@@ -101,33 +92,27 @@ mod tests {
 
     #[test]
     fn data_jump_matches_the_assembler() {
-        assert_eq!(
-            data_jump(SLOT).unwrap().to_vec(),
-            golden::case(GOLDEN, "data_jump")
-        );
+        golden::assert_case(GOLDEN, "data_jump", &data_jump(SLOT).unwrap());
     }
 
     #[test]
     fn near_jumps_match_the_assembler_including_wraparound() {
         for &(name, slot, target) in NEAR_CASES {
             let bytes = near_jump(slot, target).unwrap();
-            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+            golden::assert_case(GOLDEN, name, &bytes);
         }
     }
 
     #[test]
     fn veneer_matches_the_assembler() {
         let bytes = bad_call_veneer(SLOT, 0x0fff_f000).unwrap();
-        assert_eq!(bytes.to_vec(), golden::case(GOLDEN, "veneer"));
+        golden::assert_case(GOLDEN, "veneer", &bytes);
     }
 
     #[test]
     fn every_golden_case_is_checked() {
-        let mut known = vec!["data_jump", "veneer"];
-        known.extend(NEAR_CASES.iter().map(|c| c.0));
-        for name in golden::names(GOLDEN) {
-            assert!(known.contains(&name), "golden case {name} has no test");
-        }
+        let near = NEAR_CASES.iter().map(|c| c.0);
+        golden::assert_all_checked(GOLDEN, ["data_jump", "veneer"].into_iter().chain(near));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   so the stack is aligned as the System V ABI expects at a call target.
 
 use super::{EncodeError, JUMP_LEN, VENEER_LEN, VENEER_OFFSET, check_slot_alignment};
-use super::{TARGET_OFFSET, signed_displacement};
+use super::{TARGET_OFFSET, jump_area, signed_displacement};
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 8;
@@ -54,9 +54,7 @@ pub fn near_jump(slot: u64, target: u64) -> Result<[u8; NEAR_JUMP_LEN], EncodeEr
 /// # Errors
 /// As for [`near_jump`].
 pub fn near_jump_area(slot: u64, target: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
-    let mut area = [INT3; JUMP_LEN];
-    area[..NEAR_JUMP_LEN].copy_from_slice(&near_jump(slot, target)?);
-    Ok(area)
+    Ok(jump_area(&near_jump(slot, target)?, &[INT3]))
 }
 
 /// The bad-call veneer at `slot + 16`: loads the slot's address into the
@@ -109,10 +107,7 @@ mod tests {
 
     #[test]
     fn data_jump_matches_the_assembler() {
-        assert_eq!(
-            data_jump(SLOT).unwrap().to_vec(),
-            golden::case(GOLDEN, "data_jump")
-        );
+        golden::assert_case(GOLDEN, "data_jump", &data_jump(SLOT).unwrap());
     }
 
     #[test]
@@ -120,7 +115,7 @@ mod tests {
         for &(name, distance) in NEAR_CASES {
             let target = (SLOT + NEAR_JUMP_LEN as u64).wrapping_add_signed(distance);
             let bytes = near_jump(SLOT, target).unwrap();
-            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+            golden::assert_case(GOLDEN, name, &bytes);
         }
     }
 
@@ -144,18 +139,15 @@ mod tests {
         for &(name, distance) in VENEER_CASES {
             let cell = SLOT.wrapping_add_signed(distance);
             let bytes = bad_call_veneer(SLOT, cell).unwrap();
-            assert_eq!(bytes.to_vec(), golden::case(GOLDEN, name), "case {name}");
+            golden::assert_case(GOLDEN, name, &bytes);
         }
     }
 
     #[test]
     fn every_golden_case_is_checked() {
-        let mut known = vec!["data_jump"];
-        known.extend(NEAR_CASES.iter().map(|c| c.0));
-        known.extend(VENEER_CASES.iter().map(|c| c.0));
-        for name in golden::names(GOLDEN) {
-            assert!(known.contains(&name), "golden case {name} has no test");
-        }
+        let near = NEAR_CASES.iter().map(|c| c.0);
+        let veneers = VENEER_CASES.iter().map(|c| c.0);
+        golden::assert_all_checked(GOLDEN, ["data_jump"].into_iter().chain(near).chain(veneers));
     }
 
     #[test]
