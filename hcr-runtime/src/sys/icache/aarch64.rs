@@ -49,3 +49,11 @@ pub(super) fn sync(written: *const u8, executed: *const u8, len: usize) {
     barrier();
     synchronize_context();
 }
+
+pub(super) fn register_core_sync() -> bool {
+    super::membarrier::register()
+}
+
+pub(super) fn sync_other_cores() {
+    super::membarrier::sync_cores();
+}
