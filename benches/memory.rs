@@ -113,9 +113,8 @@ fn main() {
             .unwrap_or_else(|err| panic!("{err}"));
     }
     let install = |version: u32| {
-        let staging = work.join(".libkept.tmp");
-        std::fs::copy(work.join(format!("libkept.v{version}.so")), &staging).expect("copy");
-        std::fs::rename(&staging, work.join("libkept.so")).expect("rename");
+        let built = work.join(format!("libkept.v{version}.so"));
+        hcr_build::install_file(&built, &work.join("libkept.so")).expect("install");
     };
     install(0);
     // SAFETY: this program runs one thread, so nothing reads the

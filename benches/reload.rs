@@ -60,9 +60,8 @@ fn build_config(work: &Path, procs: usize, modules: usize) -> PathBuf {
 /// Installs version `version` of `name` as the linker would: a new file
 /// renamed over the old one.
 fn install(dir: &Path, name: &str, version: u32) {
-    let staging = dir.join(format!(".lib{name}.so.tmp"));
-    std::fs::copy(dir.join(format!("lib{name}.v{version}.so")), &staging).expect("copy");
-    std::fs::rename(&staging, dir.join(format!("lib{name}.so"))).expect("rename");
+    let built = dir.join(format!("lib{name}.v{version}.so"));
+    hcr_build::install_file(&built, &dir.join(format!("lib{name}.so"))).expect("install");
 }
 
 /// In the child: init the tree, then `iters` reloads of `m0`. Prints the

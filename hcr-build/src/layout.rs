@@ -17,26 +17,34 @@ pub struct Layout {
     pub modules: Vec<(String, PathBuf)>,
 }
 
-/// Copies `file` into `dir` under its own name unless it is there already,
-/// the way a linker writes: a new file renamed over the old one, so a
-/// running host never reads half a library.
+/// Copies `file` into `dir` under its own name unless it is there already
+/// (see [`install_file`]).
 ///
 /// # Errors
 /// [`BuildError::Layout`] with the path.
 pub fn place(file: &Path, dir: &Path) -> Result<PathBuf, BuildError> {
-    let name = file.file_name().unwrap_or_default();
-    let target = dir.join(name);
-    if file.parent() == Some(dir) {
-        return Ok(target);
+    let target = dir.join(file.file_name().unwrap_or_default());
+    if file.parent() != Some(dir) {
+        install_file(file, &target)?;
     }
-    let staging = dir.join(format!(".{}.hcr-tmp", name.to_string_lossy()));
+    Ok(target)
+}
+
+/// Copies `file` to `target` the way a linker writes: into a new file
+/// beside `target`, then renamed over it, so a running host never reads
+/// half a library.
+///
+/// # Errors
+/// [`BuildError::Layout`] with the target's path.
+pub fn install_file(file: &Path, target: &Path) -> Result<(), BuildError> {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let staging = target.with_file_name(format!(".{name}.hcr-tmp"));
     let layout_error = |source| BuildError::Layout {
-        path: target.clone(),
+        path: target.to_path_buf(),
         source,
     };
     std::fs::copy(file, &staging).map_err(layout_error)?;
-    std::fs::rename(&staging, &target).map_err(layout_error)?;
-    Ok(target)
+    std::fs::rename(&staging, target).map_err(layout_error)
 }
 
 /// How one module crate of `project` is built.

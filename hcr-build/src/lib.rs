@@ -33,7 +33,7 @@ pub use c_module::CModule;
 pub use cargo::{
     HostBinary, Running, RustModule, cross_target, runtime_library, runtime_library_from,
 };
-pub use layout::{Layout, build_project, module_build, place};
+pub use layout::{Layout, build_project, install_file, module_build, place};
 pub use project::{ModuleCrate, Project};
 
 /// Why a build failed.

@@ -4,13 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hcr_build::HostBinary;
-
 fn binary(package: &str, bin: &str) -> PathBuf {
-    HostBinary::new(package, bin)
-        .manifest_path(hcr_build::workspace_dir().join("Cargo.toml"))
-        .build()
-        .unwrap_or_else(|err| panic!("{err}"))
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    hcr_tests::build_binary(work, package, bin, &[], bin)
 }
 
 /// The target directory the demo script builds its copy in; the fresh

@@ -4,24 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hcr_build::HostBinary;
-
 /// Builds orbit with `features` and keeps a copy under `name`.
 fn build_orbit(name: &str, features: &[&str]) -> PathBuf {
-    let binary = features
-        .iter()
-        .fold(
-            HostBinary::new("hcr-examples", "orbit")
-                .manifest_path(hcr_build::workspace_dir().join("Cargo.toml")),
-            |binary, feature| binary.feature(feature),
-        )
-        .build()
-        .unwrap_or_else(|err| panic!("{err}"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("orbit");
-    std::fs::create_dir_all(&dir).unwrap();
-    let copy = dir.join(name);
-    std::fs::copy(binary, &copy).unwrap();
-    copy
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    hcr_tests::build_binary(work, "hcr-examples", "orbit", features, name)
 }
 
 fn output(program: &Path, args: &[&str]) -> (String, String) {

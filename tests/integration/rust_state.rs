@@ -163,20 +163,8 @@ scenario! {
 
 /// Builds fx_state_host with `features` and keeps a copy under `name`.
 fn build_host(name: &str, features: &[&str]) -> std::path::PathBuf {
-    let binary = features
-        .iter()
-        .fold(
-            hcr_build::HostBinary::new("fx_state_host", "fx_state_host")
-                .manifest_path(hcr_build::workspace_dir().join("Cargo.toml")),
-            |binary, feature| binary.feature(feature),
-        )
-        .build()
-        .unwrap_or_else(|err| panic!("{err}"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fx_state_host");
-    std::fs::create_dir_all(&dir).unwrap();
-    let copy = dir.join(name);
-    std::fs::copy(binary, &copy).unwrap();
-    copy
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    hcr_tests::build_binary(work, "fx_state_host", "fx_state_host", features, name)
 }
 
 #[test]

@@ -170,6 +170,32 @@ fn built(work: &Path) -> &'static Built {
     })
 }
 
+/// Builds binary `bin` of `package` with `features` and keeps a copy named
+/// `name` under the tests' scratch directory `work` (the next build with
+/// other features overwrites cargo's own file).
+pub fn build_binary(
+    work: &Path,
+    package: &str,
+    bin: &str,
+    features: &[&str],
+    name: &str,
+) -> PathBuf {
+    let binary = features
+        .iter()
+        .fold(
+            hcr_build::HostBinary::new(package, bin)
+                .manifest_path(hcr_build::workspace_dir().join("Cargo.toml")),
+            |binary, feature| binary.feature(feature),
+        )
+        .build()
+        .unwrap_or_else(|err| panic!("{err}"));
+    let dir = work.join("binaries").join(package);
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join(name);
+    std::fs::copy(binary, &copy).unwrap();
+    copy
+}
+
 /// A stand-in for another compiler: runs rustc, but reports another
 /// version, as cargo and hcr-client's build script ask it.
 const OTHER_RUSTC: &str = r#"#!/bin/sh
