@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 mod c_module;
 mod cargo;
 mod layout;
+mod manifest;
 mod project;
 pub mod watch;
 
@@ -34,6 +35,7 @@ pub use cargo::{
     HostBinary, Running, RustModule, cross_target, runtime_library, runtime_library_from,
 };
 pub use layout::{Layout, build_project, install_file, module_build, place};
+pub use manifest::{LoadedModule, Manifest, manifest_path};
 pub use project::{ModuleCrate, Project};
 
 /// Why a build failed.

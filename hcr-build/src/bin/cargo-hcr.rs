@@ -16,7 +16,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use hcr_build::watch::{Event, watch};
-use hcr_build::{BuildError, Project, build_project};
+use hcr_build::{BuildError, Manifest, Project, build_project, manifest_path};
 
 const USAGE: &str = "usage: cargo hcr <build|run|watch|status> [-p HOST] [--release] \
                      [--manifest-path PATH] [-- ARGS...]";
@@ -94,42 +94,34 @@ fn host_dir(project: &Project, release: bool) -> PathBuf {
         .join(if release { "release" } else { "debug" })
 }
 
-/// The manifest the running host's runtime writes.
-fn manifest_path(dir: &Path) -> PathBuf {
-    dir.join("hcr-manifest.json")
-}
-
 /// Reports each new generation the host's manifest shows.
 struct Reloads {
-    path: PathBuf,
+    dir: PathBuf,
     /// The process and generation last seen.
     seen: Option<(u64, i64)>,
 }
 
 impl Reloads {
-    fn new(path: PathBuf) -> Self {
-        Reloads { path, seen: None }
+    fn new(dir: PathBuf) -> Self {
+        Reloads { dir, seen: None }
     }
 
     fn poll(&mut self) {
-        let Some(manifest) = read_manifest(&self.path) else {
+        let Some(manifest) = Manifest::read(&self.dir) else {
             return;
         };
-        let pid = manifest["pid"].as_u64().unwrap_or_default();
-        let generation = manifest["generation"].as_i64().unwrap_or_default();
+        let (pid, generation) = (manifest.pid, manifest.generation);
         if let Some((seen_pid, seen_generation)) = self.seen {
             if pid == seen_pid && generation > seen_generation {
-                let took = manifest["last_reload_ms"].as_f64().unwrap_or_default();
-                status(&format!("reloaded generation {generation} in {took:.1} ms"));
+                let took = manifest.last_reload.unwrap_or_default();
+                status(&format!(
+                    "reloaded generation {generation} in {:.1} ms",
+                    took.as_secs_f64() * 1e3
+                ));
             }
         }
         self.seen = Some((pid, generation));
     }
-}
-
-fn read_manifest(path: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 fn run(args: Args) -> Result<ExitCode, BuildError> {
@@ -152,7 +144,7 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
                     tool: layout.host.display().to_string(),
                     source,
                 })?;
-            let mut reloads = Reloads::new(manifest_path(&layout.dir));
+            let mut reloads = Reloads::new(layout.dir.clone());
             let mut exit = None;
             watch(
                 &project,
@@ -176,7 +168,7 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
                 project.host,
                 dir.display()
             ));
-            let mut reloads = Reloads::new(manifest_path(&dir));
+            let mut reloads = Reloads::new(dir.clone());
             watch(&project, &dir, args.release, &mut report, &mut || {
                 reloads.poll();
                 true
@@ -184,11 +176,11 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
             Ok(ExitCode::SUCCESS)
         }
         "status" => {
-            let path = manifest_path(&host_dir(&project, args.release));
-            let manifest = read_manifest(&path).ok_or_else(|| {
+            let dir = host_dir(&project, args.release);
+            let manifest = Manifest::read(&dir).ok_or_else(|| {
                 BuildError::Project(format!(
                     "no manifest at {}: has the host run yet?",
-                    path.display()
+                    manifest_path(&dir).display()
                 ))
             })?;
             print_status(&manifest);
@@ -200,34 +192,33 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
     }
 }
 
-fn print_status(manifest: &serde_json::Value) {
-    let pid = manifest["pid"].as_u64().unwrap_or_default();
+fn print_status(manifest: &Manifest) {
+    let pid = manifest.pid;
     let running = Path::new(&format!("/proc/{pid}")).exists();
     println!(
         "host `{}` (pid {pid}, {}), generation {}, last reload {}",
-        manifest["main"].as_str().unwrap_or_default(),
+        manifest.main,
         if running { "running" } else { "not running" },
-        manifest["generation"],
-        manifest["last_reload_ms"]
-            .as_f64()
-            .map_or("none".to_owned(), |ms| format!("{ms:.1} ms"))
+        manifest.generation,
+        manifest
+            .last_reload
+            .map_or("none".to_owned(), |took| format!(
+                "{:.1} ms",
+                took.as_secs_f64() * 1e3
+            ))
     );
     println!(
         "{:<20} {:>10} {:<18} {:<24} loaded",
         "module", "generation", "content hash", "build"
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    for module in manifest["modules"].as_array().into_iter().flatten() {
-        let loaded = module["loaded_at_unix_ms"].as_u64().unwrap_or_default();
-        let ago = now.saturating_sub(Duration::from_millis(loaded));
+    for module in &manifest.modules {
+        let ago = module.loaded_at.elapsed().unwrap_or(Duration::ZERO);
         println!(
             "{:<20} {:>10} {:<18} {:<24} {}s ago",
-            module["name"].as_str().unwrap_or_default(),
-            module["generation"],
-            module["content_hash"].as_str().unwrap_or_default(),
-            module["build"].as_str().unwrap_or_default(),
+            module.name,
+            module.generation,
+            module.content_hash,
+            module.build,
             ago.as_secs()
         );
     }

@@ -118,14 +118,6 @@ fn generation_of(line: &str) -> Option<i64> {
         .ok()
 }
 
-/// The last reload's duration from the runtime's manifest.
-fn last_reload_ms(dir: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(dir.join("hcr-manifest.json")).ok()?;
-    let start = text.find("\"last_reload_ms\":")? + "\"last_reload_ms\":".len();
-    let rest = &text[start..];
-    rest[..rest.find([',', '}'])?].parse().ok()
-}
-
 struct Demo {
     child: Child,
     lines: Receiver<String>,
@@ -230,7 +222,9 @@ pub fn run() -> Result<(), String> {
                 generation += 1;
                 let line = demo.frame(generation)?;
                 let shown = edited.elapsed() - built;
-                let reload = last_reload_ms(&layout.dir).unwrap_or_default();
+                let reload = hcr_build::Manifest::read(&layout.dir)
+                    .and_then(|manifest| manifest.last_reload)
+                    .map_or(0.0, |took| took.as_secs_f64() * 1e3);
                 println!(
                     "edit {number}, {}: rebuilt {} in {} ms; on screen {} ms later (reload {reload:.1} ms)",
                     edit.what,
