@@ -190,6 +190,10 @@ impl RuntimeLibrary {
     /// `RTLD_GLOBAL`, or linked in), if any.
     pub fn loaded() -> Option<Self> {
         let this = Library::this();
+        // One lookup first: without a runtime (a module crate's own tests,
+        // which ask on every call) this is all it costs.
+        // SAFETY: the symbol is only checked for presence, never called.
+        unsafe { this.get::<*const c_void>(b"hcr_get_proc_checked\0") }.ok()?;
         let api = Api::resolve(&this, "this process").ok()?;
         Some(RuntimeLibrary { api })
     }

@@ -35,7 +35,8 @@ fn publish<F: Copy>(runtime: &RuntimeLibrary, name: &str, function: F) -> Result
             name,
             size_of::<Published<F>>(),
             align_of::<Published<F>>(),
-            layout_tag(name),
+            // Tells one forwarder's global from a stale one of another kind.
+            crate::fingerprint::start(name),
         )
         .map_err(|err| err.message)?;
     // SAFETY: the block was registered with this type's size and
@@ -57,14 +58,6 @@ fn published<F: Copy>(runtime: &RuntimeLibrary, name: &str) -> Option<F> {
     // and host and module share the compiler (checked before dat_init
     // goes on) and this crate's version (part of the toolchain text).
     Some(unsafe { block.as_ptr().cast::<Published<F>>().read() }.function)
-}
-
-/// Tells one forwarder's global from a stale one of another layout.
-#[cfg(any(feature = "tracing", feature = "log"))]
-fn layout_tag(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Publishes the host's forwarders (host side, at start).
