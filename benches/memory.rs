@@ -103,8 +103,7 @@ fn main() {
 
     // 100 reloads of a module with 100 procs: every version stays mapped.
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-memory");
-    let copies = work.join("copies");
-    std::fs::create_dir_all(&copies).expect("work dir");
+    std::fs::create_dir_all(&work).expect("work dir");
     for version in 0..2 {
         let source = work.join(format!("kept.v{version}.c"));
         std::fs::write(&source, common::module_source("kept", 100, version)).expect("source");
@@ -117,18 +116,16 @@ fn main() {
         hcr_build::install_file(&built, &work.join("libkept.so")).expect("install");
     };
     install(0);
-    // SAFETY: this program runs one thread, so nothing reads the
-    // environment concurrently; the runtime reads the variable on its
-    // first copy.
-    unsafe { std::env::set_var("HCR_TEMP_DIR", &copies) };
+    // The runtime's in-memory copies show as `memfd:hcr:<name>`.
+    const COPIES: &str = "memfd:hcr:libkept";
     runtime.init("main", &["kept"], Some(&work)).expect("init");
-    let (mapped_one, _) = mapped_from(copies.to_str().unwrap_or_default());
+    let (mapped_one, _) = mapped_from(COPIES);
     let before = resident();
     for i in 0..100u32 {
         install((i + 1) % 2);
         runtime.perform_code_reload().expect("reload");
     }
-    let (mapped, files) = mapped_from(copies.to_str().unwrap_or_default());
+    let (mapped, files) = mapped_from(COPIES);
     row(
         "retained versions after 100 reloads",
         format!(
@@ -143,6 +140,18 @@ fn main() {
     row(
         "resident memory growth over the 100 reloads",
         format!("{} KiB", resident().saturating_sub(before) >> 10),
+    );
+    let unmapped = runtime.collect().expect("collect");
+    let (mapped, files) = mapped_from(COPIES);
+    row(
+        "after `hcr_collect`",
+        format!(
+            "{unmapped} versions unmapped; {} retained, {files} mapped copy, {} KiB mapped; \
+             resident growth since before the reloads {} KiB",
+            runtime.retained_version_count(),
+            mapped >> 10,
+            resident().saturating_sub(before) >> 10
+        ),
     );
     println!("\n{out}");
 }

@@ -132,11 +132,8 @@ fn run_child(
     report: &mut Report,
 ) -> Duration {
     let spec = format!("{},{modules},{iters},{}", dir.display(), runtime.display());
-    let copies = dir.join("copies");
-    std::fs::create_dir_all(&copies).expect("copies");
     let output = Command::new(std::env::current_exe().expect("bench binary"))
         .env("HCR_BENCH_CHILD", spec)
-        .env("HCR_TEMP_DIR", &copies)
         .output()
         .expect("child");
     assert!(

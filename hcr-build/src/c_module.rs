@@ -50,8 +50,17 @@ impl CModule {
             .try_get_compiler()
             .map_err(|err| BuildError::Compiler(err.to_string()))?;
         let mut command = compiler.to_command();
+        // Unwind tables let the runtime's reload check see this module's
+        // frames on the stack (32-bit ARM has none by default for C).
         command
-            .args(["-shared", "-fPIC", "-Wall", "-Werror", "-o"])
+            .args([
+                "-shared",
+                "-fPIC",
+                "-funwind-tables",
+                "-Wall",
+                "-Werror",
+                "-o",
+            ])
             .arg(output)
             .arg(&self.source)
             .arg("-I")

@@ -278,6 +278,31 @@ impl Host {
         Ok(())
     }
 
+    /// Unmaps every old module version (and versions of modules that left
+    /// the tree); returns how many went. Old versions otherwise stay
+    /// mapped for the life of the process, so a long session that reloads
+    /// thousands of times calls this at a quiet point.
+    ///
+    /// Calling it is a promise: no thread runs code of an old version (no
+    /// call into a module is in flight on another thread) and nothing
+    /// kept across the reload points into one: a `&'static str`, a trait
+    /// object or a plain function pointer created by old code and stored
+    /// in a [`Global`](crate::Global). Calls through reloadable functions
+    /// and stubs are always safe. A static build has nothing to unmap.
+    ///
+    /// # Errors
+    /// The runtime's error (a reload is running on another thread).
+    pub fn collect(&self) -> Result<usize, ReloadError> {
+        #[cfg(not(feature = "static"))]
+        return self.runtime.collect().map_err(|err| ReloadError {
+            module: None,
+            code: err.code,
+            message: err.message,
+        });
+        #[cfg(feature = "static")]
+        Ok(0)
+    }
+
     /// The number of successful reloads so far.
     pub fn generation(&self) -> i64 {
         #[cfg(not(feature = "static"))]

@@ -7,7 +7,7 @@
 //! every entry point into an [`Api`], whose methods take Rust strings and
 //! return `Result`.
 
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
 use std::path::Path;
 use std::ptr::NonNull;
 use std::time::Duration;
@@ -125,12 +125,15 @@ entry_points! {
     hcr_reload_needed: fn() -> bool;
     hcr_has_module_changed: fn(*const c_char) -> bool;
     hcr_perform_code_reload: fn() -> c_int;
+    hcr_perform_code_reload_with: fn(c_uint) -> c_int;
     hcr_last_error: fn() -> *const c_char;
     hcr_add_event_handler: fn(bool, Option<extern "C" fn()>);
     hcr_add_module: fn(*const c_char);
     hcr_generation: fn() -> i64;
     hcr_set_stub_form: fn(c_int) -> c_int;
     hcr_retained_version_count: fn() -> i64;
+    hcr_collect: fn() -> c_int;
+    hcr_set_kept_versions: fn(c_int) -> c_int;
     hcr_register_proc_checked: fn(*const c_char, *const c_char, *const c_void, *const c_char) -> *mut c_void;
     hcr_get_proc_checked: fn(*const c_char, *const c_char, *const c_char, *const c_char) -> *mut c_void;
     hcr_check_toolchain: fn(*const c_char, *const c_char) -> c_int;
@@ -428,6 +431,21 @@ impl Api {
         Ok(())
     }
 
+    /// `hcr_perform_code_reload_with(HCR_RELOAD_ALLOW_ACTIVE_FRAMES)`: the
+    /// same reload without the check that the calling thread runs no code
+    /// of a module the reload replaces. The caller knows that returning
+    /// into the old version's frames is fine (old code stays mapped unless
+    /// collected).
+    ///
+    /// # Errors
+    /// The runtime's error; every module is as it was.
+    pub fn perform_code_reload_allowing_active_frames(&self) -> Result<(), RuntimeError> {
+        const ALLOW_ACTIVE_FRAMES: c_uint = 1;
+        // SAFETY: see the comment on this impl.
+        self.check(unsafe { (self.hcr_perform_code_reload_with)(ALLOW_ACTIVE_FRAMES) })?;
+        Ok(())
+    }
+
     /// `hcr_reload_needed`.
     pub fn reload_needed(&self) -> bool {
         // SAFETY: see the comment on this impl.
@@ -531,6 +549,33 @@ impl Api {
     pub fn add_event_handler(&self, before: bool, callback: extern "C" fn()) {
         // SAFETY: see the comment on this impl.
         unsafe { (self.hcr_add_event_handler)(before, Some(callback)) }
+    }
+
+    /// `hcr_collect`: unmaps every module version that is not current and
+    /// returns how many went. The caller promises what hcr.h says: no
+    /// thread runs that code and nothing points into it.
+    ///
+    /// # Errors
+    /// `HCR_ERR_BUSY` while an init or reload runs; `HCR_ERR_NOT_INITIALIZED`.
+    pub fn collect(&self) -> Result<usize, RuntimeError> {
+        // SAFETY: see the comment on this impl.
+        let unmapped = self.check(unsafe { (self.hcr_collect)() })?;
+        Ok(usize::try_from(unmapped).unwrap_or(0))
+    }
+
+    /// `hcr_set_kept_versions`: after each reload at most `count` versions
+    /// of each module stay mapped (0: all). Returns the previous cap.
+    ///
+    /// # Errors
+    /// A count that does not fit the C `int`.
+    pub fn set_kept_versions(&self, count: usize) -> Result<usize, RuntimeError> {
+        let count = c_int::try_from(count).map_err(|_| RuntimeError {
+            code: -1,
+            message: format!("kept versions {count} is too large"),
+        })?;
+        // SAFETY: see the comment on this impl.
+        let previous = self.check(unsafe { (self.hcr_set_kept_versions)(count) })?;
+        Ok(usize::try_from(previous).unwrap_or(0))
     }
 
     /// `hcr_set_stub_form`: 0 data form, 1 near form (see hcr.h).

@@ -32,6 +32,7 @@ extern "C" {
 #define HCR_ERR_SIGNATURE           (-12) /* a proc's signature differs from a caller's */
 #define HCR_ERR_TOOLCHAIN           (-13) /* a module was built by another compiler */
 #define HCR_ERR_SHUT_DOWN           (-14) /* hcr_shutdown ran: no more reloads */
+#define HCR_ERR_ACTIVE_FRAME        (-15) /* this thread runs code the reload would replace */
 
 /* Results of hcr_register_global. */
 #define HCR_GLOBAL_EXISTING       0  /* kept as it was: do not initialize again */
@@ -109,11 +110,22 @@ bool hcr_has_module_changed(const char *module);
 /* Reloads every changed module; call it where no frame of a module is on
  * this thread's stack. Returns 0 (also when nothing changed, in which case
  * nothing runs) or < 0 with every module, stub and global as before, the old
- * after-handlers run and the generation unchanged. Order: veto check, before
- * handlers, load changed and newly imported modules, dat_init + init of new
- * versions and dat_init of the others leaves first, generation + 1, after
- * handlers, modules no longer imported dropped. */
+ * after-handlers run and the generation unchanged. Order: stack check, veto
+ * check, before handlers, load changed and newly imported modules, dat_init
+ * + init of new versions and dat_init of the others leaves first,
+ * generation + 1, after handlers, modules no longer imported dropped.
+ * The stack check walks this thread's frames (as far as the unwinder can:
+ * code without unwind tables ends the walk; build C modules with
+ * -funwind-tables on 32-bit ARM, where gcc leaves them out) and refuses
+ * with HCR_ERR_ACTIVE_FRAME, naming the module, when one of them runs the
+ * current code of a module the reload would replace. */
 int hcr_perform_code_reload(void);
+
+/* hcr_perform_code_reload with flags (0 or the HCR_RELOAD_* below);
+ * unknown flags are HCR_ERR_INVALID_ARGUMENT. */
+#define HCR_RELOAD_ALLOW_ACTIVE_FRAMES 1u /* skip the stack check: the caller
+                                             knows returning into old code is fine */
+int hcr_perform_code_reload_with(unsigned flags);
 
 /* This thread's last error message, "" if none. Valid until the next failing
  * call on this thread. */
@@ -148,8 +160,27 @@ int64_t hcr_generation(void);
  * are registered or a reload runs. 0 or HCR_ERR_INVALID_ARGUMENT. */
 int hcr_set_stub_form(int form);
 
-/* Module versions loaded so far; all stay mapped until the process exits. */
+/* Module versions still mapped: every version loaded so far, unless the
+ * host collected them. */
 int64_t hcr_retained_version_count(void);
+
+/* Unmaps every module version that is not current (old versions, versions
+ * a failed reload loaded, modules that left the tree) and returns how many
+ * went, or < 0 (HCR_ERR_BUSY while an init or reload runs).
+ * Calling it is the host's promise: no thread runs code of those versions
+ * and nothing keeps a pointer into them (a string literal, a vtable or a
+ * plain function pointer of old code kept in a global). Stubs are safe:
+ * they point at current code or at the bad-call handler. A library that
+ * dlclose leaves loaded (it registered a thread-local destructor) stays
+ * mapped and counted in hcr_retained_version_count. */
+int hcr_collect(void);
+
+/* After every successful reload, keep at most `count` versions of each
+ * module mapped, the current one included, and unmap older ones as
+ * hcr_collect does, with the same promise at every reload. 0 keeps all
+ * (the default; hcr_init reads $HCR_KEEP_VERSIONS when no cap was set).
+ * Returns the previous cap, or HCR_ERR_INVALID_ARGUMENT for count < 0. */
+int hcr_set_kept_versions(int count);
 
 /* ---- What each module exports -------------------------------------------- */
 /*

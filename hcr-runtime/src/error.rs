@@ -36,6 +36,9 @@ pub mod code {
     pub const TOOLCHAIN: c_int = -13;
     /// `hcr_shutdown` ran: the tree no longer reloads.
     pub const SHUT_DOWN: c_int = -14;
+    /// A frame of a module the reload would replace is on the calling
+    /// thread's stack.
+    pub const ACTIVE_FRAME: c_int = -15;
 }
 
 /// What went wrong in a runtime call.
@@ -112,6 +115,13 @@ pub enum Error {
     /// The imports form a cycle.
     #[error("cyclic import: {0}; nothing changed")]
     Cycle(String),
+    /// The reloading thread runs code of a module the reload would replace.
+    #[error(
+        "reload refused: the calling thread has a frame of module `{0}` on its stack, \
+         and this reload would replace that module's code; reload from outside it, \
+         or pass HCR_RELOAD_ALLOW_ACTIVE_FRAMES"
+    )]
+    ActiveFrame(String),
     /// A panic inside the runtime, caught at the C boundary.
     #[error("internal error in hcr-runtime: {0}")]
     Internal(String),
@@ -141,6 +151,7 @@ impl Error {
             Error::Signature(_) => code::SIGNATURE,
             Error::Toolchain(_) => code::TOOLCHAIN,
             Error::ShutDown => code::SHUT_DOWN,
+            Error::ActiveFrame(_) => code::ACTIVE_FRAME,
         }
     }
 
@@ -165,9 +176,10 @@ impl Error {
     /// The module the error is about, where there is one.
     pub fn module(&self) -> Option<&str> {
         match self {
-            Error::Load { module, .. } | Error::Step { module, .. } | Error::Vetoed(module) => {
-                Some(module)
-            }
+            Error::Load { module, .. }
+            | Error::Step { module, .. }
+            | Error::Vetoed(module)
+            | Error::ActiveFrame(module) => Some(module),
             _ => None,
         }
     }

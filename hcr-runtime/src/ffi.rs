@@ -3,7 +3,7 @@
 //! return value plus a per-thread message for `hcr_last_error`.
 
 use std::cell::RefCell;
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::ptr;
@@ -438,11 +438,28 @@ pub unsafe extern "C" fn hcr_has_module_changed(module: *const c_char) -> bool {
 }
 
 /// Reloads every changed module at this safe point; 0 when done or when
-/// nothing changed, < 0 with every module as it was otherwise.
+/// nothing changed, < 0 with every module as it was otherwise. Refused
+/// (`HCR_ERR_ACTIVE_FRAME`) when the calling thread runs code of a module
+/// the reload would replace.
 #[unsafe(no_mangle)]
 pub extern "C" fn hcr_perform_code_reload() -> c_int {
+    hcr_perform_code_reload_with(0)
+}
+
+/// [`hcr_perform_code_reload`] with flags: `HCR_RELOAD_ALLOW_ACTIVE_FRAMES`
+/// (1) skips the check of the calling thread's stack.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_perform_code_reload_with(flags: c_uint) -> c_int {
     guard(code_of, || {
-        let loaded = match reload::perform(Runtime::get())? {
+        if flags & !RELOAD_ALLOW_ACTIVE_FRAMES != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "unknown reload flags {flags:#x}"
+            )));
+        }
+        let options = reload::ReloadOptions {
+            allow_active_frames: flags & RELOAD_ALLOW_ACTIVE_FRAMES != 0,
+        };
+        let loaded = match reload::perform(Runtime::get(), options)? {
             Outcome::NothingChanged => Vec::new(),
             Outcome::Reloaded {
                 loaded, timings, ..
@@ -456,6 +473,10 @@ pub extern "C" fn hcr_perform_code_reload() -> c_int {
         Ok(0)
     })
 }
+
+/// `hcr_perform_code_reload_with` flag: reload even when the calling thread
+/// has a frame of a module the reload replaces.
+pub const RELOAD_ALLOW_ACTIVE_FRAMES: c_uint = 1;
 
 /// Runs every module's optional `hcr_module_shutdown` once, importers
 /// before their imports; afterwards reloads are refused. 0 or < 0.
@@ -663,10 +684,40 @@ pub extern "C" fn hcr_set_stub_form(form: c_int) -> c_int {
     })
 }
 
-/// How many module versions have been loaded and are kept mapped.
+/// How many module versions have been loaded and are still mapped.
 #[unsafe(no_mangle)]
 pub extern "C" fn hcr_retained_version_count() -> i64 {
-    guard(|_| 0, || Ok(Runtime::get().lock().retained.len() as i64))
+    guard(
+        |_| 0,
+        || {
+            let state = Runtime::get().lock();
+            Ok((state.retained.len() + state.pinned.len()) as i64)
+        },
+    )
+}
+
+/// Unmaps every module version that is not current; the host promises that
+/// no thread runs that code and nothing points into it (see hcr.h).
+/// Returns how many versions were unmapped, or an error code.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_collect() -> c_int {
+    guard(code_of, || {
+        let unmapped = crate::collect::collect(Runtime::get())?;
+        Ok(c_int::try_from(unmapped).unwrap_or(c_int::MAX))
+    })
+}
+
+/// Keeps at most `count` versions of each module mapped after every
+/// reload, the current one included (0: keep all, the default). Returns
+/// the previous cap, or an error code.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_set_kept_versions(count: c_int) -> c_int {
+    guard(code_of, || {
+        let count = usize::try_from(count)
+            .map_err(|_| Error::InvalidArgument(format!("kept versions {count} is negative")))?;
+        let previous = std::mem::replace(&mut Runtime::get().lock().kept_versions, count);
+        Ok(c_int::try_from(previous).unwrap_or(c_int::MAX))
+    })
 }
 
 #[cfg(test)]
@@ -686,5 +737,6 @@ mod tests {
             .into_owned();
         assert_eq!(message, "module name is NULL");
         assert_eq!(hcr_set_stub_form(7), code::INVALID_ARGUMENT);
+        assert_eq!(hcr_set_kept_versions(-1), code::INVALID_ARGUMENT);
     }
 }

@@ -62,6 +62,13 @@ pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
 }
 
 impl FileIdentity {
+    /// Whether two `stat`s of a file, taken around a read, show the same
+    /// file in the same state (no write landed in between, as far as the
+    /// timestamps' resolution can tell).
+    pub(crate) fn same_file_state(before: &std::fs::Metadata, after: &std::fs::Metadata) -> bool {
+        Metadata::of(before) == Metadata::of(after)
+    }
+
     /// Identity of a version whose bytes were read right after `meta` was taken.
     pub(crate) fn new(meta: &std::fs::Metadata, bytes: &[u8]) -> Self {
         let metadata = Metadata::of(meta);

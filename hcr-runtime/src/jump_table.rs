@@ -235,6 +235,44 @@ impl JumpTable {
         Ok(table)
     }
 
+    /// A private copy of the table's committed bytes, for a child process to
+    /// switch to after `fork` ([`JumpTable::switch_to`]). The caller keeps
+    /// the table from changing meanwhile (it holds `&self`, and every write
+    /// needs `&mut self`).
+    pub(crate) fn snapshot(&self) -> io::Result<OwnedFd> {
+        let mut file = std::fs::File::from(sys::memfd(c"hcr-jump-table")?);
+        // SAFETY: `rw..rw + committed` is this table's writable view, mapped
+        // and readable; nothing writes it while `&self` is held.
+        let bytes = unsafe { std::slice::from_raw_parts(self.rw.as_ptr(), self.committed) };
+        io::Write::write_all(&mut file, bytes)?;
+        Ok(OwnedFd::from(file))
+    }
+
+    /// Makes `snapshot` the memory behind both views, at the same
+    /// addresses. After `fork` the child's views are still shared with the
+    /// parent's memfd, so a reload in one process would re-point the other's
+    /// stubs; a child switches to a private copy taken just before the fork.
+    ///
+    /// # Safety
+    /// `snapshot` holds this table's committed bytes (from
+    /// [`JumpTable::snapshot`] with no write since), and no other thread
+    /// runs (the child right after `fork`), so no call is in flight
+    /// through a view while it is replaced.
+    pub(crate) unsafe fn switch_to(&mut self, snapshot: OwnedFd) -> Result<(), TableError> {
+        for (base, protection) in [
+            (self.rw, Protection::ReadWrite),
+            (self.rx, Protection::ReadExecute),
+        ] {
+            // SAFETY: `base..base + committed` is this table's own view,
+            // replaced by a view of the same bytes; see the caller's promise.
+            unsafe { sys::map_view(base, self.committed, &snapshot, 0, protection) }
+                .map_err(TableError::Commit)?;
+        }
+        self.fd = snapshot;
+        self.sync_instructions(0, self.committed);
+        Ok(())
+    }
+
     /// Hands out a fresh slot whose target is its own bad-call veneer.
     ///
     /// # Errors

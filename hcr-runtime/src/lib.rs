@@ -36,10 +36,30 @@
 //!   fresh memory (result 2) and its old block is freed at once; inside a
 //!   reload the old block stays readable through `hcr_get_previous_global`
 //!   until the reload ends.
-//! * Copies of loaded libraries live in `$HCR_TEMP_DIR` (else the system
-//!   temporary directory) under `hcr-<pid>-<nonce>/`; a copy is deleted when
-//!   its version is replaced or its module leaves the tree. Its code stays
-//!   mapped until the process exits.
+//! * A library is loaded from an in-memory copy of its bytes (a memfd,
+//!   opened as `/proc/self/fd/<n>`): no copy is ever written to disk, so
+//!   none can be left behind, whatever ends the process.
+//! * Every version stays mapped until the process exits, unless the host
+//!   calls `hcr_collect` (unmaps every version that is not current) or sets
+//!   a cap with `hcr_set_kept_versions` or `$HCR_KEEP_VERSIONS` (at most N
+//!   versions of each module stay mapped after each reload, the current one
+//!   included). Both are the host's promise that no thread runs the code
+//!   that goes and nothing points into it; see `collect`.
+//! * A library is loaded only once it is complete: its bytes pass the ELF
+//!   check and the file did not change while it was read. A file that is
+//!   too short for its headers, or changing, is read again every 10 ms for
+//!   up to `$HCR_LOAD_WAIT_MS` (1000); then the load fails, saying the
+//!   library is still being written.
+//! * `hcr_perform_code_reload` walks the calling thread's stack and refuses
+//!   (`HCR_ERR_ACTIVE_FRAME`) when a frame runs the current code of a
+//!   module the reload would replace; `hcr_perform_code_reload_with(
+//!   HCR_RELOAD_ALLOW_ACTIVE_FRAMES)` skips the check. Modules a reload
+//!   drops are not checked: their code stays mapped.
+//! * After `fork` the child switches to a private copy of the jump table,
+//!   and never inherits the runtime's lock held (see `fork`).
+//! * A proc that a module stops registering keeps its slot, which jumps to
+//!   the bad-call handler; slots are never given to another name, so the
+//!   table grows only with distinct names.
 //! * A library file that is missing or unreadable counts as unchanged, so a
 //!   build that is replacing it is not mistaken for a broken module.
 //! * Rust modules register procs with a signature text
@@ -74,10 +94,12 @@
 
 pub mod arch;
 mod bad_call;
+pub mod collect;
 pub mod elf;
 pub mod error;
 pub mod ffi;
 mod file_identity;
+mod fork;
 mod global_memory;
 pub mod jump_table;
 mod loader;

@@ -1,6 +1,6 @@
 //! Loads one version of a module: reads the library, checks its ELF headers,
-//! writes a copy under a name unique to this process and attempt, `dlopen`s
-//! the copy and resolves the module exports.
+//! copies the bytes into an anonymous in-memory file (see [`LibraryCopy`]),
+//! `dlopen`s the copy and resolves the module exports.
 //!
 //! Loading a copy, not the file itself, lets the build overwrite the
 //! original at any time, and gives each version its own inode: glibc
@@ -9,17 +9,16 @@
 
 use std::ffi::{c_char, c_int};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+
+pub(crate) use crate::sys::copy::LibraryCopy;
 
 use crate::elf::{self, ElfError};
 use crate::file_identity::FileIdentity;
 use crate::names;
-
-/// Environment variable naming the directory for the per-process copies.
-pub const TEMP_DIR_ENV: &str = "HCR_TEMP_DIR";
 
 type ImportsFn = unsafe extern "C" fn() -> *const *const c_char;
 type HashFn = unsafe extern "C" fn() -> *const c_char;
@@ -38,7 +37,17 @@ pub(crate) enum LoadError {
     },
     #[error("{path} is not a loadable library: {problem}")]
     Elf { path: PathBuf, problem: ElfError },
-    #[error("cannot write the copy {path}")]
+    #[error(
+        "{path} is still being written (or was left incomplete): {problem}, \
+         still after waiting {} ms",
+        waited.as_millis()
+    )]
+    StillWritten {
+        path: PathBuf,
+        problem: ElfError,
+        waited: Duration,
+    },
+    #[error("cannot make an in-memory copy of {path}")]
     Copy {
         path: PathBuf,
         #[source]
@@ -123,7 +132,9 @@ impl ModuleExports {
 pub(crate) struct LoadedVersion {
     pub(crate) library: Library,
     pub(crate) exports: ModuleExports,
-    pub(crate) copy: PathBuf,
+    pub(crate) copy: LibraryCopy,
+    /// Unique to this load in this process.
+    pub(crate) id: u64,
     pub(crate) identity: FileIdentity,
     pub(crate) imports: Vec<String>,
     /// A hash of the library's bytes, for manifests.
@@ -138,70 +149,97 @@ pub(crate) fn library_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("lib{name}.so"))
 }
 
-/// The directory for this process's copies, created on first use.
-fn copy_dir() -> std::io::Result<&'static Path> {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    if let Some(dir) = DIR.get() {
-        return Ok(dir);
+/// Environment variable: how long (in milliseconds) a load waits for a
+/// library that is still being written.
+pub const LOAD_WAIT_ENV: &str = "HCR_LOAD_WAIT_MS";
+
+/// `$HCR_LOAD_WAIT_MS`, else one second.
+fn load_wait() -> Duration {
+    let millis = std::env::var(LOAD_WAIT_ENV)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(1000);
+    Duration::from_millis(millis)
+}
+
+enum ReadError {
+    Io(std::io::Error),
+    Elf(ElfError),
+    StillWritten(ElfError, Duration),
+}
+
+/// Reads a library once it is complete: its bytes pass the ELF check and
+/// the file did not change while they were read. A file that is too short
+/// for what its headers describe, or that changed during the read, is
+/// being written (by a linker or a copy): it is read again every 10 ms for
+/// up to `wait`. Other ELF problems are final at once.
+fn read_complete(path: &Path, wait: Duration) -> Result<(std::fs::Metadata, Vec<u8>), ReadError> {
+    let started = Instant::now();
+    loop {
+        let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+        let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+        let after = std::fs::metadata(path).map_err(ReadError::Io)?;
+        let stable = FileIdentity::same_file_state(&meta, &after);
+        let problem = match elf::check_shared_library(&bytes) {
+            Ok(()) if stable => return Ok((meta, bytes)),
+            Ok(()) => ElfError::Truncated {
+                what: "the file, which changed while it was read,".to_owned(),
+                end: after.len(),
+                len: bytes.len(),
+            },
+            Err(problem @ (ElfError::TooShort { .. } | ElfError::Truncated { .. })) => problem,
+            Err(problem) if stable => return Err(ReadError::Elf(problem)),
+            Err(problem) => problem,
+        };
+        let waited = started.elapsed();
+        if waited >= wait {
+            return Err(ReadError::StillWritten(problem, waited));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
-    let base = std::env::var_os(TEMP_DIR_ENV).map_or_else(std::env::temp_dir, PathBuf::from);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = base.join(format!("hcr-{}-{nanos:08x}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(DIR.get_or_init(|| dir))
 }
 
 /// Loads the current file of module `name` from `dir`.
 pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     static ATTEMPT: AtomicU64 = AtomicU64::new(0);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let path = library_path(dir, name);
     let read_error = |source| LoadError::Read {
         path: path.clone(),
         source,
     };
-    let meta = std::fs::metadata(&path).map_err(read_error)?;
-    let bytes = std::fs::read(&path).map_err(read_error)?;
-    elf::check_shared_library(&bytes).map_err(|problem| LoadError::Elf {
-        path: path.clone(),
-        problem,
+    let (meta, bytes) = read_complete(&path, load_wait()).map_err(|err| match err {
+        ReadError::Io(source) => read_error(source),
+        ReadError::Elf(problem) => LoadError::Elf {
+            path: path.clone(),
+            problem,
+        },
+        ReadError::StillWritten(problem, waited) => LoadError::StillWritten {
+            path: path.clone(),
+            problem,
+            waited,
+        },
     })?;
     let identity = FileIdentity::new(&meta, &bytes);
 
-    // The copy is written from the bytes just checked, so a build that
+    // The copy is made from the bytes just checked, so a build that
     // rewrites the original meanwhile cannot slip unchecked bytes in.
-    let attempt = ATTEMPT.fetch_add(1, Ordering::Relaxed);
-    let copy_error = |copy: &Path, source| LoadError::Copy {
-        path: copy.to_owned(),
-        source,
-    };
-    let dir = copy_dir().map_err(|source| copy_error(Path::new("<temp dir>"), source))?;
-    let copy = dir.join(format!("lib{name}.{attempt}.so"));
-    std::fs::write(&copy, &bytes).map_err(|source| copy_error(&copy, source))?;
+    let id = ATTEMPT.fetch_add(1, Ordering::Relaxed);
+    let copy = LibraryCopy::new(&format!("lib{name}.{id}.so"), &bytes).map_err(|source| {
+        LoadError::Copy {
+            path: path.clone(),
+            source,
+        }
+    })?;
 
     let copy_time = started.elapsed();
-    let opened = open(&copy, &path);
+    let opened = open(copy.path(), &path);
     let open_time = started.elapsed() - copy_time;
-    let (library, exports) = match opened {
-        Ok(opened) => opened,
-        Err(err) => {
-            let _ = std::fs::remove_file(&copy);
-            return Err(err);
-        }
-    };
+    let (library, exports) = opened?;
     let imports = exports.imports().map_err(|problem| LoadError::BadImports {
         path: path.clone(),
         problem,
-    });
-    let imports = match imports {
-        Ok(imports) => imports,
-        Err(err) => {
-            let _ = std::fs::remove_file(&copy);
-            return Err(err);
-        }
-    };
+    })?;
     Ok(LoadedVersion {
         content_hash: identity.content_hash(),
         copy_time,
@@ -209,6 +247,7 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
         library,
         exports,
         copy,
+        id,
         identity,
         imports,
     })

@@ -14,7 +14,7 @@ use hashbrown::HashSet;
 
 use crate::error::Error;
 use crate::loader::{self, ModuleExports};
-use crate::runtime::{ModuleRecord, Runtime, State, Tree, Version};
+use crate::runtime::{ModuleRecord, Retained, Runtime, State, Tree, Version};
 
 /// Where the time of one reload went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,6 +68,9 @@ pub(crate) fn init(
         if let Some(tree) = &state.tree {
             return Err(Error::AlreadyInitialized(tree.root.clone()));
         }
+        if state.kept_versions == 0 {
+            state.kept_versions = crate::collect::kept_versions_from_env()?;
+        }
         let root_record = ModuleRecord {
             imports,
             handlers: Vec::new(),
@@ -91,11 +94,8 @@ pub(crate) fn init(
             Ok(())
         }
         Err(err) => {
-            let tree = state.tree.take();
+            state.tree = None;
             state.rollback();
-            if let Some(tree) = tree {
-                delete_copies(tree.modules.values());
-            }
             Err(err)
         }
     }
@@ -124,7 +124,7 @@ pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
     if let Some(tree) = &mut state.tree {
         for (name, fresh) in versions {
             if let Some(version) = tree.modules.get_mut(&name).and_then(|r| r.version.as_mut()) {
-                if version.copy == fresh.copy {
+                if version.id == fresh.id {
                     version.identity = fresh.identity;
                 }
             }
@@ -133,8 +133,16 @@ pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
     Ok(changed)
 }
 
+/// How a reload may go.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReloadOptions {
+    /// Reload even when the calling thread runs code of a module the reload
+    /// replaces (`HCR_RELOAD_ALLOW_ACTIVE_FRAMES`).
+    pub(crate) allow_active_frames: bool,
+}
+
 /// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
-pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
+pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, Error> {
     let started = Instant::now();
     let mut timings = Timings::default();
     let _busy = rt.claim()?;
@@ -144,6 +152,11 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
     let changed: HashSet<String> = changed_modules(rt)?.into_iter().collect();
     if changed.is_empty() {
         return Ok(Outcome::NothingChanged);
+    }
+    if !options.allow_active_frames {
+        if let Some(module) = module_on_stack(rt, &changed) {
+            return Err(Error::ActiveFrame(module));
+        }
     }
     let (old_order, exports) = {
         let state = rt.lock();
@@ -169,7 +182,7 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
     match rebuild(rt, &changed, &mut timings) {
         Ok(new_order) => {
             let loaded = reloaded_in_order(rt, &new_order);
-            let generation = commit(rt, &snapshot, &new_order, &mut timings);
+            let generation = commit(rt, &new_order, &mut timings);
             timings.total = started.elapsed();
             crate::manifest::write(&rt.lock(), Some(timings.total));
             Ok(Outcome::Reloaded {
@@ -182,14 +195,47 @@ pub(crate) fn perform(rt: &Runtime) -> Result<Outcome, Error> {
             {
                 let mut state = rt.lock();
                 state.rollback();
-                if let Some(tree) = state.tree.replace(snapshot.clone()) {
-                    delete_copies(tree.modules.values().filter(|r| !is_in(&snapshot, r)));
-                }
+                state.tree = Some(snapshot);
             }
             rt.run_handlers(false, &old_order);
             Err(err)
         }
     }
+}
+
+/// The first module in `changed` whose current code has a frame on the
+/// calling thread's stack: returning into it after the reload would run a
+/// version that is no longer current (still mapped, but with its procs,
+/// globals and handlers now the new version's).
+fn module_on_stack(rt: &Runtime, changed: &HashSet<String>) -> Option<String> {
+    let copies: Vec<(String, String)> = {
+        let state = rt.lock();
+        let tree = state.tree.as_ref()?;
+        let current: HashSet<u64> = changed
+            .iter()
+            .filter_map(|name| Some(tree.modules.get(name)?.version.as_ref()?.id))
+            .collect();
+        state
+            .retained
+            .iter()
+            .filter(|version| current.contains(&version.id))
+            .map(|version| {
+                let path = version.copy.path().to_string_lossy().into_owned();
+                (path, version.module.clone())
+            })
+            .collect()
+    };
+    // A return address may be one past its call, at the start of the next
+    // function or object: look the byte before it up.
+    crate::sys::unwind::frame_addresses()
+        .into_iter()
+        .filter_map(|address| crate::sys::unwind::object_name(address.saturating_sub(1)))
+        .find_map(|object| {
+            copies
+                .iter()
+                .find(|(path, _)| *path == object)
+                .map(|(_, module)| module.clone())
+        })
 }
 
 /// Runs every module's `hcr_module_shutdown` once, importers before their
@@ -212,8 +258,9 @@ pub(crate) fn shutdown(rt: &Runtime) -> Result<(), Error> {
 }
 
 /// Keeps a successful reload: the new generation, after-handlers, then the
-/// modules no longer imported leave the tree.
-fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String], timings: &mut Timings) -> i64 {
+/// modules no longer imported leave the tree, and versions beyond the cap
+/// (`hcr_set_kept_versions`) are unmapped.
+fn commit(rt: &Runtime, new_order: &[String], timings: &mut Timings) -> i64 {
     let phase = Instant::now();
     let generation = {
         let mut state = rt.lock();
@@ -228,15 +275,6 @@ fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String], timings: &mut Tim
                 }
             }
         }
-        if let Some(tree) = &state.tree {
-            // Versions that were replaced: their copies go, their code stays.
-            let replaced = snapshot.modules.iter().filter(|(name, old)| {
-                tree.modules
-                    .get(*name)
-                    .is_some_and(|new| !same_version(old, new))
-            });
-            delete_copies(replaced.map(|(_, old)| old));
-        }
         state.generation
     };
     timings.commit = phase.elapsed();
@@ -246,29 +284,39 @@ fn commit(rt: &Runtime, snapshot: &Tree, new_order: &[String], timings: &mut Tim
 
     let phase = Instant::now();
     let _cleanup = PhaseTimer(phase, &mut timings.cleanup);
-    let mut state = rt.lock();
+    let kept_versions = {
+        let mut state = rt.lock();
+        drop_unimported(&mut state, new_order);
+        state.kept_versions
+    };
+    if kept_versions > 0 {
+        crate::collect::unmap_old_versions(rt, kept_versions);
+    }
+    generation
+}
+
+/// Takes the modules that `order` no longer reaches out of the tree; their
+/// procs jump to the bad-call handler from now on.
+fn drop_unimported(state: &mut State, order: &[String]) {
     let State { tree, .. } = &mut *state;
     let Some(tree) = tree else {
-        return generation;
+        return;
     };
-    let keep: HashSet<&String> = new_order.iter().collect();
+    let keep: HashSet<&String> = order.iter().collect();
     let dropped: Vec<String> = tree
         .modules
         .keys()
         .filter(|name| !keep.contains(name))
         .cloned()
         .collect();
-    let mut records = Vec::new();
     for name in &dropped {
-        records.extend(tree.modules.remove(name));
+        tree.modules.remove(name);
     }
-    delete_copies(records.iter());
     if let Ok((registry, table)) = state.symbols() {
         for name in &dropped {
             registry.remove_module(table, name);
         }
     }
-    generation
 }
 
 /// Records the time from its creation to its drop (every return path).
@@ -288,26 +336,6 @@ fn reloaded_in_order(rt: &Runtime, order: &[String]) -> Vec<String> {
         .filter(|name| state.reloading.contains(*name))
         .cloned()
         .collect()
-}
-
-fn same_version(a: &ModuleRecord, b: &ModuleRecord) -> bool {
-    match (&a.version, &b.version) {
-        (Some(a), Some(b)) => a.copy == b.copy,
-        (None, None) => true,
-        _ => false,
-    }
-}
-
-fn is_in(tree: &Tree, record: &ModuleRecord) -> bool {
-    tree.modules.values().any(|old| same_version(old, record))
-}
-
-fn delete_copies<'a>(records: impl Iterator<Item = &'a ModuleRecord>) {
-    for record in records {
-        if let Some(version) = &record.version {
-            let _ = std::fs::remove_file(&version.copy);
-        }
-    }
 }
 
 fn exports_of(tree: &Tree, order: &[String]) -> Vec<(String, ModuleExports)> {
@@ -464,13 +492,18 @@ impl Discovery<'_> {
         let version = Version {
             build_hash: loaded.exports.build_hash(),
             exports: loaded.exports,
-            copy: loaded.copy,
+            id: loaded.id,
             identity: loaded.identity,
             content_hash: loaded.content_hash,
             loaded_at: std::time::SystemTime::now(),
             generation: 0,
         };
-        state.retained.push(loaded.library);
+        state.retained.push(Retained {
+            module: name.to_owned(),
+            id: loaded.id,
+            library: loaded.library,
+            copy: loaded.copy,
+        });
         let tree = state.tree.as_mut().ok_or(Error::NotInitialized)?;
         let handlers = tree
             .modules

@@ -13,7 +13,7 @@ use libloading::os::unix::Library;
 use crate::error::Error;
 use crate::file_identity::FileIdentity;
 use crate::jump_table::{JumpTable, JumpTableConfig, StubForm};
-use crate::loader::ModuleExports;
+use crate::loader::{LibraryCopy, ModuleExports};
 use crate::registry::Registry;
 use crate::signatures::Signatures;
 
@@ -28,7 +28,8 @@ pub(crate) struct Handler {
 #[derive(Debug, Clone)]
 pub(crate) struct Version {
     pub(crate) exports: ModuleExports,
-    pub(crate) copy: PathBuf,
+    /// The load this version came from (its [`Retained`] entry).
+    pub(crate) id: u64,
     pub(crate) identity: FileIdentity,
     /// What the manifest shows: `hcr_module_hash`, a hash of the bytes,
     /// when and in which generation this version was loaded.
@@ -36,6 +37,16 @@ pub(crate) struct Version {
     pub(crate) content_hash: u64,
     pub(crate) loaded_at: std::time::SystemTime,
     pub(crate) generation: i64,
+}
+
+/// A library the runtime loaded and still keeps mapped.
+#[derive(Debug)]
+pub(crate) struct Retained {
+    pub(crate) module: String,
+    /// The load it came from ([`Version::id`]).
+    pub(crate) id: u64,
+    pub(crate) library: Library,
+    pub(crate) copy: LibraryCopy,
 }
 
 /// One module of the tree.
@@ -90,8 +101,15 @@ pub(crate) struct State {
     pub(crate) tree: Option<Tree>,
     /// Handlers of the main module (added outside any module's init).
     pub(crate) main_handlers: Vec<Handler>,
-    /// Every library ever loaded: old code stays mapped.
-    pub(crate) retained: Vec<Library>,
+    /// Every library loaded and not collected: old code stays mapped
+    /// unless the host collects it.
+    pub(crate) retained: Vec<Retained>,
+    /// Copies of libraries that `dlclose` left loaded: their descriptors
+    /// stay open (see `sys::copy`) and their code stays mapped.
+    pub(crate) pinned: Vec<LibraryCopy>,
+    /// How many versions of each module stay mapped after a reload, the
+    /// current one included; 0 keeps every version.
+    pub(crate) kept_versions: usize,
     pub(crate) generation: i64,
     /// The module whose code the reloading thread is running.
     pub(crate) running_module: Option<(ThreadId, String)>,
@@ -160,6 +178,11 @@ impl State {
         self.table.as_ref()
     }
 
+    /// The jump table, for changes, if it was reserved.
+    pub(crate) fn table_mut(&mut self) -> Option<&mut JumpTable> {
+        self.table.as_mut()
+    }
+
     /// The tree, or [`Error::NotInitialized`].
     pub(crate) fn tree(&self) -> Result<&Tree, Error> {
         self.tree.as_ref().ok_or(Error::NotInitialized)
@@ -219,7 +242,10 @@ impl Runtime {
     /// The runtime of this process.
     pub(crate) fn get() -> &'static Runtime {
         static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-        RUNTIME.get_or_init(Runtime::default)
+        RUNTIME.get_or_init(|| {
+            crate::fork::install();
+            Runtime::default()
+        })
     }
 
     /// Locks the state. A panic while it was held (a runtime bug, caught at

@@ -32,7 +32,7 @@ scenario! {
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.call("spin", "value"), 2);
         let copies = host.copy_names();
-        assert_eq!(copies.len(), 1, "refused versions leave no copies: {copies:?}");
+        assert_eq!(copies.len(), 2, "the old and the current version, no refused one: {copies:?}");
     }
 }
 

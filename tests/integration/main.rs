@@ -39,6 +39,7 @@ mod diagnostics;
 mod example;
 mod failures;
 mod fingerprints;
+mod long_sessions;
 mod reload;
 mod rust_modules;
 mod rust_state;

@@ -94,9 +94,13 @@ scenario! {
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.call("grower", "value"), 3);
         assert!(host.rt.get_global("extra", "g").is_none(), "dropped module's globals are gone");
+        assert_eq!(host.rt.retained_version_count(), 4, "old versions stay mapped");
+        assert_eq!(host.rt.collect().unwrap(), 3, "grower-1, grower-2 and extra go");
         let copies = host.copy_names();
         assert!(!copies.iter().any(|n| n.starts_with("libextra.")), "copy left behind: {copies:?}");
         assert_eq!(copies.len(), 1, "only grower's current copy remains: {copies:?}");
+        assert_eq!(host.rt.retained_version_count(), 1);
+        assert_eq!(host.call("grower", "value"), 3);
     }
 }
 
@@ -138,5 +142,27 @@ scenario! {
             assert_no_rwx();
         }
         assert_eq!(host.call("spin", "value"), 2);
+    }
+}
+
+scenario! {
+    fn a_module_reloading_its_own_changed_code_is_refused_and_carries_on(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        host.install("spin", "spin-2");
+        assert_eq!(host.call("spin", "reload_inside"), -15, "HCR_ERR_ACTIVE_FRAME");
+        let message = host.rt.last_error();
+        assert!(message.contains("module `spin`"), "{message}");
+        assert!(message.contains("on its stack"), "{message}");
+        assert_eq!(host.call("spin", "value"), 1, "nothing was reloaded");
+        assert_eq!(host.rt.generation(), 0);
+
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.call("spin", "value"), 2, "the host, outside the module, may reload");
+
+        host.install("spin", "spin-1");
+        assert_eq!(host.call("spin", "reload_inside_allowed"), 0, "the opt-out reloads");
+        assert_eq!(host.call("spin", "value"), 1);
+        assert_eq!(host.call("spin", "reload_inside"), 0, "nothing changed: nothing to refuse");
     }
 }

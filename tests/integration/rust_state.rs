@@ -185,15 +185,12 @@ fn the_state_fixture_prints_the_same_hot_and_static_and_shuts_down_importers_fir
         )
         .unwrap();
     }
-    let copies = work.join("fx_state_host").join("copies");
-    std::fs::create_dir_all(&copies).unwrap();
     let hot = build_host("hot", &[]);
     let fixed = build_host("static", &["static"]);
     let run = |binary: &Path| {
         let output = Command::new(binary)
             .env("HCR_RUNTIME", &fixtures.runtime)
             .env("FX_MODULE_DIR", &modules)
-            .env("HCR_TEMP_DIR", &copies)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -64,6 +64,7 @@ const FIXTURES: &[(&str, &str, Defines)] = &[
     ),
     ("spin-1", "tree.c", &[("NAME", "spin"), ("VERSION", "1")]),
     ("spin-2", "tree.c", &[("NAME", "spin"), ("VERSION", "2")]),
+    ("spin-3", "tree.c", &[("NAME", "spin"), ("VERSION", "3")]),
     ("state-1", "state.c", &[("VERSION", "1")]),
     ("state-2", "state.c", &[("VERSION", "2")]),
     ("state-3", "state.c", &[("VERSION", "3")]),
@@ -237,6 +238,24 @@ pub enum Expect<'a> {
     Abort(&'a str),
     /// Exit successfully with this text on stderr.
     SuccessWithStderr(&'a str),
+    /// End by this exit code or this signal, whatever was printed.
+    Ended(Ending),
+}
+
+/// How a scenario's process is expected to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `exit` with this code.
+    Exit(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+/// The scratch directory of scenario `test` (as [`run_scenario`] names it);
+/// its `modules` subdirectory is the scenario's module directory.
+pub fn scenario_dir(work: &Path, test: &str) -> PathBuf {
+    let name = test.split_once("::").map_or(test, |(_, rest)| rest);
+    work.join("scenarios").join(name.replace("::", "-"))
 }
 
 /// Runs `body` in a child process; see the crate docs. `test` is the test's
@@ -258,11 +277,10 @@ pub fn run_scenario(
         return;
     }
     let built = built(work);
-    let dir = work.join("scenarios").join(name.replace("::", "-"));
+    let dir = scenario_dir(work, test);
     let _ = std::fs::remove_dir_all(&dir);
-    let (modules, copies) = (dir.join("modules"), dir.join("copies"));
+    let modules = dir.join("modules");
     std::fs::create_dir_all(&modules).unwrap();
-    std::fs::create_dir_all(&copies).unwrap();
     let mut command = self_command();
     command
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
@@ -270,7 +288,6 @@ pub fn run_scenario(
         .env("HCR_TEST_RUNTIME", &built.runtime)
         .env("HCR_TEST_FIXTURES", &built.fixtures)
         .env("HCR_TEST_MODULES", &modules)
-        .env("HCR_TEMP_DIR", &copies)
         .env("RUST_BACKTRACE", "1")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -301,6 +318,8 @@ pub fn run_scenario(
         }
         panic!("scenario {name} ran longer than {timeout:?}\n{report}");
     };
+    // What the child printed (figures, counts) shows with `--nocapture`.
+    print!("{stdout}");
     match expect {
         Expect::Success => {
             assert!(
@@ -323,6 +342,14 @@ pub fn run_scenario(
                 stderr.contains(text),
                 "scenario {name}: stderr lacks {text:?}\n{report}"
             );
+        }
+        Expect::Ended(ending) => {
+            use std::os::unix::process::ExitStatusExt;
+            let ended = match status.signal() {
+                Some(signal) => Ending::Signal(signal),
+                None => Ending::Exit(status.code().unwrap_or(-1)),
+            };
+            assert_eq!(ended, ending, "scenario {name} ended otherwise\n{report}");
         }
         Expect::Abort(text) => {
             use std::os::unix::process::ExitStatusExt;
@@ -428,8 +455,6 @@ pub struct Host {
     pub rt: RuntimeLibrary,
     /// The module directory handed to `hcr_init`.
     pub modules: PathBuf,
-    /// Where the runtime writes its copies (`HCR_TEMP_DIR`).
-    pub copies: PathBuf,
     fixtures: PathBuf,
 }
 
@@ -443,7 +468,6 @@ impl Host {
         let host = Host {
             rt,
             modules: env_path("HCR_TEST_MODULES"),
-            copies: env_path("HCR_TEMP_DIR"),
             fixtures: env_path("HCR_TEST_FIXTURES"),
         };
         host.rt.register_global("main", "log", 4096, 1, 1).unwrap();
@@ -534,19 +558,10 @@ impl Host {
         unsafe { block.as_ptr().cast::<c_int>().write(value) };
     }
 
-    /// File names of the runtime's current copies.
+    /// Names of the runtime's in-memory library copies open in this
+    /// process (`lib<module>.<load>.so`).
     pub fn copy_names(&self) -> Vec<String> {
-        let mut names = Vec::new();
-        for dir in std::fs::read_dir(&self.copies).unwrap().flatten() {
-            for file in std::fs::read_dir(dir.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                names.push(file.file_name().to_string_lossy().into_owned());
-            }
-        }
-        names
+        copy_names()
     }
 }
 
@@ -576,4 +591,21 @@ impl Stub {
     pub fn address(self) -> usize {
         self.0
     }
+}
+
+/// Names of the runtime's in-memory library copies open in this process:
+/// its memfds, `memfd:hcr:<name>` in `/proc/self/fd`.
+pub fn copy_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        if let Some(name) = target.strip_prefix("/memfd:hcr:") {
+            names.push(name.trim_end_matches(" (deleted)").to_owned());
+        }
+    }
+    names.sort();
+    names
 }

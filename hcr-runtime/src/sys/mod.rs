@@ -1,9 +1,13 @@
 //! Operating-system primitives, selected once here so that callers never
 //! write `cfg(target_os)`.
 
+#[cfg(unix)]
+pub(crate) mod copy;
 pub(crate) mod icache;
 #[cfg(unix)]
 mod unix;
+#[cfg(unix)]
+pub(crate) mod unwind;
 #[cfg(unix)]
 pub(crate) use unix::*;
 

@@ -121,3 +121,25 @@ pub(crate) unsafe fn map_view(
     }
     Ok(())
 }
+
+/// Registers `pthread_atfork` handlers.
+pub(crate) fn at_fork(
+    prepare: unsafe extern "C" fn(),
+    parent: unsafe extern "C" fn(),
+    child: unsafe extern "C" fn(),
+) -> io::Result<()> {
+    // SAFETY: the handlers are functions of this library, which is never
+    // unloaded (glibc would unregister them if it were).
+    let status = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    if status != 0 {
+        return Err(io::Error::from_raw_os_error(status));
+    }
+    Ok(())
+}
+
+/// Writes `text` to fd 2 with one `write`, taking no lock (for a forked
+/// child, where another thread of the parent may have held stderr's).
+pub(crate) fn write_stderr(text: &[u8]) {
+    // SAFETY: write reads `text.len()` bytes from a live slice.
+    let _ = unsafe { libc::write(2, text.as_ptr().cast(), text.len()) };
+}

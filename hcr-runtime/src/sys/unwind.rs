@@ -1,0 +1,98 @@
+//! The calling thread's stack, as the code addresses of its frames, from
+//! the platform unwinder (libgcc's `_Unwind_Backtrace`, which Rust's std
+//! links for its own backtraces), and which loaded object holds an address.
+
+use std::ffi::{CStr, c_int, c_void};
+
+#[repr(C)]
+struct UnwindContext {
+    _opaque: [u8; 0],
+}
+
+type Trace = extern "C" fn(*mut UnwindContext, *mut c_void) -> c_int;
+
+const URC_NO_REASON: c_int = 0;
+const URC_END_OF_STACK: c_int = 5;
+
+unsafe extern "C" {
+    fn _Unwind_Backtrace(trace: Trace, arg: *mut c_void) -> c_int;
+    #[cfg(not(target_arch = "arm"))]
+    fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
+    #[cfg(target_arch = "arm")]
+    fn _Unwind_VRS_Get(
+        context: *mut UnwindContext,
+        class: c_int,
+        register: u32,
+        representation: c_int,
+        value: *mut c_void,
+    ) -> c_int;
+}
+
+/// The address a frame returns to (or, for the innermost, runs at).
+///
+/// # Safety
+/// `context` is the unwinder's context for the frame being visited.
+#[cfg(not(target_arch = "arm"))]
+unsafe fn frame_address(context: *mut UnwindContext) -> usize {
+    // SAFETY: as the caller guarantees.
+    unsafe { _Unwind_GetIP(context) }
+}
+
+/// ARM's EHABI unwinder has no `_Unwind_GetIP` function (it is a macro over
+/// `_Unwind_VRS_Get`): read the PC (core register 15) and drop the Thumb bit.
+///
+/// # Safety
+/// `context` is the unwinder's context for the frame being visited.
+#[cfg(target_arch = "arm")]
+unsafe fn frame_address(context: *mut UnwindContext) -> usize {
+    const CORE_REGISTERS: c_int = 0;
+    const PC: u32 = 15;
+    const UINT32: c_int = 0;
+    let mut value: u32 = 0;
+    // SAFETY: as the caller guarantees; `value` is a writable u32.
+    unsafe {
+        _Unwind_VRS_Get(context, CORE_REGISTERS, PC, UINT32, (&raw mut value).cast());
+    }
+    (value & !1) as usize
+}
+
+/// Walks at most this many frames: a deeper stack is still checked that far.
+const MAX_FRAMES: usize = 512;
+
+/// The code addresses of the calling thread's frames, innermost first. An
+/// unwinder that cannot step past a frame (code without unwind tables)
+/// ends the list there.
+pub(crate) fn frame_addresses() -> Vec<usize> {
+    extern "C" fn visit(context: *mut UnwindContext, out: *mut c_void) -> c_int {
+        // SAFETY: `out` is the Vec passed below, alive and not otherwise
+        // borrowed during the walk; `context` comes from the unwinder.
+        let (out, address) = unsafe { (&mut *out.cast::<Vec<usize>>(), frame_address(context)) };
+        if address != 0 {
+            out.push(address);
+        }
+        if out.len() >= MAX_FRAMES {
+            URC_END_OF_STACK
+        } else {
+            URC_NO_REASON
+        }
+    }
+    let mut out: Vec<usize> = Vec::with_capacity(64);
+    // SAFETY: `visit` matches the callback type and only touches `out`.
+    unsafe { _Unwind_Backtrace(visit, (&raw mut out).cast()) };
+    out
+}
+
+/// The name the loaded object holding `address` was opened by, if any.
+pub(crate) fn object_name(address: usize) -> Option<String> {
+    // SAFETY: dladdr only reads the loader's tables; `info` is writable.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; any address may be asked about.
+    let found = unsafe { libc::dladdr(address as *const c_void, &mut info) };
+    if found == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dladdr's file name is a NUL-terminated string owned by the
+    // loader, valid while the object is loaded (it is: it holds `address`).
+    let name = unsafe { CStr::from_ptr(info.dli_fname) };
+    Some(name.to_string_lossy().into_owned())
+}

@@ -1,0 +1,425 @@
+//! Long sessions and other processes: unmapping old versions, no files
+//! left behind, libraries still being written, several processes on one
+//! module directory.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+/// Lines of `/proc/self/maps` that map one of the runtime's copies.
+fn mapped_copies() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("memfd:hcr:"))
+        .count()
+}
+
+/// Resident memory of this process, in KiB.
+fn resident_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page / 1024
+}
+
+scenario! {
+    fn collect_unmaps_old_versions_and_stubs_keep_working(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let stub = host.stub("spin", "value");
+        let one_version = mapped_copies();
+        for variant in ["spin-2", "spin-1", "spin-2"] {
+            host.install("spin", variant);
+            host.rt.perform_code_reload().unwrap();
+        }
+        assert_eq!(host.rt.retained_version_count(), 4);
+        assert_eq!(mapped_copies(), 4 * one_version, "old versions stay mapped by default");
+
+        assert_eq!(host.rt.collect().unwrap(), 3);
+        assert_eq!(host.rt.retained_version_count(), 1);
+        assert_eq!(mapped_copies(), one_version, "only the current version is mapped");
+        assert_eq!(host.copy_names().len(), 1);
+        assert_eq!(stub.call_int(), 2, "the stub runs the current code");
+        assert_eq!(host.rt.collect().unwrap(), 0, "nothing left to unmap");
+
+        host.install("spin", "spin-1");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(stub.call_int(), 1, "reloads go on after a collect");
+    }
+}
+
+scenario! {
+    fn a_cap_keeps_the_newest_versions_of_each_module(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        assert_eq!(host.rt.set_kept_versions(2).unwrap(), 0, "no cap by default");
+        for variant in ["spin-2", "spin-1", "spin-2", "spin-1"] {
+            host.install("spin", variant);
+            host.rt.perform_code_reload().unwrap();
+            assert!(host.rt.retained_version_count() <= 2);
+        }
+        assert_eq!(host.rt.retained_version_count(), 2, "the current and the one before");
+        assert_eq!(host.call("spin", "value"), 1);
+    }
+}
+
+scenario! {
+    env("HCR_KEEP_VERSIONS" = "1")
+    fn the_cap_can_come_from_the_environment(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        for variant in ["spin-2", "spin-1"] {
+            host.install("spin", variant);
+            host.rt.perform_code_reload().unwrap();
+            assert_eq!(host.rt.retained_version_count(), 1);
+        }
+        assert_eq!(host.copy_names().len(), 1);
+    }
+}
+
+scenario! {
+    /// A soak: reload over and over, collecting at each safe point. The
+    /// normal suite runs 200 reloads; `HCR_SOAK_RELOADS=10000` runs more.
+    fn reloading_thousands_of_times_with_collect_stays_flat(host) {
+        let reloads: usize = std::env::var("HCR_SOAK_RELOADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(200);
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let stub = host.stub("spin", "value");
+        let variants = [host.fixture("spin-1"), host.fixture("spin-2")];
+        let mut baseline = None;
+        let started = Instant::now();
+        for i in 1..=reloads {
+            host.install_bytes("spin", &variants[i % 2]);
+            host.rt.perform_code_reload().unwrap();
+            assert_eq!(stub.call_int(), (i % 2 + 1) as i32);
+            host.rt.collect().unwrap();
+            let figures = (resident_kib(), mapped_copies(), host.copy_names().len());
+            if i == reloads / 10 {
+                baseline = Some(figures);
+            }
+            if let Some((rss, maps, copies)) = baseline {
+                assert!(figures.1 <= maps, "mapped copies grew: {figures:?} vs {baseline:?}");
+                assert!(figures.2 <= copies, "copies grew: {figures:?} vs {baseline:?}");
+                assert!(figures.0 <= rss + 8 * 1024, "RSS grew by 8 MiB: {figures:?} vs {baseline:?}");
+            }
+        }
+        let (rss, maps, copies) = (resident_kib(), mapped_copies(), host.copy_names().len());
+        println!(
+            "soak: {reloads} reloads in {:.1} s; RSS {rss} KiB (at 10%: {} KiB), \
+             mapped copy segments {maps}, open copies {copies}, retained versions {}",
+            started.elapsed().as_secs_f64(),
+            baseline.map_or(0, |b| b.0),
+            host.rt.retained_version_count()
+        );
+        assert_eq!(host.rt.retained_version_count(), 1);
+    }
+}
+
+scenario! {
+    env("HCR_MANIFEST" = "off")
+    fn no_manifest_is_written_when_it_is_turned_off(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        host.install("spin", "spin-2");
+        host.rt.perform_code_reload().unwrap();
+        assert!(!host.modules.join("hcr-manifest.json").exists());
+        assert!(!host.modules.join("off").exists(), "`off` is not a path");
+    }
+}
+
+scenario! {
+    env("HCR_LOAD_WAIT_MS" = "5000")
+    fn a_library_still_being_written_is_loaded_only_when_complete(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let bytes = host.fixture("spin-2");
+        let path = host.modules.join("libspin.so");
+        // A slow writer: truncates the file, then writes it in pieces.
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut file = std::fs::File::create(&path).unwrap();
+                for piece in bytes.chunks(bytes.len() / 20 + 1) {
+                    file.write_all(piece).unwrap();
+                    file.flush().unwrap();
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(host.rt.reload_needed(), "the file changed");
+        host.rt.perform_code_reload().unwrap();
+        writer.join().unwrap();
+        assert_eq!(host.call("spin", "value"), 2, "the complete library was loaded");
+    }
+}
+
+scenario! {
+    env("HCR_LOAD_WAIT_MS" = "200")
+    fn a_library_left_incomplete_is_refused_with_a_clear_error(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let bytes = host.fixture("spin-2");
+        host.install_bytes("spin", &bytes[..bytes.len() * 2 / 3]);
+        let err = host.rt.perform_code_reload().unwrap_err();
+        assert_eq!(err.code, -5, "{}", err.message);
+        assert!(err.message.contains("still being written"), "{}", err.message);
+        assert!(err.message.contains("after waiting"), "{}", err.message);
+        assert_eq!(host.call("spin", "value"), 1, "the old code still runs");
+        host.install("spin", "spin-2");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.call("spin", "value"), 2);
+    }
+}
+
+/// Loads two versions of a module, then ends the way `HCR_TEST_ENDING`
+/// says.
+fn end_after_loading(host: &mut hcr_tests::Host) {
+    host.install("spin", "spin-1");
+    host.init(&["spin"]);
+    host.install("spin", "spin-2");
+    host.rt.perform_code_reload().unwrap();
+    assert_eq!(host.copy_names().len(), 2);
+    let ending = std::env::var("HCR_TEST_ENDING").unwrap();
+    let signal = match ending.as_str() {
+        "exit" => std::process::exit(3),
+        "sigterm" => libc::SIGTERM,
+        "sigsegv" => libc::SIGSEGV,
+        "sigkill" => libc::SIGKILL,
+        other => panic!("unknown ending {other}"),
+    };
+    // SAFETY: the default action of each of these signals ends the process;
+    // resetting the handler first keeps Rust's SIGSEGV handler out of it.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+    unreachable!("signal {signal} did not end the process");
+}
+
+/// However a process ends, no file of the runtime's is left: its copies
+/// live in memory, so the temporary directory stays empty and the module
+/// directory holds the library and the manifest only.
+#[test]
+fn no_file_of_the_runtime_outlives_its_process() {
+    use hcr_tests::{Ending, Expect};
+    let test = concat!(
+        module_path!(),
+        "::no_file_of_the_runtime_outlives_its_process"
+    );
+    let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if std::env::var_os("HCR_SCENARIO").is_some() {
+        // This is the child: run the body, which ends the process.
+        return hcr_tests::run_scenario(work, test, &[], Expect::Success, end_after_loading);
+    }
+    let endings = [
+        ("exit", Ending::Exit(3)),
+        ("sigterm", Ending::Signal(libc::SIGTERM)),
+        ("sigsegv", Ending::Signal(libc::SIGSEGV)),
+        ("sigkill", Ending::Signal(libc::SIGKILL)),
+    ];
+    for (how, ending) in endings {
+        let temp = work.join("ending-temp").join(how);
+        let _ = std::fs::remove_dir_all(&temp);
+        std::fs::create_dir_all(&temp).unwrap();
+        let env = [("HCR_TEST_ENDING", how), ("TMPDIR", temp.to_str().unwrap())];
+        hcr_tests::run_scenario(work, test, &env, Expect::Ended(ending), end_after_loading);
+        let left: Vec<_> = std::fs::read_dir(&temp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{how}: left in the temporary directory: {left:?}"
+        );
+        let modules = hcr_tests::scenario_dir(work, test).join("modules");
+        let mut files: Vec<String> = std::fs::read_dir(&modules)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["hcr-manifest.json", "libspin.so"],
+            "{how}: the module directory"
+        );
+    }
+}
+
+/// Reloads module `spin` from `$HCR_TEST_SHARED_DIR` until the writer says
+/// it is done (`done` appears), checking that every call runs a complete
+/// version; then loads the final one.
+fn reload_from_the_shared_directory(host: &mut hcr_tests::Host) {
+    let dir = std::path::PathBuf::from(std::env::var("HCR_TEST_SHARED_DIR").unwrap());
+    host.rt.init("main", &["spin"], Some(&dir)).unwrap();
+    let (mut reloads, mut refusals) = (0, 0);
+    while !dir.join("done").exists() {
+        if host.rt.reload_needed() {
+            match host.rt.perform_code_reload() {
+                Ok(()) => reloads += 1,
+                Err(err) => {
+                    assert_eq!(err.code, -5, "{}", err.message);
+                    refusals += 1;
+                }
+            }
+        }
+        let value = host.call("spin", "value");
+        assert!(value == 1 || value == 2, "a call returned {value}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if host.rt.reload_needed() {
+        host.rt.perform_code_reload().unwrap();
+    }
+    println!("{reloads} reloads, {refusals} refused while the library was written");
+    assert_eq!(
+        host.call("spin", "value"),
+        2,
+        "the last version written runs"
+    );
+}
+
+/// Two processes reload from one module directory while a third party
+/// rewrites the library a few bytes at a time: neither crashes, neither
+/// runs a partial library, both end on the last version.
+#[test]
+fn two_processes_share_a_module_directory_while_it_is_rewritten() {
+    use hcr_tests::Expect;
+    let test = concat!(
+        module_path!(),
+        "::two_processes_share_a_module_directory_while_it_is_rewritten"
+    );
+    let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if std::env::var_os("HCR_SCENARIO").is_some() {
+        // This is one of the two children.
+        let body = reload_from_the_shared_directory;
+        return hcr_tests::run_scenario(work, test, &[], Expect::Success, body);
+    }
+    let built = hcr_tests::built_fixtures(work);
+    let dir = work.join("shared-modules");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture =
+        |variant: &str| std::fs::read(built.fixtures.join(format!("{variant}.so"))).unwrap();
+    let library = dir.join("libspin.so");
+    std::fs::write(&library, fixture("spin-1")).unwrap();
+    let env = [
+        ("HCR_TEST_SHARED_DIR", dir.to_str().unwrap()),
+        ("HCR_LOAD_WAIT_MS", "50"),
+    ];
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(move || {
+                let body = reload_from_the_shared_directory;
+                hcr_tests::run_scenario(work, test, &env, Expect::Success, body)
+            });
+            // The two parents set up one scenario directory: not at once.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        for variant in ["spin-2", "spin-1", "spin-2"] {
+            let bytes = fixture(variant);
+            let mut file = std::fs::File::create(&library).unwrap();
+            for piece in bytes.chunks(512) {
+                file.write_all(piece).unwrap();
+                file.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            drop(file);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::fs::write(dir.join("done"), "").unwrap();
+    });
+}
+
+/// Reads one byte from `fd` (a pipe), waiting for it.
+fn wait_for(fd: i32) {
+    let mut byte = 0u8;
+    // SAFETY: reads one byte into a live local.
+    let read = unsafe { libc::read(fd, (&raw mut byte).cast(), 1) };
+    assert_eq!(read, 1, "the other process went away");
+}
+
+/// Writes one byte to `fd` (a pipe).
+fn signal(fd: i32) {
+    // SAFETY: writes one byte from a live local.
+    let written = unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    assert_eq!(written, 1);
+}
+
+fn pipe() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+scenario! {
+    fn after_fork_parent_and_child_each_reload_their_own_versions(host) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let stub = host.stub("spin", "value");
+        // Another thread takes the runtime's lock over and over, so a fork
+        // without the atfork handlers could leave the child's lock held.
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy = {
+            let (stop, rt) = (stop.clone(), host.rt);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    rt.get_proc("spin", "value").unwrap();
+                }
+            })
+        };
+        let (from_parent, to_child) = pipe();
+        let (from_child, to_parent) = pipe();
+        // SAFETY: the child runs only the code below and leaves with _exit.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork failed");
+        // Each process keeps only its own pipe ends, so that one dying ends
+        // the other's wait.
+        let close = |fds: [i32; 2]| {
+            for fd in fds {
+                // SAFETY: closes a descriptor of this process's pipe.
+                unsafe { libc::close(fd) };
+            }
+        };
+        if child == 0 {
+            close([to_child, from_child]);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                wait_for(from_parent);
+                assert_eq!(stub.call_int(), 1, "the parent's reload left the child's stub alone");
+                host.install("spin", "spin-3");
+                host.rt.perform_code_reload().unwrap();
+                assert_eq!(stub.call_int(), 3, "the child's own reload");
+            }));
+            signal(to_parent);
+            // SAFETY: ends the child without running the parent's exit code.
+            unsafe { libc::_exit(if result.is_ok() { 0 } else { 1 }) };
+        }
+        close([from_parent, to_parent]);
+        host.install("spin", "spin-2");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(stub.call_int(), 2);
+        signal(to_child);
+        wait_for(from_child);
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child failed (status {status:#x}); see its message above"
+        );
+        assert_eq!(stub.call_int(), 2, "the child's reload left the parent's stub alone");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(stub.call_int(), 3, "the parent reloads the child's build on its own");
+        stop.store(true, Ordering::Relaxed);
+        busy.join().unwrap();
+    }
+}
