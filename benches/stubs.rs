@@ -15,8 +15,6 @@
 )]
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hcr_runtime::jump_table::DEFAULT_HINT;
@@ -77,32 +75,6 @@ fn dylib_add() -> (libloading::Library, Add) {
     (library, add)
 }
 
-/// Runs `f` on another thread until dropped, so that a bench measures its
-/// calls while a second thread calls too.
-struct Busy(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
-
-impl Busy {
-    fn calling(f: Add) -> Busy {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                black_box(f(black_box(1), black_box(2)));
-            }
-        });
-        Busy(stop, Some(thread))
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.1.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 fn calls(c: &mut Criterion) {
     let (data_table, data) = stub(StubForm::Data, DEFAULT_HINT);
     let (near_table, near) = stub(StubForm::Near, near_hint());
@@ -132,7 +104,7 @@ fn calls(c: &mut Criterion) {
     // The same calls while a second thread calls the same function.
     let mut group = c.benchmark_group("call add(a, b), 2 threads");
     for (name, f) in cases {
-        let _busy = Busy::calling(f);
+        let _busy = common::Busy::calling(move || f(black_box(1), black_box(2)));
         group.bench_function(name, |b| b.iter(|| f(black_box(1), black_box(2))));
     }
     group.finish();

@@ -1,6 +1,9 @@
 //! What every bench shares.
 
 use std::fmt::Write as _;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::Criterion;
@@ -53,4 +56,39 @@ pub fn module_source(name: &str, procs: usize, version: u32) -> String {
          int hcr_module_init(void) {{ return 0; }}\n"
     );
     source
+}
+
+/// Runs a call on another thread until dropped, so that a bench measures
+/// its own calls while a second thread calls too.
+#[allow(dead_code, reason = "used by the per-call benches only")]
+pub struct Busy {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[allow(dead_code, reason = "used by the per-call benches only")]
+impl Busy {
+    /// Starts a thread that calls `call` over and over.
+    pub fn calling<R>(call: impl Fn() -> R + Send + 'static) -> Busy {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                black_box(call());
+            }
+        });
+        Busy {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

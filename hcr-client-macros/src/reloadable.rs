@@ -146,8 +146,10 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
         None => quote!(#body_name(#(#idents),*)),
     };
     let body_fn = body_fn(function);
+    let inline = inline_unless_asked(attrs);
     let wrapper = quote! {
         #(#attrs)*
+        #inline
         #vis #unsafety fn #name #generics(#(#idents: #types),*) #output {
             #stub
             match STUB.target() {
@@ -181,6 +183,17 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
         }
     };
     (wrapper, registered)
+}
+
+/// `#[inline]` for a wrapper, unless the user's attributes already say how
+/// to inline it: a wrapper is a load, a test and a call, which other crates
+/// (the host, other modules) should be able to inline into their code.
+fn inline_unless_asked(attrs: &[syn::Attribute]) -> TokenStream {
+    if attrs.iter().any(|attr| attr.path().is_ident("inline")) {
+        TokenStream::new()
+    } else {
+        quote!(#[inline])
+    }
 }
 
 /// The hidden name of a function's original body.
@@ -232,8 +245,10 @@ fn c_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
         None => quote!(#target(#(#idents),*)),
     };
     let (through_stub, direct) = (call(quote!(target)), call(quote!(#body_name)));
+    let inline = inline_unless_asked(attrs);
     let wrapper = quote! {
         #(#attrs)*
+        #inline
         #vis #unsafety extern "C" fn #name #generics(#(#idents: #types),*) #output {
             #stub
             match STUB.target() {

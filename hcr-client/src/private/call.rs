@@ -110,6 +110,7 @@ impl Stub {
     /// # Panics
     /// When the runtime refuses the lookup (a signature that differs from
     /// the loaded code's), with a message that says so.
+    #[inline]
     pub fn target(&self) -> Option<*const ()> {
         let target = self.target.load(Ordering::Acquire);
         if !target.is_null() {
