@@ -38,13 +38,13 @@ pub(crate) enum LoadError {
     #[error("{path} is not a loadable library: {problem}")]
     Elf { path: PathBuf, problem: ElfError },
     #[error(
-        "{path} is still being written (or was left incomplete): {problem}, \
+        "{path} is still being written (or was left incomplete): {reason}, \
          still after waiting {} ms",
         waited.as_millis()
     )]
     StillWritten {
         path: PathBuf,
-        problem: ElfError,
+        reason: String,
         waited: Duration,
     },
     #[error("cannot make an in-memory copy of {path}")]
@@ -165,7 +165,8 @@ fn load_wait() -> Duration {
 enum ReadError {
     Io(std::io::Error),
     Elf(ElfError),
-    StillWritten(ElfError, Duration),
+    /// Why the file looks unfinished, and how long it was waited for.
+    StillWritten(String, Duration),
 }
 
 /// Reads a library once it is complete: its bytes pass the ELF check and
@@ -180,20 +181,18 @@ fn read_complete(path: &Path, wait: Duration) -> Result<(std::fs::Metadata, Vec<
         let bytes = std::fs::read(path).map_err(ReadError::Io)?;
         let after = std::fs::metadata(path).map_err(ReadError::Io)?;
         let stable = FileIdentity::same_file_state(&meta, &after);
-        let problem = match elf::check_shared_library(&bytes) {
+        let unfinished = match elf::check_shared_library(&bytes) {
             Ok(()) if stable => return Ok((meta, bytes)),
-            Ok(()) => ElfError::Truncated {
-                what: "the file, which changed while it was read,".to_owned(),
-                end: after.len(),
-                len: bytes.len(),
-            },
-            Err(problem @ (ElfError::TooShort { .. } | ElfError::Truncated { .. })) => problem,
+            Ok(()) => "it changed while it was read".to_owned(),
+            Err(problem @ (ElfError::TooShort { .. } | ElfError::Truncated { .. })) => {
+                problem.to_string()
+            }
             Err(problem) if stable => return Err(ReadError::Elf(problem)),
-            Err(problem) => problem,
+            Err(problem) => problem.to_string(),
         };
         let waited = started.elapsed();
         if waited >= wait {
-            return Err(ReadError::StillWritten(problem, waited));
+            return Err(ReadError::StillWritten(unfinished, waited));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -214,9 +213,9 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
             path: path.clone(),
             problem,
         },
-        ReadError::StillWritten(problem, waited) => LoadError::StillWritten {
+        ReadError::StillWritten(reason, waited) => LoadError::StillWritten {
             path: path.clone(),
-            problem,
+            reason,
             waited,
         },
     })?;
