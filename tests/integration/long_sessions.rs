@@ -50,6 +50,34 @@ scenario! {
 }
 
 scenario! {
+    fn a_removed_proc_keeps_its_slot_and_the_table_grows_only_with_new_names(host) {
+        host.install("grower", "grower-1");
+        host.install("extra", "extra");
+        host.init(&["grower"]);
+        host.install("grower", "grower-2");
+        host.rt.perform_code_reload().unwrap();
+        let extra = host.stub("extra", "value");
+        assert_eq!(extra.call_int(), 7);
+
+        host.install("grower", "grower-3");
+        host.rt.perform_code_reload().unwrap();
+        host.rt.collect().unwrap();
+        // SAFETY: `target` is a plain C function of this signature.
+        let fresh = unsafe { host.rt.register_proc("main", "fresh", target as *const _) }.unwrap();
+        assert_ne!(fresh.as_ptr() as usize, extra.address(), "a removed proc's slot is not reused");
+
+        host.install("grower", "grower-2");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.stub("extra", "value"), extra, "the name gets its own slot back");
+        assert_eq!(extra.call_int(), 7);
+    }
+}
+
+extern "C" fn target() -> i32 {
+    42
+}
+
+scenario! {
     fn a_cap_keeps_the_newest_versions_of_each_module(host) {
         host.install("spin", "spin-1");
         host.init(&["spin"]);
@@ -417,6 +445,7 @@ scenario! {
             "the child failed (status {status:#x}); see its message above"
         );
         assert_eq!(stub.call_int(), 2, "the child's reload left the parent's stub alone");
+        assert_eq!(host.copy_names().len(), 2, "the child's exit left the parent's copies alone");
         host.rt.perform_code_reload().unwrap();
         assert_eq!(stub.call_int(), 3, "the parent reloads the child's build on its own");
         stop.store(true, Ordering::Relaxed);
