@@ -353,10 +353,10 @@ fn two_processes_share_a_module_directory_while_it_is_rewritten() {
         for variant in ["spin-2", "spin-1", "spin-2"] {
             let bytes = fixture(variant);
             let mut file = std::fs::File::create(&library).unwrap();
-            for piece in bytes.chunks(512) {
+            for piece in bytes.chunks(64) {
                 file.write_all(piece).unwrap();
                 file.flush().unwrap();
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(1));
             }
             drop(file);
             std::thread::sleep(Duration::from_millis(100));
