@@ -739,4 +739,52 @@ mod tests {
         assert_eq!(hcr_set_stub_form(7), code::INVALID_ARGUMENT);
         assert_eq!(hcr_set_kept_versions(-1), code::INVALID_ARGUMENT);
     }
+
+    /// A NUL-terminated string of 0 to 40 random non-NUL bytes (often not
+    /// UTF-8, sometimes with `::`, spaces or control characters).
+    fn random_name(rng: &mut crate::test_support::Rng) -> CString {
+        let len = rng.below(41);
+        let bytes: Vec<u8> = (0..len).map(|_| (rng.next() % 255) as u8 + 1).collect();
+        CString::new(bytes).expect("no NUL inside")
+    }
+
+    extern "C" fn target() -> c_int {
+        7
+    }
+
+    #[test]
+    fn arbitrary_byte_strings_as_names_never_crash_and_answer_consistently() {
+        let mut rng = crate::test_support::Rng(0x5eed_0004);
+        for _ in 0..crate::test_support::cases(500) {
+            let (module, name) = (random_name(&mut rng), random_name(&mut rng));
+            let signature = random_name(&mut rng);
+            let (m, n) = (module.as_ptr(), name.as_ptr());
+            // SAFETY: every pointer is a valid NUL-terminated string or a
+            // writable out-pointer; `target` is a real function.
+            unsafe {
+                let stub = hcr_register_proc(m, n, target as *const () as *mut c_void);
+                assert_eq!(hcr_get_proc(m, n), stub, "{module:?}::{name:?}");
+                if stub.is_null() {
+                    assert!(!CStr::from_ptr(hcr_last_error()).to_bytes().is_empty());
+                } else {
+                    let call: extern "C" fn() -> c_int = std::mem::transmute(stub);
+                    assert_eq!(
+                        call(),
+                        7,
+                        "the stub of {module:?}::{name:?} runs its target"
+                    );
+                }
+                let mut out = ptr::null_mut();
+                let status = hcr_register_global(m, n, 8, 8, 1, &mut out);
+                if status >= 0 {
+                    assert_eq!(hcr_get_global(m, n), out);
+                } else {
+                    assert!(hcr_get_global(m, n).is_null());
+                }
+                let _ = hcr_get_proc_checked(m, n, m, signature.as_ptr());
+                let _ = hcr_has_module_changed(m);
+                hcr_add_module(m);
+            }
+        }
+    }
 }

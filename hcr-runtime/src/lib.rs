@@ -110,6 +110,8 @@ mod reload;
 mod runtime;
 mod signatures;
 mod sys;
+#[cfg(test)]
+mod test_support;
 
 pub use error::Error;
 pub use jump_table::{JumpTable, JumpTableConfig, StubForm};

@@ -132,7 +132,12 @@ scenario! {
             if let Some((rss, maps, copies)) = baseline {
                 assert!(figures.1 <= maps, "mapped copies grew: {figures:?} vs {baseline:?}");
                 assert!(figures.2 <= copies, "copies grew: {figures:?} vs {baseline:?}");
-                assert!(figures.0 <= rss + 8 * 1024, "RSS grew by 8 MiB: {figures:?} vs {baseline:?}");
+                // Valgrind's own memory grows with every library it
+                // translates, so its RSS says nothing about the runtime's.
+                assert!(
+                    figures.0 <= rss + 8 * 1024 || hcr_tests::under_valgrind(),
+                    "RSS grew by 8 MiB: {figures:?} vs {baseline:?}"
+                );
             }
         }
         let (rss, maps, copies) = (resident_kib(), mapped_copies(), host.copy_names().len());

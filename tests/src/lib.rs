@@ -609,3 +609,29 @@ pub fn copy_names() -> Vec<String> {
     names.sort();
     names
 }
+
+/// Whether this process runs under valgrind (its preloaded helper is
+/// mapped), where W^X and memory figures describe valgrind, not hcr.
+pub fn under_valgrind() -> bool {
+    std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
+}
+
+/// A small deterministic generator (xorshift64*) for property tests: a
+/// failing case is replayed from its seed and number.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait, reason = "not an iterator: never ends")]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

@@ -77,7 +77,9 @@ pub fn bad_call_veneer(slot: u64, handler_cell: u64) -> Result<[u8; VENEER_LEN],
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::VENEER_OFFSET;
     use crate::arch::golden;
+    use crate::test_support::{Rng, cases};
 
     const GOLDEN: &str = include_str!("../../../asm/x86/golden.txt");
     const SLOT: u64 = 0x1000_0000;
@@ -120,5 +122,65 @@ mod tests {
         assert!(data_jump(0x1_0000_0000).is_err());
         assert!(near_jump(SLOT, 0x1_0000_0000).is_err());
         assert!(bad_call_veneer(SLOT, 0x1_0000_0000).is_err());
+    }
+
+    #[test]
+    fn random_stubs_decode_to_jumps_to_exactly_their_targets() {
+        use iced_x86::{Decoder, DecoderOptions, Mnemonic, OpKind, Register};
+        let mut rng = Rng(0x5eed_0006);
+        for _ in 0..cases(3000) {
+            let slot = rng.next() & 0xffff_ffe0;
+            let target = rng.next() & 0xffff_ffff;
+            let cell = rng.next() & 0xffff_fffc;
+            let decode = |bytes: &[u8], ip: u64| {
+                let mut decoder = Decoder::with_ip(32, bytes, ip, DecoderOptions::NONE);
+                std::iter::from_fn(move || decoder.can_decode().then(|| decoder.decode()))
+                    .collect::<Vec<_>>()
+            };
+
+            let jump = decode(&data_jump(slot).unwrap(), slot)[0];
+            assert_eq!(jump.mnemonic(), Mnemonic::Jmp, "data form at {slot:#x}");
+            assert_eq!(jump.op0_kind(), OpKind::Memory);
+            assert_eq!(
+                u64::from(jump.memory_displacement32()),
+                slot + TARGET_OFFSET as u64
+            );
+
+            let jump = decode(&near_jump_area(slot, target).unwrap(), slot)[0];
+            assert_eq!(jump.op0_kind(), OpKind::NearBranch32);
+            assert_eq!(
+                u64::from(jump.near_branch32()),
+                target,
+                "near form {slot:#x} -> {target:#x}"
+            );
+
+            let veneer = slot + VENEER_OFFSET as u64;
+            let code = decode(&bad_call_veneer(slot, cell).unwrap(), veneer);
+            let mnemonics: Vec<_> = code.iter().take(4).map(|i| i.mnemonic()).collect();
+            assert_eq!(
+                mnemonics,
+                [Mnemonic::Sub, Mnemonic::Push, Mnemonic::Push, Mnemonic::Jmp]
+            );
+            assert_eq!(code[0].op0_register(), Register::ESP);
+            assert_eq!(code[1].immediate32() as u64, slot, "the handler's argument");
+            assert_eq!(
+                u64::from(code[3].memory_displacement32()),
+                cell,
+                "through the handler cell"
+            );
+        }
+    }
+
+    #[test]
+    fn addresses_above_4_gib_are_refused_by_every_encoder() {
+        let mut rng = Rng(0x5eed_0007);
+        for _ in 0..cases(300) {
+            let high = (rng.next() | (1 << 32)) & !31;
+            assert!(data_jump(high).is_err());
+            assert!(near_jump(high, 0x1000).is_err());
+            assert!(near_jump(0x1000, high).is_err());
+            assert!(bad_call_veneer(high, 0x1000).is_err());
+            assert!(bad_call_veneer(0x1000, high).is_err());
+        }
     }
 }

@@ -81,6 +81,7 @@ pub fn bad_call_veneer(slot: u64, handler_cell: u64) -> Result<[u8; VENEER_LEN],
 mod tests {
     use super::*;
     use crate::arch::golden;
+    use crate::test_support::{Rng, cases};
 
     const GOLDEN: &str = include_str!("../../../asm/x86_64/golden.txt");
     /// High enough that every case's target is a valid address; the bytes
@@ -154,5 +155,74 @@ mod tests {
     fn misaligned_slots_are_refused() {
         assert!(data_jump(SLOT + 8).is_err());
         assert!(bad_call_veneer(SLOT + 4, SLOT).is_err());
+    }
+
+    /// A random address in the lower half, aligned to `align`.
+    fn address(rng: &mut Rng, align: u64) -> u64 {
+        rng.next() & 0x0000_7fff_ffff_ffff & !(align - 1)
+    }
+
+    /// `address` moved by up to ±2^33, so that about a quarter of the
+    /// cases fall within a rel32's reach.
+    fn nearby(rng: &mut Rng, address: u64, align: u64) -> u64 {
+        let offset = (rng.next() % (1 << 34)) as i64 - (1 << 33);
+        address.wrapping_add_signed(offset) & 0x0000_7fff_ffff_ffff & !(align - 1)
+    }
+
+    fn within_rel32(end: u64, target: u64) -> bool {
+        i32::try_from(target.wrapping_sub(end) as i64).is_ok()
+    }
+
+    #[test]
+    fn random_stubs_decode_to_jumps_to_exactly_their_targets() {
+        use iced_x86::{Decoder, DecoderOptions, Mnemonic, OpKind, Register};
+        let mut rng = Rng(0x5eed_0005);
+        for _ in 0..cases(3000) {
+            let slot = address(&mut rng, 32);
+            let decode = |bytes: &[u8], ip: u64| {
+                let mut decoder = Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE);
+                (decoder.decode(), decoder.decode())
+            };
+
+            let (jump, _) = decode(&data_jump(slot).unwrap(), slot);
+            assert_eq!(jump.mnemonic(), Mnemonic::Jmp, "data form at {slot:#x}");
+            assert!(jump.is_ip_rel_memory_operand());
+            assert_eq!(jump.ip_rel_memory_address(), slot + TARGET_OFFSET as u64);
+
+            let target = nearby(&mut rng, slot, 1);
+            match near_jump_area(slot, target) {
+                Ok(bytes) => {
+                    let (jump, _) = decode(&bytes, slot);
+                    assert_eq!(jump.mnemonic(), Mnemonic::Jmp);
+                    assert_eq!(jump.op0_kind(), OpKind::NearBranch64);
+                    assert_eq!(
+                        jump.near_branch_target(),
+                        target,
+                        "near form {slot:#x} -> {target:#x}"
+                    );
+                }
+                Err(_) => assert!(!within_rel32(slot + NEAR_JUMP_LEN as u64, target)),
+            }
+
+            let cell = nearby(&mut rng, slot, 8);
+            let veneer = slot + VENEER_OFFSET as u64;
+            match bad_call_veneer(slot, cell) {
+                Ok(bytes) => {
+                    let (lea, jump) = decode(&bytes, veneer);
+                    assert_eq!(lea.mnemonic(), Mnemonic::Lea);
+                    assert_eq!(lea.op0_register(), Register::RDI);
+                    assert_eq!(lea.ip_rel_memory_address(), slot, "the handler's argument");
+                    assert_eq!(jump.mnemonic(), Mnemonic::Jmp);
+                    assert_eq!(
+                        jump.ip_rel_memory_address(),
+                        cell,
+                        "through the handler cell"
+                    );
+                }
+                Err(_) => {
+                    assert!(!within_rel32(veneer + 7, slot) || !within_rel32(veneer + 13, cell))
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,126 @@
+//! The ELF check against real libraries, damaged ones and random bytes.
+
+use super::*;
+use crate::test_support::{Rng, cases};
+
+/// This test binary's own runtime libraries are real shared objects.
+fn a_real_library() -> Vec<u8> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let path = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| path.contains("libc.so") || path.contains("libc-"))
+        .expect("libc is mapped");
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn a_real_library_passes() {
+    check_shared_library(&a_real_library()).unwrap();
+}
+
+#[test]
+fn every_truncation_of_a_real_library_is_refused() {
+    let library = a_real_library();
+    // The loadable segments end near the end of the file; any cut
+    // before their end must be caught.
+    for cut in [
+        0,
+        3,
+        16,
+        63,
+        64,
+        200,
+        3000,
+        library.len() / 2,
+        library.len() - 5000,
+    ] {
+        assert!(
+            check_shared_library(&library[..cut]).is_err(),
+            "cut at {cut} passed"
+        );
+    }
+}
+
+#[test]
+fn garbage_is_not_elf() {
+    assert_eq!(check_shared_library(b"hello, world"), Err(ElfError::NotElf));
+}
+
+#[test]
+fn another_machine_is_named() {
+    let mut library = a_real_library();
+    // ARM, or x86_64 when this test runs on ARM.
+    let (machine, name) = if HOST_MACHINE == 40 {
+        (62, "x86_64")
+    } else {
+        (40, "ARM")
+    };
+    library[18..20].copy_from_slice(&u16::to_le_bytes(machine));
+    let err = check_shared_library(&library).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("built for {name}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_executable_is_not_a_shared_library() {
+    let mut library = a_real_library();
+    library[16] = 2;
+    library[17] = 0;
+    assert_eq!(check_shared_library(&library), Err(ElfError::NotShared(2)));
+}
+
+#[test]
+fn arbitrary_bytes_are_refused_without_panicking() {
+    let mut rng = Rng(0x5eed_0001);
+    for _ in 0..cases(2000) {
+        let mut bytes: Vec<u8> = (0..rng.below(256)).map(|_| rng.next() as u8).collect();
+        // Half the cases start like an ELF file of this machine, so the
+        // header's fields are what is random.
+        if rng.next() % 2 == 0 && bytes.len() >= 20 {
+            bytes[..4].copy_from_slice(b"\x7fELF");
+            bytes[4..7].copy_from_slice(&[HOST_CLASS, HOST_DATA, 1]);
+            bytes[16..18].copy_from_slice(&ET_DYN.to_le_bytes());
+            bytes[18..20].copy_from_slice(&HOST_MACHINE.to_le_bytes());
+        }
+        let _ = check_shared_library(&bytes);
+    }
+}
+
+#[test]
+fn mutated_headers_and_truncations_never_panic_and_truncations_are_refused() {
+    let library = a_real_library();
+    let header_len = if HOST_CLASS == 2 { 64 } else { 52 };
+    let r = Reader {
+        bytes: &library,
+        wide: HOST_CLASS == 2,
+    };
+    let phoff = r.word(if HOST_CLASS == 2 { 32 } else { 28 }).unwrap() as usize;
+    let headers_end = phoff + if HOST_CLASS == 2 { 56 } else { 32 } * 8;
+    let mut rng = Rng(0x5eed_0002);
+    for case in 0..cases(2000) {
+        let mut bytes = library.clone();
+        if case % 2 == 0 {
+            // A cut in the first half, inside the loadable segments:
+            // always refused.
+            let cut = rng.below(library.len() / 2);
+            assert!(
+                check_shared_library(&bytes[..cut]).is_err(),
+                "cut at {cut} passed"
+            );
+            continue;
+        }
+        // Flip a few bytes of the ELF header or the program headers.
+        for _ in 0..1 + rng.below(4) {
+            let at = if rng.next() % 2 == 0 {
+                rng.below(header_len)
+            } else {
+                phoff + rng.below(headers_end - phoff)
+            };
+            bytes[at] ^= 1 << rng.below(8);
+        }
+        let _ = check_shared_library(&bytes);
+    }
+}
