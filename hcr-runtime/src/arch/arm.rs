@@ -82,6 +82,7 @@ pub fn bad_call_veneer(slot: u64, cell: u64) -> Result<[u8; VENEER_LEN], EncodeE
 mod tests {
     use super::*;
     use crate::arch::golden;
+    use crate::test_support::{Rng, cases};
 
     const GOLDEN: &str = include_str!("../../../asm/arm/golden.txt");
     const SLOT: u64 = 0x1000_0020;
@@ -141,5 +142,103 @@ mod tests {
             GOLDEN,
             ["data_jump", "trap"].into_iter().chain(near).chain(veneers),
         );
+    }
+
+    #[test]
+    fn random_stubs_disassemble_to_jumps_to_exactly_their_targets() {
+        use crate::arch::disassembler::{address_in, objdump};
+        use crate::arch::{SLOT_SIZE, TARGET_OFFSET, VENEER_OFFSET};
+        let mut rng = Rng(0x5eed_0009);
+        let count = cases(400);
+        let base = (rng.next() & 0x7fff_0000) + 0x1000_0000;
+        let slot = |i: usize| base + (i * SLOT_SIZE) as u64;
+        let (mut data, mut near, mut expected) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..count {
+            let cell = rng.next() & 0xffff_fffc;
+            let target = (slot(i) + 8)
+                .wrapping_add_signed((rng.next() % (1 << 27)) as i64 - (1 << 26))
+                & 0xffff_fffc;
+            data.extend(data_jump(slot(i)).unwrap());
+            data.extend([0; 8]);
+            data.extend(bad_call_veneer(slot(i), cell).unwrap());
+            let jump = near_jump_area(slot(i), target);
+            near.extend(jump.unwrap_or([0; JUMP_LEN]));
+            near.extend([0; SLOT_SIZE - JUMP_LEN]);
+            expected.push((cell, target, jump.is_ok()));
+        }
+        let tool = "arm-linux-gnueabihf-objdump";
+        let (Some(data_code), Some(near_code)) = (
+            objdump(tool, "arm", base, &data),
+            objdump(tool, "arm", base, &near),
+        ) else {
+            eprintln!("skipped: {tool} is not installed (.ci/cross-setup installs it)");
+            return;
+        };
+        for (i, &(cell, target, in_reach)) in expected.iter().enumerate() {
+            let at = |code: &std::collections::BTreeMap<u64, crate::arch::disassembler::Line>,
+                      offset: u64| {
+                code.get(&(slot(i) + offset))
+                    .cloned()
+                    .expect("an instruction there")
+            };
+            let load = at(&data_code, 0);
+            assert_eq!(
+                (load.mnemonic.as_str(), load.operands.as_str()),
+                ("ldr", "pc, [pc]"),
+                "{load:?}"
+            );
+            assert_eq!(
+                address_in(&load.comment),
+                Some(slot(i) + TARGET_OFFSET as u64),
+                "{load:?}"
+            );
+
+            let veneer = slot(i) + VENEER_OFFSET as u64;
+            let sub = at(&data_code, VENEER_OFFSET as u64);
+            assert_eq!(
+                (sub.mnemonic.as_str(), sub.operands.as_str()),
+                ("sub", "r0, pc, #24")
+            );
+            assert_eq!(
+                veneer + 8 - 24,
+                slot(i),
+                "r0 holds the slot (pc reads 8 ahead)"
+            );
+            let (low, high) = (
+                at(&data_code, VENEER_OFFSET as u64 + 4),
+                at(&data_code, VENEER_OFFSET as u64 + 8),
+            );
+            assert_eq!(
+                (low.mnemonic.as_str(), high.mnemonic.as_str()),
+                ("movw", "movt")
+            );
+            let half = |line: &crate::arch::disassembler::Line| {
+                address_in(&line.comment).or_else(|| line.operands.rsplit('#').next()?.parse().ok())
+            };
+            assert_eq!(
+                half(&high).unwrap() << 16 | half(&low).unwrap(),
+                cell,
+                "{low:?} {high:?}"
+            );
+            let jump = at(&data_code, VENEER_OFFSET as u64 + 12);
+            assert_eq!(
+                (jump.mnemonic.as_str(), jump.operands.as_str()),
+                ("ldr", "pc, [ip]")
+            );
+            if in_reach {
+                let b = at(&near_code, 0);
+                assert_eq!(
+                    (b.mnemonic.as_str(), address_in(&b.operands)),
+                    ("b", Some(target)),
+                    "slot {i}"
+                );
+            } else {
+                let distance = target.wrapping_sub(slot(i) + 8) as i64;
+                assert!(
+                    !(-(1 << 25)..(1 << 25)).contains(&distance),
+                    "in reach, refused: {distance:#x}"
+                );
+            }
+        }
     }
 }

@@ -200,3 +200,81 @@ pub(crate) mod golden {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod disassembler {
+    //! Disassembles stubs with the GNU `objdump` of another architecture,
+    //! for the ARM property tests (the x86 ones decode with `iced-x86`).
+
+    use std::collections::BTreeMap;
+    use std::process::Command;
+
+    /// One decoded instruction: its mnemonic, its operands, and objdump's
+    /// comment (`@ 0x...` on ARM), each as objdump prints it.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Line {
+        pub(crate) mnemonic: String,
+        pub(crate) operands: String,
+        pub(crate) comment: String,
+    }
+
+    /// `bytes` decoded as code placed at `base`, by address; `None` when
+    /// `tool` is not installed (`.ci/cross-setup` installs it for CI).
+    pub(crate) fn objdump(
+        tool: &str,
+        machine: &str,
+        base: u64,
+        bytes: &[u8],
+    ) -> Option<BTreeMap<u64, Line>> {
+        let file =
+            std::env::temp_dir().join(format!("hcr-stubs-{machine}-{}.bin", std::process::id()));
+        std::fs::write(&file, bytes).expect("a scratch file");
+        let output = Command::new(tool)
+            .args(["-D", "-b", "binary", "-m", machine])
+            .arg(format!("--adjust-vma={base:#x}"))
+            .arg(&file)
+            .output();
+        let _ = std::fs::remove_file(&file);
+        let output = output.ok()?;
+        assert!(
+            output.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let mut lines = BTreeMap::new();
+        for line in text.lines() {
+            // "   10000:\t58000050 \tldr\tx16, 0x10008", maybe "\t@ comment"
+            let mut fields = line.trim_start().split('\t');
+            let Some(address) = fields.next().and_then(|a| a.strip_suffix(':')) else {
+                continue;
+            };
+            let Ok(address) = u64::from_str_radix(address, 16) else {
+                continue;
+            };
+            let _word = fields.next();
+            let mnemonic = fields.next().unwrap_or("").trim().to_owned();
+            let operands = fields.next().unwrap_or("").trim().to_owned();
+            let comment = fields.next().unwrap_or("").trim().to_owned();
+            lines.insert(
+                address,
+                Line {
+                    mnemonic,
+                    operands,
+                    comment,
+                },
+            );
+        }
+        Some(lines)
+    }
+
+    /// The first hexadecimal number (`0x...`) in `text`.
+    pub(crate) fn address_in(text: &str) -> Option<u64> {
+        let start = text.find("0x")? + 2;
+        let digits: String = text[start..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        u64::from_str_radix(&digits, 16).ok()
+    }
+}
