@@ -152,55 +152,44 @@ mod tests {
 
     #[test]
     fn random_stubs_disassemble_to_jumps_to_exactly_their_targets() {
-        use crate::arch::disassembler::{address_in, objdump};
+        use crate::arch::disassembler::{SlotStubs, address_in, at, disassemble_slots};
         use crate::arch::{SLOT_SIZE, VENEER_OFFSET};
         let mut rng = Rng(0x5eed_0008);
-        let count = cases(400);
         let base = (rng.next() & 0x0000_7fff_ffff_ffff & !0xffff) + (1 << 30);
         let slot = |i: usize| base + (i * SLOT_SIZE) as u64;
-        let (mut data, mut near, mut expected) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..count {
+        let (mut stubs, mut expected) = (Vec::new(), Vec::new());
+        for i in 0..cases(400) {
             // A cell within LDR's reach of the veneer, a target often
             // within B's ±128 MiB.
             let ldr = slot(i) + VENEER_OFFSET as u64 + 4;
             let cell = ldr.wrapping_add_signed((rng.next() % (1 << 20)) as i64 - (1 << 19)) & !7;
             let target =
                 slot(i).wrapping_add_signed((rng.next() % (1 << 29)) as i64 - (1 << 28)) & !3;
-            data.extend(data_jump(slot(i)).unwrap());
-            data.extend([0; 8]);
-            data.extend(bad_call_veneer(slot(i), cell).unwrap());
-            let jump = near_jump_area(slot(i), target);
-            near.extend(jump.unwrap_or([0; JUMP_LEN]));
-            near.extend([0; SLOT_SIZE - JUMP_LEN]);
-            expected.push((cell, target, jump.is_ok()));
+            stubs.push(SlotStubs {
+                data_jump: data_jump(slot(i)).unwrap(),
+                veneer: bad_call_veneer(slot(i), cell).unwrap(),
+                near_jump: near_jump_area(slot(i), target).ok(),
+            });
+            expected.push((cell, target));
         }
         let tool = "aarch64-linux-gnu-objdump";
-        let (Some(data_code), Some(near_code)) = (
-            objdump(tool, "aarch64", base, &data),
-            objdump(tool, "aarch64", base, &near),
-        ) else {
+        let Some((data, near)) = disassemble_slots(tool, "aarch64", base, &stubs) else {
             eprintln!("skipped: {tool} is not installed (.ci/cross-setup installs it)");
             return;
         };
-        for (i, &(cell, target, in_reach)) in expected.iter().enumerate() {
-            let at = |code: &std::collections::BTreeMap<u64, _>, offset: u64| {
-                code.get(&(slot(i) + offset))
-                    .cloned()
-                    .expect("an instruction there")
-            };
-            let (ldr, br) = (at(&data_code, 0), at(&data_code, 4));
-            let ldr: crate::arch::disassembler::Line = ldr;
+        for (i, &(cell, target)) in expected.iter().enumerate() {
+            let (ldr, br) = (at(&data, slot(i)), at(&data, slot(i) + 4));
             assert_eq!(
                 (ldr.mnemonic.as_str(), address_in(&ldr.operands)),
                 ("ldr", Some(slot(i) + 8))
             );
             assert!(ldr.operands.starts_with("x16"), "{ldr:?}");
             assert_eq!((br.mnemonic.as_str(), br.operands.as_str()), ("br", "x16"));
-            let veneer = VENEER_OFFSET as u64;
+            let veneer = slot(i) + VENEER_OFFSET as u64;
             let (adr, load, jump) = (
-                at(&data_code, veneer),
-                at(&data_code, veneer + 4),
-                at(&data_code, veneer + 8),
+                at(&data, veneer),
+                at(&data, veneer + 4),
+                at(&data, veneer + 8),
             );
             assert_eq!(
                 (adr.mnemonic.as_str(), address_in(&adr.operands)),
@@ -215,8 +204,8 @@ mod tests {
                 (jump.mnemonic.as_str(), jump.operands.as_str()),
                 ("br", "x17")
             );
-            if in_reach {
-                let b = at(&near_code, 0);
+            if stubs[i].near_jump.is_some() {
+                let b = at(&near, slot(i));
                 assert_eq!(
                     (b.mnemonic.as_str(), address_in(&b.operands)),
                     ("b", Some(target)),

@@ -146,42 +146,35 @@ mod tests {
 
     #[test]
     fn random_stubs_disassemble_to_jumps_to_exactly_their_targets() {
-        use crate::arch::disassembler::{address_in, objdump};
+        use crate::arch::disassembler::{Line, SlotStubs, address_in, at, disassemble_slots};
         use crate::arch::{SLOT_SIZE, TARGET_OFFSET, VENEER_OFFSET};
         let mut rng = Rng(0x5eed_0009);
-        let count = cases(400);
         let base = (rng.next() & 0x7fff_0000) + 0x1000_0000;
         let slot = |i: usize| base + (i * SLOT_SIZE) as u64;
-        let (mut data, mut near, mut expected) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..count {
+        let (mut stubs, mut expected) = (Vec::new(), Vec::new());
+        for i in 0..cases(400) {
             let cell = rng.next() & 0xffff_fffc;
             let target = (slot(i) + 8)
                 .wrapping_add_signed((rng.next() % (1 << 27)) as i64 - (1 << 26))
                 & 0xffff_fffc;
-            data.extend(data_jump(slot(i)).unwrap());
-            data.extend([0; 8]);
-            data.extend(bad_call_veneer(slot(i), cell).unwrap());
-            let jump = near_jump_area(slot(i), target);
-            near.extend(jump.unwrap_or([0; JUMP_LEN]));
-            near.extend([0; SLOT_SIZE - JUMP_LEN]);
-            expected.push((cell, target, jump.is_ok()));
+            stubs.push(SlotStubs {
+                data_jump: data_jump(slot(i)).unwrap(),
+                veneer: bad_call_veneer(slot(i), cell).unwrap(),
+                near_jump: near_jump_area(slot(i), target).ok(),
+            });
+            expected.push((cell, target));
         }
         let tool = "arm-linux-gnueabihf-objdump";
-        let (Some(data_code), Some(near_code)) = (
-            objdump(tool, "arm", base, &data),
-            objdump(tool, "arm", base, &near),
-        ) else {
+        let Some((data, near)) = disassemble_slots(tool, "arm", base, &stubs) else {
             eprintln!("skipped: {tool} is not installed (.ci/cross-setup installs it)");
             return;
         };
-        for (i, &(cell, target, in_reach)) in expected.iter().enumerate() {
-            let at = |code: &std::collections::BTreeMap<u64, crate::arch::disassembler::Line>,
-                      offset: u64| {
-                code.get(&(slot(i) + offset))
-                    .cloned()
-                    .expect("an instruction there")
-            };
-            let load = at(&data_code, 0);
+        // movw/movt print their immediate in decimal, with the hex in a comment.
+        let half = |line: &Line| {
+            address_in(&line.comment).or_else(|| line.operands.rsplit('#').next()?.parse().ok())
+        };
+        for (i, &(cell, target)) in expected.iter().enumerate() {
+            let load = at(&data, slot(i));
             assert_eq!(
                 (load.mnemonic.as_str(), load.operands.as_str()),
                 ("ldr", "pc, [pc]"),
@@ -194,7 +187,7 @@ mod tests {
             );
 
             let veneer = slot(i) + VENEER_OFFSET as u64;
-            let sub = at(&data_code, VENEER_OFFSET as u64);
+            let sub = at(&data, veneer);
             assert_eq!(
                 (sub.mnemonic.as_str(), sub.operands.as_str()),
                 ("sub", "r0, pc, #24")
@@ -204,29 +197,23 @@ mod tests {
                 slot(i),
                 "r0 holds the slot (pc reads 8 ahead)"
             );
-            let (low, high) = (
-                at(&data_code, VENEER_OFFSET as u64 + 4),
-                at(&data_code, VENEER_OFFSET as u64 + 8),
-            );
+            let (low, high) = (at(&data, veneer + 4), at(&data, veneer + 8));
             assert_eq!(
                 (low.mnemonic.as_str(), high.mnemonic.as_str()),
                 ("movw", "movt")
             );
-            let half = |line: &crate::arch::disassembler::Line| {
-                address_in(&line.comment).or_else(|| line.operands.rsplit('#').next()?.parse().ok())
-            };
             assert_eq!(
                 half(&high).unwrap() << 16 | half(&low).unwrap(),
                 cell,
                 "{low:?} {high:?}"
             );
-            let jump = at(&data_code, VENEER_OFFSET as u64 + 12);
+            let jump = at(&data, veneer + 12);
             assert_eq!(
                 (jump.mnemonic.as_str(), jump.operands.as_str()),
                 ("ldr", "pc, [ip]")
             );
-            if in_reach {
-                let b = at(&near_code, 0);
+            if stubs[i].near_jump.is_some() {
+                let b = at(&near, slot(i));
                 assert_eq!(
                     (b.mnemonic.as_str(), address_in(&b.operands)),
                     ("b", Some(target)),

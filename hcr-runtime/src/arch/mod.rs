@@ -268,6 +268,45 @@ pub(crate) mod disassembler {
         Some(lines)
     }
 
+    /// One slot's stubs, as the encoders made them.
+    pub(crate) struct SlotStubs {
+        pub(crate) data_jump: [u8; super::JUMP_LEN],
+        pub(crate) veneer: [u8; super::VENEER_LEN],
+        /// `None` when the encoder refused the near form.
+        pub(crate) near_jump: Option<[u8; super::JUMP_LEN]>,
+    }
+
+    /// Disassembles consecutive slots from `base`: one image with each
+    /// slot's data form and veneer, one with its near form. `None` when
+    /// `tool` is not installed.
+    pub(crate) fn disassemble_slots(
+        tool: &str,
+        machine: &str,
+        base: u64,
+        slots: &[SlotStubs],
+    ) -> Option<(BTreeMap<u64, Line>, BTreeMap<u64, Line>)> {
+        use super::{JUMP_LEN, SLOT_SIZE};
+        let (mut data, mut near) = (Vec::new(), Vec::new());
+        for slot in slots {
+            data.extend(slot.data_jump);
+            data.extend([0; super::VENEER_OFFSET - JUMP_LEN]);
+            data.extend(slot.veneer);
+            near.extend(slot.near_jump.unwrap_or([0; JUMP_LEN]));
+            near.extend([0; SLOT_SIZE - JUMP_LEN]);
+        }
+        Some((
+            objdump(tool, machine, base, &data)?,
+            objdump(tool, machine, base, &near)?,
+        ))
+    }
+
+    /// The instruction at `address`.
+    pub(crate) fn at(code: &BTreeMap<u64, Line>, address: u64) -> Line {
+        code.get(&address)
+            .cloned()
+            .unwrap_or_else(|| panic!("no instruction at {address:#x}"))
+    }
+
     /// The first hexadecimal number (`0x...`) in `text`.
     pub(crate) fn address_in(text: &str) -> Option<u64> {
         let start = text.find("0x")? + 2;
