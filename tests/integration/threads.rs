@@ -3,11 +3,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// Reloads per run; valgrind, which runs one thread at a time, gets fewer.
 const RELOADS: usize = 300;
+const RELOADS_UNDER_VALGRIND: usize = 30;
 const CALLERS: usize = 3;
 
 scenario! {
     fn threads_calling_through_stubs_see_old_or_new_code_during_hundreds_of_reloads(host) {
+        let reloads = if hcr_tests::under_valgrind() { RELOADS_UNDER_VALGRIND } else { RELOADS };
         host.install("spin", "spin-1");
         host.init(&["spin"]);
         let stub = host.stub("spin", "value");
@@ -25,7 +28,7 @@ scenario! {
                 })
             })
             .collect();
-        for round in 0..RELOADS {
+        for round in 0..reloads {
             let version = 2 - (round % 2) as i32;
             host.install("spin", &format!("spin-{version}"));
             host.rt.perform_code_reload().unwrap();
@@ -35,7 +38,7 @@ scenario! {
         for caller in callers {
             caller.join().expect("a calling thread failed");
         }
-        assert_eq!(host.rt.generation(), RELOADS as i64);
+        assert_eq!(host.rt.generation(), reloads as i64);
         let (ones, twos) = (seen[0].load(Ordering::Relaxed), seen[1].load(Ordering::Relaxed));
         assert!(ones > 0 && twos > 0, "callers saw both versions: {ones} and {twos}");
     }
