@@ -92,6 +92,7 @@
 
 #![deny(missing_docs)]
 
+mod active_frames;
 pub mod arch;
 mod bad_call;
 pub mod collect;

@@ -4,6 +4,18 @@
 
 use std::ffi::{CStr, c_int, c_void};
 
+// How a frame's address is read: ARM's EHABI unwinder differs from the
+// Itanium-ABI one every other target uses.
+#[cfg(target_arch = "arm")]
+mod arm;
+#[cfg(target_arch = "arm")]
+use arm::frame_address;
+#[cfg(not(target_arch = "arm"))]
+mod itanium;
+#[cfg(not(target_arch = "arm"))]
+use itanium::frame_address;
+
+/// The unwinder's per-frame state, opaque.
 #[repr(C)]
 struct UnwindContext {
     _opaque: [u8; 0],
@@ -16,44 +28,6 @@ const URC_END_OF_STACK: c_int = 5;
 
 unsafe extern "C" {
     fn _Unwind_Backtrace(trace: Trace, arg: *mut c_void) -> c_int;
-    #[cfg(not(target_arch = "arm"))]
-    fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
-    #[cfg(target_arch = "arm")]
-    fn _Unwind_VRS_Get(
-        context: *mut UnwindContext,
-        class: c_int,
-        register: u32,
-        representation: c_int,
-        value: *mut c_void,
-    ) -> c_int;
-}
-
-/// The address a frame returns to (or, for the innermost, runs at).
-///
-/// # Safety
-/// `context` is the unwinder's context for the frame being visited.
-#[cfg(not(target_arch = "arm"))]
-unsafe fn frame_address(context: *mut UnwindContext) -> usize {
-    // SAFETY: as the caller guarantees.
-    unsafe { _Unwind_GetIP(context) }
-}
-
-/// ARM's EHABI unwinder has no `_Unwind_GetIP` function (it is a macro over
-/// `_Unwind_VRS_Get`): read the PC (core register 15) and drop the Thumb bit.
-///
-/// # Safety
-/// `context` is the unwinder's context for the frame being visited.
-#[cfg(target_arch = "arm")]
-unsafe fn frame_address(context: *mut UnwindContext) -> usize {
-    const CORE_REGISTERS: c_int = 0;
-    const PC: u32 = 15;
-    const UINT32: c_int = 0;
-    let mut value: u32 = 0;
-    // SAFETY: as the caller guarantees; `value` is a writable u32.
-    unsafe {
-        _Unwind_VRS_Get(context, CORE_REGISTERS, PC, UINT32, (&raw mut value).cast());
-    }
-    (value & !1) as usize
 }
 
 /// Walks at most this many frames: a deeper stack is still checked that far.
