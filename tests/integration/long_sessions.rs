@@ -245,9 +245,8 @@ fn no_file_of_the_runtime_outlives_its_process() {
         "::no_file_of_the_runtime_outlives_its_process"
     );
     let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    if std::env::var_os("HCR_SCENARIO").is_some() {
-        // This is the child: run the body, which ends the process.
-        return hcr_tests::run_scenario(work, test, &[], Expect::Success, end_after_loading);
+    if hcr_tests::in_scenario_process(work, test, end_after_loading) {
+        return;
     }
     let endings = [
         ("exit", Ending::Exit(3)),
@@ -328,10 +327,8 @@ fn two_processes_share_a_module_directory_while_it_is_rewritten() {
         "::two_processes_share_a_module_directory_while_it_is_rewritten"
     );
     let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    if std::env::var_os("HCR_SCENARIO").is_some() {
-        // This is one of the two children.
-        let body = reload_from_the_shared_directory;
-        return hcr_tests::run_scenario(work, test, &[], Expect::Success, body);
+    if hcr_tests::in_scenario_process(work, test, reload_from_the_shared_directory) {
+        return;
     }
     let built = hcr_tests::built_fixtures(work);
     let dir = work.join("shared-modules");

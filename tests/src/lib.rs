@@ -258,6 +258,19 @@ pub fn scenario_dir(work: &Path, test: &str) -> PathBuf {
     work.join("scenarios").join(name.replace("::", "-"))
 }
 
+/// For a test that starts its scenario's process itself (several times,
+/// or with an environment of its own, through [`run_scenario`]): in that
+/// process, runs `body` and returns true; in the test's own process
+/// returns false, and the test goes on to start the processes.
+pub fn in_scenario_process(work: &Path, test: &str, body: fn(&mut Host)) -> bool {
+    let name = test.split_once("::").map_or(test, |(_, rest)| rest);
+    if std::env::var("HCR_SCENARIO").as_deref() != Ok(name) {
+        return false;
+    }
+    run_scenario(work, test, &[], Expect::Success, body);
+    true
+}
+
 /// Runs `body` in a child process; see the crate docs. `test` is the test's
 /// path from `module_path!()` and its name; `work` is a scratch directory
 /// (the test's `CARGO_TARGET_TMPDIR`).
