@@ -152,67 +152,61 @@ mod tests {
 
     #[test]
     fn random_stubs_disassemble_to_jumps_to_exactly_their_targets() {
-        use crate::arch::disassembler::{SlotStubs, address_in, at, disassemble_slots};
-        use crate::arch::{SLOT_SIZE, VENEER_OFFSET};
+        use crate::arch::VENEER_OFFSET;
+        use crate::arch::disassembler::{Encoders, address_in, random_slots};
+        let encoders = Encoders {
+            data_jump,
+            bad_call_veneer,
+            near_jump_area,
+        };
         let mut rng = Rng(0x5eed_0008);
         let base = (rng.next() & 0x0000_7fff_ffff_ffff & !0xffff) + (1 << 30);
-        let slot = |i: usize| base + (i * SLOT_SIZE) as u64;
-        let (mut stubs, mut expected) = (Vec::new(), Vec::new());
-        for i in 0..cases(400) {
-            // A cell within LDR's reach of the veneer, a target often
-            // within B's ±128 MiB.
-            let ldr = slot(i) + VENEER_OFFSET as u64 + 4;
+        let tool = ("aarch64-linux-gnu-objdump", "aarch64");
+        // A cell within LDR's reach of the veneer, a target often within
+        // B's ±128 MiB.
+        let Some(code) = random_slots(tool, &encoders, base, cases(400), |slot| {
+            let ldr = slot + VENEER_OFFSET as u64 + 4;
             let cell = ldr.wrapping_add_signed((rng.next() % (1 << 20)) as i64 - (1 << 19)) & !7;
-            let target =
-                slot(i).wrapping_add_signed((rng.next() % (1 << 29)) as i64 - (1 << 28)) & !3;
-            stubs.push(SlotStubs {
-                data_jump: data_jump(slot(i)).unwrap(),
-                veneer: bad_call_veneer(slot(i), cell).unwrap(),
-                near_jump: near_jump_area(slot(i), target).ok(),
-            });
-            expected.push((cell, target));
-        }
-        let tool = "aarch64-linux-gnu-objdump";
-        let Some((data, near)) = disassemble_slots(tool, "aarch64", base, &stubs) else {
-            eprintln!("skipped: {tool} is not installed (.ci/cross-setup installs it)");
+            let target = slot.wrapping_add_signed((rng.next() % (1 << 29)) as i64 - (1 << 28)) & !3;
+            (cell, target)
+        }) else {
             return;
         };
-        for (i, &(cell, target)) in expected.iter().enumerate() {
-            let (ldr, br) = (at(&data, slot(i)), at(&data, slot(i) + 4));
+        for s in &code.slots {
+            let (ldr, br) = (code.data_at(s.slot), code.data_at(s.slot + 4));
             assert_eq!(
                 (ldr.mnemonic.as_str(), address_in(&ldr.operands)),
-                ("ldr", Some(slot(i) + 8))
+                ("ldr", Some(s.slot + 8))
             );
             assert!(ldr.operands.starts_with("x16"), "{ldr:?}");
             assert_eq!((br.mnemonic.as_str(), br.operands.as_str()), ("br", "x16"));
-            let veneer = slot(i) + VENEER_OFFSET as u64;
+            let veneer = s.slot + VENEER_OFFSET as u64;
             let (adr, load, jump) = (
-                at(&data, veneer),
-                at(&data, veneer + 4),
-                at(&data, veneer + 8),
+                code.data_at(veneer),
+                code.data_at(veneer + 4),
+                code.data_at(veneer + 8),
             );
             assert_eq!(
                 (adr.mnemonic.as_str(), address_in(&adr.operands)),
-                ("adr", Some(slot(i)))
+                ("adr", Some(s.slot))
             );
             assert!(adr.operands.starts_with("x0"), "{adr:?}");
             assert_eq!(
                 (load.mnemonic.as_str(), address_in(&load.operands)),
-                ("ldr", Some(cell))
+                ("ldr", Some(s.cell))
             );
             assert_eq!(
                 (jump.mnemonic.as_str(), jump.operands.as_str()),
                 ("br", "x17")
             );
-            if stubs[i].near_jump.is_some() {
-                let b = at(&near, slot(i));
+            if s.near_encoded {
+                let b = code.near_at(s.slot);
                 assert_eq!(
                     (b.mnemonic.as_str(), address_in(&b.operands)),
-                    ("b", Some(target)),
-                    "slot {i}"
+                    ("b", Some(s.target))
                 );
             } else {
-                let distance = target.wrapping_sub(slot(i)) as i64;
+                let distance = s.target.wrapping_sub(s.slot) as i64;
                 assert!(
                     !(-(1 << 27)..(1 << 27)).contains(&distance),
                     "in reach, refused: {distance:#x}"

@@ -146,35 +146,31 @@ mod tests {
 
     #[test]
     fn random_stubs_disassemble_to_jumps_to_exactly_their_targets() {
-        use crate::arch::disassembler::{Line, SlotStubs, address_in, at, disassemble_slots};
-        use crate::arch::{SLOT_SIZE, TARGET_OFFSET, VENEER_OFFSET};
+        use crate::arch::disassembler::{Encoders, Line, address_in, random_slots};
+        use crate::arch::{TARGET_OFFSET, VENEER_OFFSET};
+        let encoders = Encoders {
+            data_jump,
+            bad_call_veneer,
+            near_jump_area,
+        };
         let mut rng = Rng(0x5eed_0009);
         let base = (rng.next() & 0x7fff_0000) + 0x1000_0000;
-        let slot = |i: usize| base + (i * SLOT_SIZE) as u64;
-        let (mut stubs, mut expected) = (Vec::new(), Vec::new());
-        for i in 0..cases(400) {
+        let tool = ("arm-linux-gnueabihf-objdump", "arm");
+        // Any cell; a target often within B's ±32 MiB of the slot + 8.
+        let Some(code) = random_slots(tool, &encoders, base, cases(400), |slot| {
             let cell = rng.next() & 0xffff_fffc;
-            let target = (slot(i) + 8)
-                .wrapping_add_signed((rng.next() % (1 << 27)) as i64 - (1 << 26))
-                & 0xffff_fffc;
-            stubs.push(SlotStubs {
-                data_jump: data_jump(slot(i)).unwrap(),
-                veneer: bad_call_veneer(slot(i), cell).unwrap(),
-                near_jump: near_jump_area(slot(i), target).ok(),
-            });
-            expected.push((cell, target));
-        }
-        let tool = "arm-linux-gnueabihf-objdump";
-        let Some((data, near)) = disassemble_slots(tool, "arm", base, &stubs) else {
-            eprintln!("skipped: {tool} is not installed (.ci/cross-setup installs it)");
+            let target =
+                (slot + 8).wrapping_add_signed((rng.next() % (1 << 27)) as i64 - (1 << 26));
+            (cell, target & 0xffff_fffc)
+        }) else {
             return;
         };
         // movw/movt print their immediate in decimal, with the hex in a comment.
         let half = |line: &Line| {
             address_in(&line.comment).or_else(|| line.operands.rsplit('#').next()?.parse().ok())
         };
-        for (i, &(cell, target)) in expected.iter().enumerate() {
-            let load = at(&data, slot(i));
+        for s in &code.slots {
+            let load = code.data_at(s.slot);
             assert_eq!(
                 (load.mnemonic.as_str(), load.operands.as_str()),
                 ("ldr", "pc, [pc]"),
@@ -182,45 +178,44 @@ mod tests {
             );
             assert_eq!(
                 address_in(&load.comment),
-                Some(slot(i) + TARGET_OFFSET as u64),
+                Some(s.slot + TARGET_OFFSET as u64),
                 "{load:?}"
             );
 
-            let veneer = slot(i) + VENEER_OFFSET as u64;
-            let sub = at(&data, veneer);
+            let veneer = s.slot + VENEER_OFFSET as u64;
+            let sub = code.data_at(veneer);
             assert_eq!(
                 (sub.mnemonic.as_str(), sub.operands.as_str()),
                 ("sub", "r0, pc, #24")
             );
             assert_eq!(
                 veneer + 8 - 24,
-                slot(i),
+                s.slot,
                 "r0 holds the slot (pc reads 8 ahead)"
             );
-            let (low, high) = (at(&data, veneer + 4), at(&data, veneer + 8));
+            let (low, high) = (code.data_at(veneer + 4), code.data_at(veneer + 8));
             assert_eq!(
                 (low.mnemonic.as_str(), high.mnemonic.as_str()),
                 ("movw", "movt")
             );
             assert_eq!(
-                half(&high).unwrap() << 16 | half(&low).unwrap(),
-                cell,
+                half(high).unwrap() << 16 | half(low).unwrap(),
+                s.cell,
                 "{low:?} {high:?}"
             );
-            let jump = at(&data, veneer + 12);
+            let jump = code.data_at(veneer + 12);
             assert_eq!(
                 (jump.mnemonic.as_str(), jump.operands.as_str()),
                 ("ldr", "pc, [ip]")
             );
-            if stubs[i].near_jump.is_some() {
-                let b = at(&near, slot(i));
+            if s.near_encoded {
+                let b = code.near_at(s.slot);
                 assert_eq!(
                     (b.mnemonic.as_str(), address_in(&b.operands)),
-                    ("b", Some(target)),
-                    "slot {i}"
+                    ("b", Some(s.target))
                 );
             } else {
-                let distance = target.wrapping_sub(slot(i) + 8) as i64;
+                let distance = s.target.wrapping_sub(s.slot + 8) as i64;
                 assert!(
                     !(-(1 << 25)..(1 << 25)).contains(&distance),
                     "in reach, refused: {distance:#x}"

@@ -268,43 +268,86 @@ pub(crate) mod disassembler {
         Some(lines)
     }
 
-    /// One slot's stubs, as the encoders made them.
-    pub(crate) struct SlotStubs {
-        pub(crate) data_jump: [u8; super::JUMP_LEN],
-        pub(crate) veneer: [u8; super::VENEER_LEN],
-        /// `None` when the encoder refused the near form.
-        pub(crate) near_jump: Option<[u8; super::JUMP_LEN]>,
+    /// An architecture's stub encoders.
+    pub(crate) struct Encoders {
+        pub(crate) data_jump: fn(u64) -> Result<[u8; super::JUMP_LEN], super::EncodeError>,
+        pub(crate) bad_call_veneer:
+            fn(u64, u64) -> Result<[u8; super::VENEER_LEN], super::EncodeError>,
+        pub(crate) near_jump_area:
+            fn(u64, u64) -> Result<[u8; super::JUMP_LEN], super::EncodeError>,
     }
 
-    /// Disassembles consecutive slots from `base`: one image with each
-    /// slot's data form and veneer, one with its near form. `None` when
-    /// `tool` is not installed.
-    pub(crate) fn disassemble_slots(
-        tool: &str,
-        machine: &str,
-        base: u64,
-        slots: &[SlotStubs],
-    ) -> Option<(BTreeMap<u64, Line>, BTreeMap<u64, Line>)> {
-        use super::{JUMP_LEN, SLOT_SIZE};
-        let (mut data, mut near) = (Vec::new(), Vec::new());
-        for slot in slots {
-            data.extend(slot.data_jump);
-            data.extend([0; super::VENEER_OFFSET - JUMP_LEN]);
-            data.extend(slot.veneer);
-            near.extend(slot.near_jump.unwrap_or([0; JUMP_LEN]));
-            near.extend([0; SLOT_SIZE - JUMP_LEN]);
+    /// One random slot: its address, the handler cell and near target
+    /// chosen for it, and whether the near form was encodable.
+    pub(crate) struct RandomSlot {
+        pub(crate) slot: u64,
+        pub(crate) cell: u64,
+        pub(crate) target: u64,
+        pub(crate) near_encoded: bool,
+    }
+
+    /// Random slots and their code as the disassembler reads it: one image
+    /// with each slot's data form and veneer, one with its near form.
+    pub(crate) struct Disassembled {
+        pub(crate) slots: Vec<RandomSlot>,
+        data: BTreeMap<u64, Line>,
+        near: BTreeMap<u64, Line>,
+    }
+
+    impl Disassembled {
+        /// The instruction at `address` in the data-form-and-veneer image.
+        pub(crate) fn data_at(&self, address: u64) -> &Line {
+            at(&self.data, address)
         }
-        Some((
-            objdump(tool, machine, base, &data)?,
-            objdump(tool, machine, base, &near)?,
-        ))
+
+        /// The instruction at `address` in the near-form image.
+        pub(crate) fn near_at(&self, address: u64) -> &Line {
+            at(&self.near, address)
+        }
     }
 
-    /// The instruction at `address`.
-    pub(crate) fn at(code: &BTreeMap<u64, Line>, address: u64) -> Line {
+    fn at(code: &BTreeMap<u64, Line>, address: u64) -> &Line {
         code.get(&address)
-            .cloned()
             .unwrap_or_else(|| panic!("no instruction at {address:#x}"))
+    }
+
+    /// Encodes `count` consecutive slots from `base`, each with the cell
+    /// and near target `choose` picks for it, and disassembles them with
+    /// `tool`. `None`, after saying the test is skipped, when `tool` is not
+    /// installed (`.ci/cross-setup` installs it for CI).
+    pub(crate) fn random_slots(
+        (tool, machine): (&str, &str),
+        encoders: &Encoders,
+        base: u64,
+        count: usize,
+        mut choose: impl FnMut(u64) -> (u64, u64),
+    ) -> Option<Disassembled> {
+        use super::{JUMP_LEN, SLOT_SIZE, VENEER_OFFSET};
+        let (mut slots, mut data, mut near) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..count {
+            let slot = base + (i * SLOT_SIZE) as u64;
+            let (cell, target) = choose(slot);
+            let near_jump = (encoders.near_jump_area)(slot, target).ok();
+            data.extend((encoders.data_jump)(slot).expect("an aligned slot"));
+            data.extend([0; VENEER_OFFSET - JUMP_LEN]);
+            data.extend((encoders.bad_call_veneer)(slot, cell).expect("a cell in reach"));
+            near.extend(near_jump.unwrap_or([0; JUMP_LEN]));
+            near.extend([0; SLOT_SIZE - JUMP_LEN]);
+            let near_encoded = near_jump.is_some();
+            slots.push(RandomSlot {
+                slot,
+                cell,
+                target,
+                near_encoded,
+            });
+        }
+        let disassembled = objdump(tool, machine, base, &data)
+            .zip(objdump(tool, machine, base, &near))
+            .map(|(data, near)| Disassembled { slots, data, near });
+        if disassembled.is_none() {
+            eprintln!("skipped: {tool} is not installed (.ci/cross-setup installs it)");
+        }
+        disassembled
     }
 
     /// The first hexadecimal number (`0x...`) in `text`.
