@@ -1,9 +1,37 @@
-//! Gives `libhcr_runtime.so` a SONAME. C modules linked with
-//! `-lhcr_runtime` record that name as a dependency; without a SONAME the
-//! loader would look the library up by path when a module is opened from
-//! its temporary copy, and fail even though the runtime is already loaded.
+//! Gives `libhcr_runtime.so` a SONAME and compiles the crash guard's C shim.
+//!
+//! C modules linked with `-lhcr_runtime` record the SONAME as a dependency;
+//! without it the loader would look the library up by path when a module
+//! is opened from its in-memory copy, and fail even though the runtime is
+//! already loaded.
+
+use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhcr_runtime.so");
     println!("cargo:rerun-if-changed=build.rs");
+
+    // The shim and its per-architecture header live beside the reference
+    // stubs in the workspace's asm/ directory.
+    let asm = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("..")
+        .join("asm");
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("set by cargo");
+    let arch_dir = asm.join(&arch);
+    let shim = asm.join("crash_guard.c");
+    let header = arch_dir.join("fault_pc.h");
+    assert!(
+        header.exists(),
+        "the crash guard has no fault_pc.h for {arch} (looked in {})",
+        arch_dir.display()
+    );
+    println!("cargo:rerun-if-changed={}", shim.display());
+    println!("cargo:rerun-if-changed={}", header.display());
+    cc::Build::new()
+        .file(&shim)
+        .include(&arch_dir)
+        .warnings(true)
+        .extra_warnings(true)
+        .flag_if_supported("-fasynchronous-unwind-tables")
+        .compile("hcr_crash_guard");
 }

@@ -67,6 +67,20 @@ pub struct ReloadError {
     pub message: String,
 }
 
+/// A guarded call faulted in module code ([`Host::call_guarded`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct GuardError {
+    /// The module whose code faulted.
+    pub module: Option<String>,
+    /// The runtime's code: `HCR_ERR_FAULTED` (-16), or another `HCR_ERR_*`
+    /// when the guard could not run.
+    pub code: i32,
+    /// The runtime's message: the module, the signal, where it hit, and
+    /// whether the previous version was put back.
+    pub message: String,
+}
+
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -301,6 +315,37 @@ impl Host {
         });
         #[cfg(feature = "static")]
         Ok(0)
+    }
+
+    /// Runs `f` under the crash guard: when module code it calls faults
+    /// (SIGSEGV, SIGBUS, SIGILL, SIGFPE in a module's current code), `f`
+    /// ends there and the error names the module, the signal and whether
+    /// the module's previous version was put back; the faulting version
+    /// is not loaded again until its file changes. Faults anywhere else
+    /// (in the host, in a library the module called) are handled as
+    /// without the guard. A panic in `f` goes on as a panic. In a static
+    /// build, runs `f`.
+    ///
+    /// For a session that should survive a bad edit; see
+    /// `hcr_guarded_call` in hcr.h for what it cannot promise.
+    ///
+    /// # Safety
+    /// After a fault, no frame between the fault and this call runs again:
+    /// destructors, unlocks and writes back in them never happen, and a
+    /// lock, the allocator or stdio may be left mid-operation. `F` is
+    /// `Copy`, so `f` itself owns nothing that needs dropping; the caller
+    /// promises the same of the code it calls, or accepts the leak.
+    ///
+    /// # Errors
+    /// [`GuardError`] when the call faulted.
+    pub unsafe fn call_guarded<F, R>(&self, f: F) -> Result<R, GuardError>
+    where
+        F: FnOnce() -> R + Copy,
+    {
+        #[cfg(not(feature = "static"))]
+        return crate::guarded::call(&self.runtime, f);
+        #[cfg(feature = "static")]
+        Ok(f())
     }
 
     /// The number of successful reloads so far.

@@ -146,6 +146,8 @@ pub mod fingerprint;
 #[cfg(not(feature = "static"))]
 mod forward;
 mod global;
+#[cfg(not(feature = "static"))]
+mod guarded;
 mod host;
 pub mod lifecycle;
 pub mod runtime;
@@ -253,6 +255,6 @@ pub use hcr_client_macros::Fingerprint;
 /// }
 /// ```
 pub use hcr_client_macros::foreign;
-pub use host::{Host, HostBuilder, ReloadError, ReloadReport, StartError};
+pub use host::{GuardError, Host, HostBuilder, ReloadError, ReloadReport, StartError};
 pub use lifecycle::{Lifecycle, Saved};
 pub use runtime::{GlobalStatus, ReloadPhases, RuntimeError, RuntimeLibrary};

@@ -143,6 +143,7 @@ entry_points! {
     hcr_get_previous_global_layout: fn(*const c_char, *const c_char, *mut usize, *mut usize, *mut u64) -> c_int;
     hcr_shutdown: fn() -> c_int;
     hcr_last_reload_timings: fn(*mut [u64; 9]) -> c_int;
+    hcr_guarded_call: fn(Option<unsafe extern "C" fn(*mut c_void)>, *mut c_void) -> c_int;
 }
 
 /// The runtime library, loaded for the rest of the process's life.
@@ -443,6 +444,31 @@ impl Api {
         const ALLOW_ACTIVE_FRAMES: c_uint = 1;
         // SAFETY: see the comment on this impl.
         self.check(unsafe { (self.hcr_perform_code_reload_with)(ALLOW_ACTIVE_FRAMES) })?;
+        Ok(())
+    }
+
+    /// `hcr_guarded_call`: calls `function(arg)` under the crash guard. A
+    /// fault inside a loaded module's current code ends the call with
+    /// `HCR_ERR_FAULTED` (-16) instead of the process, and puts the
+    /// module's previous version back where one is mapped (see hcr.h).
+    ///
+    /// # Safety
+    /// `function` may be called with `arg`. If it faults, the frames it
+    /// left are never returned to: nothing in them runs (no destructor, no
+    /// unlock), so `function` and what it calls must not leave anything
+    /// behind that matters when that happens.
+    ///
+    /// # Errors
+    /// `HCR_ERR_FAULTED`, whose message names the module, the signal and
+    /// whether the previous version was put back.
+    pub unsafe fn guarded_call(
+        &self,
+        function: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+    ) -> Result<(), RuntimeError> {
+        // SAFETY: the caller vouches for `function(arg)`; see also the
+        // comment on this impl.
+        self.check(unsafe { (self.hcr_guarded_call)(Some(function), arg) })?;
         Ok(())
     }
 

@@ -33,6 +33,7 @@ extern "C" {
 #define HCR_ERR_TOOLCHAIN           (-13) /* a module was built by another compiler */
 #define HCR_ERR_SHUT_DOWN           (-14) /* hcr_shutdown ran: no more reloads */
 #define HCR_ERR_ACTIVE_FRAME        (-15) /* this thread runs code the reload would replace */
+#define HCR_ERR_FAULTED             (-16) /* a guarded call faulted in a module's code */
 
 /* Results of hcr_register_global. */
 #define HCR_GLOBAL_EXISTING       0  /* kept as it was: do not initialize again */
@@ -148,8 +149,39 @@ void hcr_add_module(const char *module);
  * HCR_ERR_SHUT_DOWN; code stays mapped and stubs keep working. 0 or < 0. */
 int hcr_shutdown(void);
 
-/* Number of successful reloads: 0 after hcr_init. */
+/* Number of successful reloads and crash-guard rollbacks: 0 after hcr_init. */
 int64_t hcr_generation(void);
+
+/* ---- Crash guard (best effort, opt in per call) -------------------------- */
+
+/* Calls fn(arg). If that call faults (SIGSEGV, SIGBUS, SIGILL or SIGFPE
+ * raised by an instruction) inside the current code of a loaded module, the
+ * call ends there and returns HCR_ERR_FAULTED instead of the process dying;
+ * hcr_last_error names the module, the signal and the place, and says
+ * whether the module's previous version was put back: made current again
+ * as a reload would (its dat_init and init run as when it was first
+ * loaded, then every other module's dat_init; no before-handler runs; the
+ * after-handlers do; generation + 1). The faulting version is not loaded
+ * again while the module's file holds the same bytes. There is no rollback
+ * when no earlier version is mapped (the first version, or hcr_collect /
+ * the kept-versions cap unmapped it), while an init or reload runs, or when
+ * the call was made from inside the faulting module; the call still
+ * returns HCR_ERR_FAULTED. Returns 0 when fn returned.
+ *
+ * Not caught, and handled as without the guard (by the handler installed
+ * before the first guarded call: Rust's stack-overflow handler, a
+ * sanitizer's, the host's own; else the default action): faults in the
+ * host, in the runtime, in system libraries a module called (memcpy given
+ * NULL), on other threads, after fn returned, and signals sent by kill or
+ * raise. A handler installed after the first guarded call replaces the
+ * guard's for the process.
+ *
+ * What it cannot promise: nothing in the frames between the fault and this
+ * call runs again (no cleanup, no destructor, no unlock). A lock held, or
+ * the allocator or stdio state left mid-operation, by the faulting code
+ * stays that way, and the process may deadlock or misbehave later. It is a
+ * way to keep a session alive while developing, not a safety net. */
+int hcr_guarded_call(void (*fn)(void *arg), void *arg);
 
 /* ---- Tuning and diagnostics ----------------------------------------------- */
 

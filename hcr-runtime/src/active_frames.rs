@@ -6,7 +6,7 @@
 use hashbrown::HashSet;
 
 use crate::runtime::Runtime;
-use crate::sys::unwind;
+use crate::sys::{objects, unwind};
 
 /// The first module in `changed` whose current code has a frame on the
 /// calling thread's stack: returning into it after the reload would run a
@@ -34,7 +34,7 @@ pub(crate) fn module_on_stack(rt: &Runtime, changed: &HashSet<String>) -> Option
     // function or object: look the byte before it up.
     unwind::frame_addresses()
         .into_iter()
-        .filter_map(|address| unwind::object_name(address.saturating_sub(1)))
+        .filter_map(|address| objects::object_name(address.saturating_sub(1)))
         .find_map(|object| {
             copies
                 .iter()

@@ -66,6 +66,16 @@ pub(crate) fn unmap_old_versions(rt: &Runtime, kept: usize) -> usize {
             }
         }
         stay.reverse();
+        let mapped: HashSet<u64> = stay.iter().map(|version| version.id).collect();
+        for record in state
+            .tree
+            .iter_mut()
+            .flat_map(|tree| tree.modules.values_mut())
+        {
+            record
+                .previous
+                .retain(|previous| mapped.contains(&previous.version.id));
+        }
         state.retained = stay;
         going
     };

@@ -39,6 +39,8 @@ pub mod code {
     /// A frame of a module the reload would replace is on the calling
     /// thread's stack.
     pub const ACTIVE_FRAME: c_int = -15;
+    /// A guarded call faulted in a module's code.
+    pub const FAULTED: c_int = -16;
 }
 
 /// What went wrong in a runtime call.
@@ -122,6 +124,17 @@ pub enum Error {
          or pass HCR_RELOAD_ALLOW_ACTIVE_FRAMES"
     )]
     ActiveFrame(String),
+    /// A guarded call faulted in a module's current code; the guard says
+    /// whether it put the module's previous version back.
+    #[error("module `{module}` faulted: {fault}; {outcome}")]
+    Faulted {
+        /// The module whose code faulted.
+        module: String,
+        /// The signal and where it hit.
+        fault: String,
+        /// The rollback, or why there was none.
+        outcome: String,
+    },
     /// A panic inside the runtime, caught at the C boundary.
     #[error("internal error in hcr-runtime: {0}")]
     Internal(String),
@@ -152,6 +165,7 @@ impl Error {
             Error::Toolchain(_) => code::TOOLCHAIN,
             Error::ShutDown => code::SHUT_DOWN,
             Error::ActiveFrame(_) => code::ACTIVE_FRAME,
+            Error::Faulted { .. } => code::FAULTED,
         }
     }
 
@@ -178,6 +192,7 @@ impl Error {
         match self {
             Error::Load { module, .. }
             | Error::Step { module, .. }
+            | Error::Faulted { module, .. }
             | Error::Vetoed(module)
             | Error::ActiveFrame(module) => Some(module),
             _ => None,

@@ -720,6 +720,28 @@ pub extern "C" fn hcr_set_kept_versions(count: c_int) -> c_int {
     })
 }
 
+/// Calls `function(arg)` under the crash guard: a fault inside a loaded
+/// module's current code ends the call with `HCR_ERR_FAULTED` and puts
+/// that module's previous version back; see hcr.h for what it cannot
+/// promise.
+///
+/// # Safety
+/// `function` is NULL (an error) or a function that may be called with
+/// `arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_guarded_call(
+    function: Option<crate::crash_guard::GuardedFunction>,
+    arg: *mut c_void,
+) -> c_int {
+    guard(code_of, || {
+        let function = function
+            .ok_or_else(|| Error::InvalidArgument("the guarded function is NULL".into()))?;
+        // SAFETY: the caller vouches for `function(arg)`.
+        unsafe { crate::crash_guard::call(Runtime::get(), function, arg) }?;
+        Ok(0)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

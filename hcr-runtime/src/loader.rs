@@ -139,6 +139,8 @@ pub(crate) struct LoadedVersion {
     pub(crate) imports: Vec<String>,
     /// A hash of the library's bytes, for manifests.
     pub(crate) content_hash: u64,
+    /// Where its executable segments were mapped.
+    pub(crate) code: Vec<std::ops::Range<usize>>,
     /// Time spent reading, checking and copying the file, and in `dlopen`.
     pub(crate) copy_time: std::time::Duration,
     pub(crate) open_time: std::time::Duration,
@@ -240,6 +242,7 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
         problem,
     })?;
     Ok(LoadedVersion {
+        code: crate::sys::objects::code_ranges(copy.path()),
         content_hash: identity.content_hash(),
         copy_time,
         open_time,

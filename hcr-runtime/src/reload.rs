@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use hashbrown::HashSet;
 
 use crate::error::Error;
+use crate::file_identity::FileIdentity;
 use crate::loader::{self, ModuleExports};
-use crate::runtime::{ModuleRecord, Retained, Runtime, State, Tree, Version};
+use crate::runtime::{ModuleRecord, Previous, Retained, Runtime, State, Tree, Version};
 
 /// Where the time of one reload went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,6 +76,8 @@ pub(crate) fn init(
             imports,
             handlers: Vec::new(),
             version: None,
+            previous: Vec::new(),
+            refused: None,
         };
         let mut modules = hashbrown::HashMap::new();
         modules.insert(root.to_owned(), root_record);
@@ -85,7 +88,7 @@ pub(crate) fn init(
         });
         state.begin()?;
     }
-    let result = rebuild(rt, &HashSet::new(), &mut Timings::default());
+    let result = rebuild(rt, &HashSet::new(), HashSet::new(), &mut Timings::default());
     let mut state = rt.lock();
     match result {
         Ok(_) => {
@@ -101,31 +104,56 @@ pub(crate) fn init(
     }
 }
 
-/// Modules whose library changed since it was loaded. The files are read
-/// with the state unlocked; refreshed identities are written back.
+/// Modules whose library changed since it was loaded, leaving out a file
+/// that still holds a version the crash guard rolled back. The files are
+/// read with the state unlocked; refreshed identities are written back.
 pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
-    let (dir, mut versions) = {
+    struct Check {
+        name: String,
+        version: Version,
+        refused: Option<FileIdentity>,
+    }
+    let (dir, mut checks) = {
         let state = rt.lock();
         let tree = state.tree()?;
-        let versions: Vec<(String, Version)> = tree
+        let checks: Vec<Check> = tree
             .modules
             .iter()
-            .filter_map(|(name, record)| Some((name.clone(), record.version.clone()?)))
+            .filter_map(|(name, record)| {
+                Some(Check {
+                    name: name.clone(),
+                    version: record.version.clone()?,
+                    refused: record.refused.clone(),
+                })
+            })
             .collect();
-        (tree.dir.clone(), versions)
+        (tree.dir.clone(), checks)
     };
     let mut changed = Vec::new();
-    for (name, version) in &mut versions {
-        if version.identity.changed(&loader::library_path(&dir, name)) {
-            changed.push(name.clone());
+    for check in &mut checks {
+        let path = loader::library_path(&dir, &check.name);
+        if check.version.identity.changed(&path)
+            && check
+                .refused
+                .as_mut()
+                .is_none_or(|refused| refused.changed(&path))
+        {
+            changed.push(check.name.clone());
         }
     }
     let mut state = rt.lock();
     if let Some(tree) = &mut state.tree {
-        for (name, fresh) in versions {
-            if let Some(version) = tree.modules.get_mut(&name).and_then(|r| r.version.as_mut()) {
-                if version.id == fresh.id {
-                    version.identity = fresh.identity;
+        for check in checks {
+            let Some(record) = tree.modules.get_mut(&check.name) else {
+                continue;
+            };
+            let Some(version) = record.version.as_mut() else {
+                continue;
+            };
+            if version.id == check.version.id {
+                version.identity = check.version.identity;
+                if record.refused.is_some() {
+                    record.refused = check.refused;
                 }
             }
         }
@@ -179,7 +207,7 @@ pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, E
         state.begin()?;
         state.tree()?.clone()
     };
-    match rebuild(rt, &changed, &mut timings) {
+    match rebuild_or_restore(rt, snapshot, &changed, HashSet::new(), &mut timings) {
         Ok(new_order) => {
             let loaded = reloaded_in_order(rt, &new_order);
             let generation = commit(rt, &new_order, &mut timings);
@@ -192,15 +220,27 @@ pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, E
             })
         }
         Err(err) => {
-            {
-                let mut state = rt.lock();
-                state.rollback();
-                state.tree = Some(snapshot);
-            }
             rt.run_handlers(false, &old_order);
             Err(err)
         }
     }
+}
+
+/// Rebuilds the tree inside the transaction the caller began (see
+/// [`rebuild`]); on failure undoes the transaction and puts `snapshot`, the
+/// tree as it was when the transaction began, back.
+pub(crate) fn rebuild_or_restore(
+    rt: &Runtime,
+    snapshot: Tree,
+    changed: &HashSet<String>,
+    fresh: HashSet<String>,
+    timings: &mut Timings,
+) -> Result<Vec<String>, Error> {
+    rebuild(rt, changed, fresh, timings).inspect_err(|_| {
+        let mut state = rt.lock();
+        state.rollback();
+        state.tree = Some(snapshot);
+    })
 }
 
 /// Runs every module's `hcr_module_shutdown` once, importers before their
@@ -225,7 +265,7 @@ pub(crate) fn shutdown(rt: &Runtime) -> Result<(), Error> {
 /// Keeps a successful reload: the new generation, after-handlers, then the
 /// modules no longer imported leave the tree, and versions beyond the cap
 /// (`hcr_set_kept_versions`) are unmapped.
-fn commit(rt: &Runtime, new_order: &[String], timings: &mut Timings) -> i64 {
+pub(crate) fn commit(rt: &Runtime, new_order: &[String], timings: &mut Timings) -> i64 {
     let phase = Instant::now();
     let generation = {
         let mut state = rt.lock();
@@ -294,7 +334,7 @@ impl Drop for PhaseTimer<'_> {
 }
 
 /// The modules the running reload loaded, leaves first.
-fn reloaded_in_order(rt: &Runtime, order: &[String]) -> Vec<String> {
+pub(crate) fn reloaded_in_order(rt: &Runtime, order: &[String]) -> Vec<String> {
     let state = rt.lock();
     order
         .iter()
@@ -314,10 +354,14 @@ fn exports_of(tree: &Tree, order: &[String]) -> Vec<(String, ModuleExports)> {
 }
 
 /// Loads what changed or is newly imported, then runs dat_init and init
-/// leaves first. Returns the new order of the tree.
+/// leaves first; `fresh` names modules whose version is new to the tree
+/// without being loaded here (one the crash guard made current again), so
+/// that they run init as a loaded one does. Returns the new order of the
+/// tree.
 fn rebuild(
     rt: &Runtime,
     changed: &HashSet<String>,
+    fresh: HashSet<String>,
     timings: &mut Timings,
 ) -> Result<Vec<String>, Error> {
     let (root, dir) = {
@@ -331,7 +375,7 @@ fn rebuild(
         changed,
         stack: Vec::new(),
         done: HashSet::new(),
-        fresh: HashSet::new(),
+        fresh,
         order: Vec::new(),
         copy: Duration::ZERO,
         dlopen: Duration::ZERO,
@@ -462,6 +506,7 @@ impl Discovery<'_> {
             content_hash: loaded.content_hash,
             loaded_at: std::time::SystemTime::now(),
             generation: 0,
+            code: loaded.code,
         };
         state.retained.push(Retained {
             module: name.to_owned(),
@@ -470,17 +515,27 @@ impl Discovery<'_> {
             copy: loaded.copy,
         });
         let tree = state.tree.as_mut().ok_or(Error::NotInitialized)?;
-        let handlers = tree
-            .modules
-            .get(name)
-            .map(|r| r.handlers.clone())
-            .unwrap_or_default();
+        let (handlers, previous) = match tree.modules.remove(name) {
+            Some(old) => {
+                let mut previous = old.previous;
+                if let Some(version) = old.version {
+                    previous.push(Previous {
+                        version,
+                        imports: old.imports,
+                    });
+                }
+                (old.handlers, previous)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         tree.modules.insert(
             name.to_owned(),
             ModuleRecord {
                 imports: imports.clone(),
                 handlers,
                 version: Some(version),
+                previous,
+                refused: None,
             },
         );
         self.fresh.insert(name.to_owned());

@@ -37,6 +37,17 @@ pub(crate) struct Version {
     pub(crate) content_hash: u64,
     pub(crate) loaded_at: std::time::SystemTime,
     pub(crate) generation: i64,
+    /// Where its executable segments were mapped, for the crash guard.
+    pub(crate) code: Vec<std::ops::Range<usize>>,
+}
+
+/// A version a reload replaced, kept so that the crash guard can make it
+/// current again.
+#[derive(Debug, Clone)]
+pub(crate) struct Previous {
+    pub(crate) version: Version,
+    /// What that version imported.
+    pub(crate) imports: Vec<String>,
 }
 
 /// A library the runtime loaded and still keeps mapped.
@@ -56,6 +67,12 @@ pub(crate) struct ModuleRecord {
     pub(crate) handlers: Vec<Handler>,
     /// `None` for the main module, which is the host and never loaded.
     pub(crate) version: Option<Version>,
+    /// The versions this one replaced, oldest first, as long as they stay
+    /// mapped.
+    pub(crate) previous: Vec<Previous>,
+    /// The file of a version the crash guard rolled back: it is not loaded
+    /// again while the module's file holds those bytes.
+    pub(crate) refused: Option<FileIdentity>,
 }
 
 /// The module tree that `hcr_init` set up.

@@ -4,7 +4,8 @@
 
 /// Declares a scenario: a `#[test]` whose body runs in its own process.
 /// `env` adds environment variables; `abort` expects SIGABRT with a message;
-/// `stderr` expects success with a message on stderr.
+/// `stderr` expects success with a message on stderr; `ends` expects the
+/// given [`hcr_tests::Ending`] (an exit code or a signal).
 macro_rules! scenario {
     ($(#[$meta:meta])* fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Success, $host, $body);
@@ -14,6 +15,9 @@ macro_rules! scenario {
     };
     ($(#[$meta:meta])* abort($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort($text), $host, $body);
+    };
+    ($(#[$meta:meta])* ends($ending:expr) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Ended($ending), $host, $body);
     };
     ($(#[$meta:meta])* stderr($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::SuccessWithStderr($text), $host, $body);
@@ -35,6 +39,7 @@ macro_rules! scenario {
 
 mod abi;
 mod cargo_hcr;
+mod crash_guard;
 mod diagnostics;
 mod example;
 mod failures;

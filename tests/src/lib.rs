@@ -65,6 +65,11 @@ const FIXTURES: &[(&str, &str, Defines)] = &[
     ("spin-1", "tree.c", &[("NAME", "spin"), ("VERSION", "1")]),
     ("spin-2", "tree.c", &[("NAME", "spin"), ("VERSION", "2")]),
     ("spin-3", "tree.c", &[("NAME", "spin"), ("VERSION", "3")]),
+    (
+        "spin-faulty",
+        "tree.c",
+        &[("NAME", "spin"), ("VERSION", "4"), ("FAULTY", "1")],
+    ),
     ("state-1", "state.c", &[("VERSION", "1")]),
     ("state-2", "state.c", &[("VERSION", "2")]),
     ("state-3", "state.c", &[("VERSION", "3")]),

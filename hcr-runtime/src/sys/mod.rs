@@ -5,6 +5,8 @@
 pub(crate) mod copy;
 pub(crate) mod icache;
 #[cfg(unix)]
+pub(crate) mod objects;
+#[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub(crate) mod unwind;

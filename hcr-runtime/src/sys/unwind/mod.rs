@@ -1,8 +1,8 @@
 //! The calling thread's stack, as the code addresses of its frames, from
 //! the platform unwinder (libgcc's `_Unwind_Backtrace`, which Rust's std
-//! links for its own backtraces), and which loaded object holds an address.
+//! links for its own backtraces).
 
-use std::ffi::{CStr, c_int, c_void};
+use std::ffi::{c_int, c_void};
 
 // How a frame's address is read: ARM's EHABI unwinder differs from the
 // Itanium-ABI one every other target uses.
@@ -54,19 +54,4 @@ pub(crate) fn frame_addresses() -> Vec<usize> {
     // SAFETY: `visit` matches the callback type and only touches `out`.
     unsafe { _Unwind_Backtrace(visit, (&raw mut out).cast()) };
     out
-}
-
-/// The name the loaded object holding `address` was opened by, if any.
-pub(crate) fn object_name(address: usize) -> Option<String> {
-    // SAFETY: dladdr only reads the loader's tables; `info` is writable.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; any address may be asked about.
-    let found = unsafe { libc::dladdr(address as *const c_void, &mut info) };
-    if found == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dladdr's file name is a NUL-terminated string owned by the
-    // loader, valid while the object is loaded (it is: it holds `address`).
-    let name = unsafe { CStr::from_ptr(info.dli_fname) };
-    Some(name.to_string_lossy().into_owned())
 }

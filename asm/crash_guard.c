@@ -1,0 +1,144 @@
+/* The crash guard's shim: calls a function with a jump point set, and a
+ * signal handler that jumps back to it when a synchronous fault (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE) hits an instruction inside one of the code
+ * ranges the caller named. Every other fault goes on to the handler that
+ * was installed before (Rust's stack-overflow handler, a sanitizer's, the
+ * host's) or, when there was none, to the default action.
+ *
+ * This is C, not Rust, because the jump leaves the faulting frames without
+ * running anything in them: only frames of the guarded module and this
+ * file lie between the jump and its target. hcr-runtime's crash_guard.rs
+ * is the only caller. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "fault_pc.h" /* per architecture: fault_pc(const ucontext_t *) */
+
+/* A range of code, [start, end). */
+struct hcr_guard_range {
+    uintptr_t start;
+    uintptr_t end;
+};
+
+/* What the handler saw when it caught a fault. */
+struct hcr_guard_fault {
+    int signal;
+    int code;          /* si_code */
+    uintptr_t pc;      /* the faulting instruction */
+    uintptr_t address; /* si_addr: the address accessed, for SIGSEGV/SIGBUS */
+    size_t range;      /* the index of the range holding pc */
+};
+
+/* One guarded call in progress on this thread. */
+struct guard_frame {
+    sigjmp_buf jump;
+    const struct hcr_guard_range *ranges;
+    size_t count;
+    struct hcr_guard_fault *fault;
+    struct guard_frame *outer;
+};
+
+/* The innermost guarded call of this thread. Initial-exec TLS: the handler
+ * reads it with a plain load, never through __tls_get_addr, which may
+ * allocate and is not async-signal-safe. */
+static __thread struct guard_frame *volatile innermost
+    __attribute__((tls_model("initial-exec")));
+
+static const int guarded_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+#define GUARDED_COUNT (sizeof guarded_signals / sizeof guarded_signals[0])
+
+/* The handlers found when the guard was installed. */
+static struct sigaction previous[GUARDED_COUNT];
+
+static size_t slot_of(int signal) {
+    for (size_t i = 0; i < GUARDED_COUNT; i++)
+        if (guarded_signals[i] == signal)
+            return i;
+    return 0; /* unreachable: only guarded signals reach the handler */
+}
+
+/* Hands a fault that is not ours to the handler installed before. */
+static void pass_on(int signal, siginfo_t *info, void *context) {
+    const struct sigaction *before = &previous[slot_of(signal)];
+    if (before->sa_flags & SA_SIGINFO) {
+        before->sa_sigaction(signal, info, context);
+        return;
+    }
+    if (before->sa_handler == SIG_IGN && info->si_code <= 0)
+        return; /* sent by kill or raise, and ignored before the guard */
+    if (before->sa_handler == SIG_DFL || before->sa_handler == SIG_IGN) {
+        /* The default action: the faulting instruction runs again on return
+         * and the fault kills the process. A signal that was sent rather
+         * than caused is sent again (it stays pending until we return). */
+        struct sigaction fallback = {0};
+        fallback.sa_handler = SIG_DFL;
+        sigemptyset(&fallback.sa_mask);
+        sigaction(signal, &fallback, NULL);
+        if (info->si_code <= 0)
+            raise(signal);
+        return;
+    }
+    before->sa_handler(signal);
+}
+
+static void on_fault(int signal, siginfo_t *info, void *context) {
+    struct guard_frame *frame = innermost;
+    /* si_code > 0: raised by the kernel for an instruction, not sent. */
+    if (frame && info->si_code > 0) {
+        uintptr_t pc = fault_pc((const ucontext_t *)context);
+        for (size_t i = 0; i < frame->count; i++) {
+            if (pc >= frame->ranges[i].start && pc < frame->ranges[i].end) {
+                frame->fault->signal = signal;
+                frame->fault->code = info->si_code;
+                frame->fault->pc = pc;
+                frame->fault->address = (uintptr_t)info->si_addr;
+                frame->fault->range = i;
+                siglongjmp(frame->jump, 1);
+            }
+        }
+    }
+    pass_on(signal, info, context);
+}
+
+/* Installs the handler for the guarded signals, remembering the ones it
+ * replaces. Called once, before the first guarded call. Returns 0, or the
+ * signal whose handler could not be read or set. */
+int hcr_guard_install(void) {
+    for (size_t i = 0; i < GUARDED_COUNT; i++) {
+        struct sigaction handler = {0};
+        handler.sa_sigaction = on_fault;
+        /* SA_ONSTACK: a stack overflow is handled on the thread's
+         * alternate stack, as Rust's own handler expects. */
+        handler.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&handler.sa_mask);
+        if (sigaction(guarded_signals[i], NULL, &previous[i]) != 0 ||
+            sigaction(guarded_signals[i], &handler, NULL) != 0)
+            return guarded_signals[i];
+    }
+    return 0;
+}
+
+/* Calls fn(arg). Returns 0 when it returned, 1 when a fault inside one of
+ * the `count` ranges ended it; then *fault says what happened. */
+int hcr_guard_call(void (*fn)(void *), void *arg, const struct hcr_guard_range *ranges,
+                   size_t count, struct hcr_guard_fault *fault) {
+    struct guard_frame frame;
+    frame.ranges = ranges;
+    frame.count = count;
+    frame.fault = fault;
+    frame.outer = innermost;
+    /* savemask 1: the jump restores the signal mask, unblocking the signal
+     * that the handler was running for. */
+    if (sigsetjmp(frame.jump, 1) != 0) {
+        innermost = frame.outer;
+        return 1;
+    }
+    innermost = &frame;
+    fn(arg);
+    innermost = frame.outer;
+    return 0;
+}

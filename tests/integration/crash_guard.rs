@@ -1,0 +1,239 @@
+//! The crash guard: a fault in a module's fresh code is rolled back and
+//! reported; faults anywhere else end the process as they would without
+//! it, through the handlers that were there before.
+
+use std::ffi::{c_int, c_void};
+
+use hcr_client::RuntimeError;
+use hcr_tests::{Ending, Host, Stub};
+
+/// A stub call, as `hcr_guarded_call` runs it.
+struct StubCall {
+    stub: Stub,
+    result: c_int,
+}
+
+unsafe extern "C" fn call_stub(arg: *mut c_void) {
+    // SAFETY: `arg` is the `StubCall` of `guarded` below.
+    let call = unsafe { &mut *arg.cast::<StubCall>() };
+    call.result = call.stub.call_int();
+}
+
+/// Calls `module::name` through its stub under the crash guard.
+fn guarded(host: &Host, module: &str, name: &str) -> Result<c_int, RuntimeError> {
+    let mut call = StubCall {
+        stub: host.stub(module, name),
+        result: 0,
+    };
+    // SAFETY: `call_stub` takes this `StubCall`, which outlives the call
+    // and owns nothing to drop.
+    unsafe { host.rt.guarded_call(call_stub, (&raw mut call).cast()) }?;
+    Ok(call.result)
+}
+
+/// Host code that reads an unmapped address (the first page is never
+/// mapped); a non-null, aligned pointer, so it is a real load.
+unsafe extern "C" fn host_fault(_: *mut c_void) {
+    let nowhere = std::hint::black_box(16usize) as *const c_int;
+    // SAFETY: none: this read faults on purpose.
+    let value = unsafe { nowhere.read_volatile() };
+    std::hint::black_box(value);
+}
+
+/// Starts `spin` at version 1, bumps its counter once, and reloads it to
+/// the version whose `value` dereferences NULL.
+fn start_then_reload_faulty(host: &Host) {
+    host.install("spin", "spin-1");
+    host.init(&["spin"]);
+    assert_eq!(host.call("spin", "bump"), 1001);
+    host.install("spin", "spin-faulty");
+    host.rt.perform_code_reload().unwrap();
+    assert_eq!(host.rt.generation(), 1);
+}
+
+scenario! {
+    fn a_version_that_dereferences_null_is_rolled_back_and_the_call_returns_an_error(host) {
+        start_then_reload_faulty(host);
+        host.clear_log();
+
+        let err = guarded(host, "spin", "value").unwrap_err();
+        println!("{err}");
+        assert_eq!(err.code, -16, "HCR_ERR_FAULTED: {err}");
+        for part in [
+            "module `spin` faulted: SIGSEGV",
+            "accessing 0x0",
+            "libspin.so+0x",
+            "rolled back to the version loaded in generation 0 (now generation 2)",
+        ] {
+            assert!(err.message.contains(part), "{part:?} missing from: {}", err.message);
+        }
+        assert_eq!(host.rt.last_error_module().as_deref(), Some("spin"));
+
+        assert_eq!(host.call("spin", "value"), 1, "version 1 runs again");
+        assert_eq!(guarded(host, "spin", "value").unwrap(), 1, "and under the guard");
+        assert_eq!(host.rt.generation(), 2);
+        assert_eq!(host.call("spin", "bump"), 1002, "state survived the fault and the rollback");
+        // The old version's init ran again (as on a reload to it), no
+        // before-handler ran, then its after-handler.
+        assert_eq!(host.log(), "spin1:init spin1:a");
+        assert_eq!(host.global_int("spin", "dat_inits"), Some(3));
+    }
+}
+
+scenario! {
+    fn a_version_that_faulted_is_not_loaded_again_until_its_file_changes(host) {
+        start_then_reload_faulty(host);
+        assert_eq!(guarded(host, "spin", "value").unwrap_err().code, -16);
+
+        assert!(!host.rt.reload_needed(), "the faulting file is not a change");
+        assert!(!host.rt.has_module_changed("spin"));
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.rt.generation(), 2, "nothing was reloaded");
+        assert_eq!(host.call("spin", "value"), 1);
+
+        host.install("spin", "spin-faulty");
+        assert!(!host.rt.reload_needed(), "the same bytes written again are still refused");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(guarded(host, "spin", "value").unwrap(), 1);
+
+        host.install("spin", "spin-3");
+        assert!(host.rt.reload_needed(), "a new build is loaded");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(guarded(host, "spin", "value").unwrap(), 3);
+        assert_eq!(host.rt.generation(), 3);
+    }
+}
+
+scenario! {
+    fn a_first_version_that_faults_has_nothing_to_roll_back_to(host) {
+        host.install("spin", "spin-faulty");
+        host.init(&["spin"]);
+        for _ in 0..2 {
+            let err = guarded(host, "spin", "value").unwrap_err();
+            assert_eq!(err.code, -16);
+            assert!(
+                err.message.contains("not rolled back: no earlier version of it is mapped"),
+                "{}",
+                err.message
+            );
+        }
+        assert_eq!(host.rt.generation(), 0);
+        host.install("spin", "spin-1");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(guarded(host, "spin", "value").unwrap(), 1);
+    }
+}
+
+scenario! {
+    fn with_versions_unmapped_there_is_nothing_to_roll_back_to(host) {
+        start_then_reload_faulty(host);
+        assert_eq!(host.rt.collect().unwrap(), 1);
+        let err = guarded(host, "spin", "value").unwrap_err();
+        assert!(err.message.contains("hcr_collect"), "{}", err.message);
+        assert_eq!(host.rt.generation(), 1);
+    }
+}
+
+scenario! {
+    fn a_rust_host_gets_the_fault_as_an_error_and_its_panics_as_panics(host) {
+        host.install("spin", "spin-1");
+        let client = host.start(&["spin"]);
+        let value = host.stub("spin", "value");
+        // SAFETY: the closure only calls a stub; nothing to drop.
+        assert_eq!(unsafe { client.call_guarded(|| value.call_int()) }, Ok(1));
+
+        host.install("spin", "spin-faulty");
+        client.reload().unwrap();
+        // SAFETY: as above.
+        let err = unsafe { client.call_guarded(|| value.call_int()) }.unwrap_err();
+        assert_eq!((err.code, err.module.as_deref()), (-16, Some("spin")));
+        assert_eq!(value.call_int(), 1);
+
+        let panicked = std::panic::catch_unwind(|| {
+            // SAFETY: the closure panics before any fault.
+            unsafe { client.call_guarded(|| -> i32 { panic!("from the closure") }) }
+        });
+        let payload = panicked.unwrap_err();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"from the closure"));
+    }
+}
+
+scenario! {
+    ends(Ending::Signal(libc::SIGSEGV))
+    fn a_fault_in_host_code_under_the_guard_still_kills(host) {
+        start_then_reload_faulty(host);
+        // SAFETY: `host_fault` takes no argument; it faults on purpose.
+        let _ = unsafe { host.rt.guarded_call(host_fault, std::ptr::null_mut()) };
+        unreachable!("the host's fault was swallowed");
+    }
+}
+
+scenario! {
+    ends(Ending::Signal(libc::SIGSEGV))
+    fn a_fault_in_module_code_outside_a_guarded_call_still_kills(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        assert_eq!(guarded(host, "spin", "value").unwrap(), 1, "the guard is installed");
+        host.install("spin", "spin-faulty");
+        host.rt.perform_code_reload().unwrap();
+        host.call("spin", "value");
+        unreachable!("a fault outside the guarded call was swallowed");
+    }
+}
+
+/// The exit status of the host's own SIGSEGV handler.
+const HOST_HANDLER_EXIT: c_int = 42;
+
+extern "C" fn host_handler(_: c_int, _: *mut libc::siginfo_t, _: *mut c_void) {
+    const TEXT: &[u8] = b"the host's handler ran\n";
+    // SAFETY: write and _exit are async-signal-safe.
+    unsafe {
+        libc::write(2, TEXT.as_ptr().cast(), TEXT.len());
+        libc::_exit(HOST_HANDLER_EXIT);
+    }
+}
+
+scenario! {
+    ends(Ending::Exit(HOST_HANDLER_EXIT))
+    fn a_handler_installed_before_the_guard_gets_the_faults_the_guard_leaves(host) {
+        // SAFETY: a zeroed sigaction is valid; the handler only calls
+        // async-signal-safe functions.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = host_handler as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO;
+            libc::sigemptyset(&mut action.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut()), 0);
+        }
+        start_then_reload_faulty(host);
+        let err = guarded(host, "spin", "value").unwrap_err();
+        assert_eq!(err.code, -16, "the guard catches the module's fault first");
+        // SAFETY: as in the host-fault scenario.
+        let _ = unsafe { host.rt.guarded_call(host_fault, std::ptr::null_mut()) };
+        unreachable!("the host's fault was swallowed");
+    }
+}
+
+/// Recurses until the stack runs out (the limit is never reached).
+fn overflow(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 32]);
+    if std::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    overflow(depth + 1) + frame[7]
+}
+
+scenario! {
+    abort("has overflowed its stack")
+    fn rusts_stack_overflow_report_still_works_under_the_guard(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        assert_eq!(guarded(host, "spin", "value").unwrap(), 1, "the guard is installed");
+        let thread = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| overflow(0))
+            .unwrap();
+        let _ = thread.join();
+        unreachable!("the overflow was not reported");
+    }
+}
