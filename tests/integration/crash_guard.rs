@@ -5,7 +5,7 @@
 use std::ffi::{c_int, c_void};
 
 use hcr_client::RuntimeError;
-use hcr_tests::{Ending, Host, Stub};
+use hcr_tests::{Ending, Expect, Host, Stub};
 
 /// A stub call, as `hcr_guarded_call` runs it.
 struct StubCall {
@@ -158,8 +158,18 @@ scenario! {
     }
 }
 
+/// How a fault nobody catches ends the process: by the default action, or
+/// under AddressSanitizer through its handler, which reports it and exits.
+fn uncaught_fault() -> Expect<'static> {
+    if hcr_tests::under_asan() {
+        Expect::EndedSaying(Ending::Exit(1), "AddressSanitizer: SEGV")
+    } else {
+        Expect::Ended(Ending::Signal(libc::SIGSEGV))
+    }
+}
+
 scenario! {
-    ends(Ending::Signal(libc::SIGSEGV))
+    expect(uncaught_fault())
     fn a_fault_in_host_code_under_the_guard_still_kills(host) {
         start_then_reload_faulty(host);
         // SAFETY: `host_fault` takes no argument; it faults on purpose.
@@ -169,7 +179,7 @@ scenario! {
 }
 
 scenario! {
-    ends(Ending::Signal(libc::SIGSEGV))
+    expect(uncaught_fault())
     fn a_fault_in_module_code_outside_a_guarded_call_still_kills(host) {
         host.install("spin", "spin-1");
         host.init(&["spin"]);
@@ -194,7 +204,7 @@ extern "C" fn host_handler(_: c_int, _: *mut libc::siginfo_t, _: *mut c_void) {
 }
 
 scenario! {
-    ends(Ending::Exit(HOST_HANDLER_EXIT))
+    expect(Expect::EndedSaying(Ending::Exit(HOST_HANDLER_EXIT), "the host's handler ran"))
     fn a_handler_installed_before_the_guard_gets_the_faults_the_guard_leaves(host) {
         // SAFETY: a zeroed sigaction is valid; the handler only calls
         // async-signal-safe functions.
@@ -223,9 +233,19 @@ fn overflow(depth: u64) -> u64 {
     overflow(depth + 1) + frame[7]
 }
 
+/// How a stack overflow is reported: by Rust's handler, or under
+/// AddressSanitizer by its own (Rust then installs none).
+fn stack_overflow_report() -> Expect<'static> {
+    if hcr_tests::under_asan() {
+        Expect::EndedSaying(Ending::Exit(1), "AddressSanitizer: stack-overflow")
+    } else {
+        Expect::Abort("has overflowed its stack")
+    }
+}
+
 scenario! {
-    abort("has overflowed its stack")
-    fn rusts_stack_overflow_report_still_works_under_the_guard(host) {
+    expect(stack_overflow_report())
+    fn a_stack_overflow_is_still_reported_under_the_guard(host) {
         host.install("spin", "spin-1");
         host.init(&["spin"]);
         assert_eq!(guarded(host, "spin", "value").unwrap(), 1, "the guard is installed");

@@ -4,8 +4,8 @@
 
 /// Declares a scenario: a `#[test]` whose body runs in its own process.
 /// `env` adds environment variables; `abort` expects SIGABRT with a message;
-/// `stderr` expects success with a message on stderr; `ends` expects the
-/// given [`hcr_tests::Ending`] (an exit code or a signal).
+/// `stderr` expects success with a message on stderr; `expect` takes any
+/// [`hcr_tests::Expect`].
 macro_rules! scenario {
     ($(#[$meta:meta])* fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Success, $host, $body);
@@ -16,8 +16,8 @@ macro_rules! scenario {
     ($(#[$meta:meta])* abort($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort($text), $host, $body);
     };
-    ($(#[$meta:meta])* ends($ending:expr) fn $name:ident($host:ident) $body:block) => {
-        scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Ended($ending), $host, $body);
+    ($(#[$meta:meta])* expect($expect:expr) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [], $expect, $host, $body);
     };
     ($(#[$meta:meta])* stderr($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::SuccessWithStderr($text), $host, $body);

@@ -245,6 +245,8 @@ pub enum Expect<'a> {
     SuccessWithStderr(&'a str),
     /// End by this exit code or this signal, whatever was printed.
     Ended(Ending),
+    /// End by this exit code or this signal, with this text on stderr.
+    EndedSaying(Ending, &'a str),
 }
 
 /// How a scenario's process is expected to end.
@@ -361,13 +363,19 @@ pub fn run_scenario(
                 "scenario {name}: stderr lacks {text:?}\n{report}"
             );
         }
-        Expect::Ended(ending) => {
+        Expect::Ended(ending) | Expect::EndedSaying(ending, _) => {
             use std::os::unix::process::ExitStatusExt;
             let ended = match status.signal() {
                 Some(signal) => Ending::Signal(signal),
                 None => Ending::Exit(status.code().unwrap_or(-1)),
             };
             assert_eq!(ended, ending, "scenario {name} ended otherwise\n{report}");
+            if let Expect::EndedSaying(_, text) = expect {
+                assert!(
+                    stderr.contains(text),
+                    "scenario {name}: stderr lacks {text:?}\n{report}"
+                );
+            }
         }
         Expect::Abort(text) => {
             use std::os::unix::process::ExitStatusExt;
@@ -632,6 +640,15 @@ pub fn copy_names() -> Vec<String> {
 /// mapped), where W^X and memory figures describe valgrind, not hcr.
 pub fn under_valgrind() -> bool {
     std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
+}
+
+/// Whether this process runs under AddressSanitizer (its runtime is linked
+/// in and exported, as `.ci/asan` builds the tests): a fault nobody
+/// catches is then reported by its handler, which exits with status 1.
+pub fn under_asan() -> bool {
+    // SAFETY: dlsym only reads the loader's tables; the name is a valid
+    // NUL-terminated string.
+    !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__asan_init".as_ptr()) }.is_null()
 }
 
 /// A small deterministic generator (xorshift64*) for property tests: a
