@@ -1,17 +1,20 @@
 /* The crash guard's shim: calls a function with a jump point set, and a
  * signal handler that jumps back to it when a synchronous fault (SIGSEGV,
- * SIGBUS, SIGILL, SIGFPE) hits an instruction inside one of the code
- * ranges the caller named. Every other fault goes on to the handler that
- * was installed before (Rust's stack-overflow handler, a sanitizer's, the
- * host's) or, when there was none, to the default action.
+ * SIGBUS, SIGILL, SIGFPE) during that call hits an instruction inside the
+ * code of a module version (the ranges hcr-runtime publishes here). Every
+ * other fault goes on to the handler that was installed before (Rust's
+ * stack-overflow handler, a sanitizer's, the host's) or, when there was
+ * none, to the default action.
  *
  * This is C, not Rust, because the jump leaves the faulting frames without
- * running anything in them: only frames of the guarded module and this
- * file lie between the jump and its target. hcr-runtime's crash_guard.rs
- * is the only caller. */
+ * running anything in them: only frames of the guarded function, of what
+ * it called and of this file lie between the jump and its target.
+ * hcr-runtime's crash_guard.rs is the only caller. */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <ucontext.h>
@@ -24,23 +27,33 @@ struct hcr_guard_range {
     uintptr_t end;
 };
 
+/* The code of every module version loaded and still mapped. */
+struct hcr_guard_table {
+    const struct hcr_guard_range *ranges;
+    size_t count;
+};
+
 /* What the handler saw when it caught a fault. */
 struct hcr_guard_fault {
     int signal;
     int code;          /* si_code */
     uintptr_t pc;      /* the faulting instruction */
     uintptr_t address; /* si_addr: the address accessed, for SIGSEGV/SIGBUS */
-    size_t range;      /* the index of the range holding pc */
 };
 
 /* One guarded call in progress on this thread. */
 struct guard_frame {
     sigjmp_buf jump;
-    const struct hcr_guard_range *ranges;
-    size_t count;
     struct hcr_guard_fault *fault;
     struct guard_frame *outer;
 };
+
+/* The published table, replaced as versions are loaded and unmapped, and
+ * how many handlers are reading one right now: a replaced table is handed
+ * back for freeing only once none is. Lock-free atomics are
+ * async-signal-safe. */
+static _Atomic(const struct hcr_guard_table *) published;
+static atomic_uint readers;
 
 /* The innermost guarded call of this thread. Initial-exec TLS: the handler
  * reads it with a plain load, never through __tls_get_addr, which may
@@ -85,23 +98,47 @@ static void pass_on(int signal, siginfo_t *info, void *context) {
     before->sa_handler(signal);
 }
 
+/* Whether pc lies in the code of a module version. */
+static int in_module_code(uintptr_t pc) {
+    atomic_fetch_add(&readers, 1);
+    const struct hcr_guard_table *table = atomic_load(&published);
+    int inside = 0;
+    for (size_t i = 0; table && i < table->count; i++) {
+        if (pc >= table->ranges[i].start && pc < table->ranges[i].end) {
+            inside = 1;
+            break;
+        }
+    }
+    atomic_fetch_sub(&readers, 1);
+    return inside;
+}
+
 static void on_fault(int signal, siginfo_t *info, void *context) {
     struct guard_frame *frame = innermost;
     /* si_code > 0: raised by the kernel for an instruction, not sent. */
     if (frame && info->si_code > 0) {
         uintptr_t pc = fault_pc((const ucontext_t *)context);
-        for (size_t i = 0; i < frame->count; i++) {
-            if (pc >= frame->ranges[i].start && pc < frame->ranges[i].end) {
-                frame->fault->signal = signal;
-                frame->fault->code = info->si_code;
-                frame->fault->pc = pc;
-                frame->fault->address = (uintptr_t)info->si_addr;
-                frame->fault->range = i;
-                siglongjmp(frame->jump, 1);
-            }
+        if (in_module_code(pc)) {
+            frame->fault->signal = signal;
+            frame->fault->code = info->si_code;
+            frame->fault->pc = pc;
+            frame->fault->address = (uintptr_t)info->si_addr;
+            siglongjmp(frame->jump, 1);
         }
     }
     pass_on(signal, info, context);
+}
+
+/* Publishes the code ranges of the module versions now mapped and returns
+ * the table it replaces, which no handler reads any more: the caller frees
+ * it. The caller publishes a new table before any code it names can run,
+ * and before unmapping code it no longer names. */
+const struct hcr_guard_table *hcr_guard_publish(const struct hcr_guard_table *table) {
+    const struct hcr_guard_table *old = atomic_exchange(&published, table);
+    /* A handler scans for a few instructions and never blocks. */
+    while (atomic_load(&readers) != 0)
+        sched_yield();
+    return old;
 }
 
 /* Installs the handler for the guarded signals, remembering the ones it
@@ -122,13 +159,10 @@ int hcr_guard_install(void) {
     return 0;
 }
 
-/* Calls fn(arg). Returns 0 when it returned, 1 when a fault inside one of
- * the `count` ranges ended it; then *fault says what happened. */
-int hcr_guard_call(void (*fn)(void *), void *arg, const struct hcr_guard_range *ranges,
-                   size_t count, struct hcr_guard_fault *fault) {
+/* Calls fn(arg). Returns 0 when it returned, 1 when a fault in module
+ * code ended it; then *fault says what happened. */
+int hcr_guard_call(void (*fn)(void *), void *arg, struct hcr_guard_fault *fault) {
     struct guard_frame frame;
-    frame.ranges = ranges;
-    frame.count = count;
     frame.fault = fault;
     frame.outer = innermost;
     /* savemask 1: the jump restores the signal mask, unblocking the signal

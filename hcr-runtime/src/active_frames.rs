@@ -21,7 +21,7 @@ pub(crate) fn module_on_stack(rt: &Runtime, changed: &HashSet<String>) -> Option
             .filter_map(|name| Some(tree.modules.get(name)?.version.as_ref()?.id))
             .collect();
         state
-            .retained
+            .retained()
             .iter()
             .filter(|version| current.contains(&version.id))
             .map(|version| {

@@ -50,23 +50,25 @@ pub(crate) fn unmap_old_versions(rt: &Runtime, kept: usize) -> usize {
             .filter_map(|record| Some(record.version.as_ref()?.id))
             .collect();
         let mut others_kept: HashMap<String, usize> = HashMap::new();
-        let mut retained = std::mem::take(&mut state.retained);
+        let mut newest_first: Vec<(u64, &str)> = state
+            .retained()
+            .iter()
+            .map(|version| (version.id, version.module.as_str()))
+            .collect();
         // Newest first, so the newest old versions are the ones kept.
-        retained.sort_by_key(|version| std::cmp::Reverse(version.id));
-        let (mut stay, mut going) = (Vec::new(), Vec::new());
-        for version in retained {
-            let others = others_kept.entry(version.module.clone()).or_default();
-            if current.contains(&version.id) {
-                stay.push(version);
-            } else if *others + 1 < kept {
+        newest_first.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        let mut going = HashSet::new();
+        for (id, module) in newest_first {
+            let others = others_kept.entry(module.to_owned()).or_default();
+            if current.contains(&id) {
+                continue;
+            }
+            if *others + 1 < kept {
                 *others += 1;
-                stay.push(version);
             } else {
-                going.push(version);
+                going.insert(id);
             }
         }
-        stay.reverse();
-        let mapped: HashSet<u64> = stay.iter().map(|version| version.id).collect();
         for record in state
             .tree
             .iter_mut()
@@ -74,10 +76,9 @@ pub(crate) fn unmap_old_versions(rt: &Runtime, kept: usize) -> usize {
         {
             record
                 .previous
-                .retain(|previous| mapped.contains(&previous.version.id));
+                .retain(|previous| !going.contains(&previous.version.id));
         }
-        state.retained = stay;
-        going
+        state.release_retained(&going)
     };
     // `dlclose` runs the library's destructors: module code, so the lock is
     // not held.

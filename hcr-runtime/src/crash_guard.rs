@@ -1,12 +1,14 @@
 //! The crash guard: a call into module code that, when it faults inside
-//! the current code of a loaded module, returns an error instead of ending
-//! the process, after putting that module's previous version back
-//! ([`crate::rollback`]).
+//! the code of a loaded module version, returns an error instead of ending
+//! the process, after putting that module's previous version back when the
+//! faulting version is the current one ([`crate::rollback`]).
 //!
 //! The catching is done by a small C shim (`asm/crash_guard.c`): it sets a
 //! jump point, calls the function, and its signal handler jumps back when
 //! a synchronous SIGSEGV, SIGBUS, SIGILL or SIGFPE hits an instruction in
-//! one of the code ranges handed to it. Any other fault (in the host, the
+//! the code of a module version. The runtime publishes where that code is
+//! ([`publish`]) whenever a version is loaded or unmapped, so a reload on
+//! another thread during the call is seen. Any other fault (in the host, the
 //! runtime, a system library, another thread) goes on to the handler that
 //! was there before, or to the default action: it is never swallowed.
 //!
@@ -18,7 +20,7 @@ use std::ffi::{c_int, c_void};
 use std::sync::OnceLock;
 
 use crate::error::Error;
-use crate::runtime::Runtime;
+use crate::runtime::{Retained, Runtime};
 use crate::sys::objects::Place;
 
 /// A range of code, `[start, end)`, as the shim reads it.
@@ -29,6 +31,23 @@ struct GuardRange {
     end: usize,
 }
 
+/// The table of ranges the shim reads (`struct hcr_guard_table`), first in
+/// [`Published`] so that a pointer to one is a pointer to the other.
+#[repr(C)]
+#[derive(Debug)]
+struct GuardTable {
+    ranges: *const GuardRange,
+    count: usize,
+}
+
+/// A table handed to the shim, with the ranges it points into.
+#[repr(C)]
+#[derive(Debug)]
+struct Published {
+    table: GuardTable,
+    ranges: Box<[GuardRange]>,
+}
+
 /// What the shim's handler saw when it caught a fault.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,16 +56,14 @@ struct GuardFault {
     code: c_int,
     pc: usize,
     address: usize,
-    range: usize,
 }
 
 unsafe extern "C" {
     fn hcr_guard_install() -> c_int;
+    fn hcr_guard_publish(table: *const GuardTable) -> *const GuardTable;
     fn hcr_guard_call(
         function: unsafe extern "C" fn(*mut c_void),
         arg: *mut c_void,
-        ranges: *const GuardRange,
-        count: usize,
         fault: *mut GuardFault,
     ) -> c_int;
 }
@@ -77,39 +94,50 @@ fn install() -> Result<(), Error> {
         .map_err(Error::Internal)
 }
 
-/// Whose code a guarded range is: a module and the load of its version.
-#[derive(Debug, Clone)]
-struct Owner {
-    module: String,
-    version: u64,
-}
-
-/// The code of every module's current version, with its owner.
-fn current_code(rt: &Runtime) -> (Vec<GuardRange>, Vec<Owner>) {
-    let state = rt.lock();
-    let mut ranges = Vec::new();
-    let mut owners = Vec::new();
-    for (module, record) in state.tree.iter().flat_map(|tree| &tree.modules) {
-        let Some(version) = &record.version else {
-            continue;
-        };
-        for code in &version.code {
-            ranges.push(GuardRange {
-                start: code.start,
-                end: code.end,
-            });
-            owners.push(Owner {
-                module: module.clone(),
-                version: version.id,
-            });
-        }
+/// Tells the shim where module code is: the executable segments of every
+/// version in `retained`. Called under the runtime's lock whenever that
+/// list changes, before new code runs and before old code is unmapped.
+pub(crate) fn publish(retained: &[Retained]) {
+    let ranges: Box<[GuardRange]> = retained
+        .iter()
+        .flat_map(|version| &version.code)
+        .map(|code| GuardRange {
+            start: code.start,
+            end: code.end,
+        })
+        .collect();
+    let published = Box::new(Published {
+        table: GuardTable {
+            ranges: ranges.as_ptr(),
+            count: ranges.len(),
+        },
+        ranges,
+    });
+    // SAFETY: the table and its ranges stay allocated until the shim hands
+    // the table back from a later publish; `Published` starts with the
+    // `GuardTable` (repr(C)), so the pointers are interchangeable.
+    let old = unsafe { hcr_guard_publish(&raw const Box::leak(published).table) };
+    if !old.is_null() {
+        // SAFETY: every table the shim holds came from this function as a
+        // leaked `Box<Published>`; it handed this one back, and no handler
+        // reads it any more.
+        drop(unsafe { Box::from_raw(old.cast::<Published>().cast_mut()) });
     }
-    (ranges, owners)
 }
 
-/// Calls `function(arg)`. When it faults inside the current code of a
-/// loaded module, the call ends there and returns [`Error::Faulted`], after
-/// the module's previous version was made current again where that is
+/// The module and load whose code holds `pc`, among the versions mapped.
+fn owner_of(rt: &Runtime, pc: usize) -> Option<(String, u64)> {
+    let state = rt.lock();
+    state
+        .retained()
+        .iter()
+        .find(|version| version.code.iter().any(|code| code.contains(&pc)))
+        .map(|version| (version.module.clone(), version.id))
+}
+
+/// Calls `function(arg)`. When it faults inside the code of a module
+/// version, the call ends there and returns [`Error::Faulted`], after the
+/// module's previous version was made current again where that is
 /// possible. Faults anywhere else are handled as if there were no guard.
 ///
 /// # Safety
@@ -121,28 +149,28 @@ pub(crate) unsafe fn call(
     arg: *mut c_void,
 ) -> Result<(), Error> {
     install()?;
-    let (ranges, owners) = current_code(rt);
     let mut fault = GuardFault::default();
-    // SAFETY: the caller vouches for `function(arg)`; `ranges` and `fault`
-    // outlive the call; the shim's jump leaves only frames of `function`
-    // and what it called, none of them this crate's.
-    let faulted =
-        unsafe { hcr_guard_call(function, arg, ranges.as_ptr(), ranges.len(), &mut fault) };
+    // SAFETY: the caller vouches for `function(arg)`; `fault` outlives the
+    // call; the shim's jump leaves only frames of `function` and what it
+    // called, none of them this crate's.
+    let faulted = unsafe { hcr_guard_call(function, arg, &mut fault) };
     if faulted == 0 {
         return Ok(());
     }
-    let owner = owners.get(fault.range).cloned().ok_or_else(|| {
-        Error::Internal(format!(
-            "the crash guard caught {fault:?} outside its ranges"
-        ))
-    })?;
-    let outcome = match crate::rollback::roll_back(rt, &owner.module, owner.version) {
+    let Some((module, version)) = owner_of(rt, fault.pc) else {
+        return Err(Error::Faulted {
+            module: "(unmapped)".to_owned(),
+            fault: describe(&fault, "(unmapped)"),
+            outcome: "not rolled back: its version was unmapped meanwhile".to_owned(),
+        });
+    };
+    let outcome = match crate::rollback::roll_back(rt, &module, version) {
         Ok(rolled_back) => rolled_back.to_string(),
         Err(reason) => format!("not rolled back: {reason}"),
     };
     Err(Error::Faulted {
-        fault: describe(&fault, &owner.module),
-        module: owner.module,
+        fault: describe(&fault, &module),
+        module,
         outcome,
     })
 }

@@ -691,7 +691,7 @@ pub extern "C" fn hcr_retained_version_count() -> i64 {
         |_| 0,
         || {
             let state = Runtime::get().lock();
-            Ok((state.retained.len() + state.pinned.len()) as i64)
+            Ok((state.retained().len() + state.pinned.len()) as i64)
         },
     )
 }

@@ -506,13 +506,13 @@ impl Discovery<'_> {
             content_hash: loaded.content_hash,
             loaded_at: std::time::SystemTime::now(),
             generation: 0,
-            code: loaded.code,
         };
-        state.retained.push(Retained {
+        state.retain(Retained {
             module: name.to_owned(),
             id: loaded.id,
             library: loaded.library,
             copy: loaded.copy,
+            code: loaded.code,
         });
         let tree = state.tree.as_mut().ok_or(Error::NotInitialized)?;
         let (handlers, previous) = match tree.modules.remove(name) {

@@ -37,8 +37,6 @@ pub(crate) struct Version {
     pub(crate) content_hash: u64,
     pub(crate) loaded_at: std::time::SystemTime,
     pub(crate) generation: i64,
-    /// Where its executable segments were mapped, for the crash guard.
-    pub(crate) code: Vec<std::ops::Range<usize>>,
 }
 
 /// A version a reload replaced, kept so that the crash guard can make it
@@ -58,6 +56,8 @@ pub(crate) struct Retained {
     pub(crate) id: u64,
     pub(crate) library: Library,
     pub(crate) copy: LibraryCopy,
+    /// Where its executable segments were mapped, for the crash guard.
+    pub(crate) code: Vec<std::ops::Range<usize>>,
 }
 
 /// One module of the tree.
@@ -119,8 +119,10 @@ pub(crate) struct State {
     /// Handlers of the main module (added outside any module's init).
     pub(crate) main_handlers: Vec<Handler>,
     /// Every library loaded and not collected: old code stays mapped
-    /// unless the host collects it.
-    pub(crate) retained: Vec<Retained>,
+    /// unless the host collects it. Changed only through [`State::retain`]
+    /// and [`State::release_retained`], which keep the crash guard's view
+    /// of module code current.
+    retained: Vec<Retained>,
     /// Copies of libraries that `dlclose` left loaded: their descriptors
     /// stay open (see `sys::copy`) and their code stays mapped.
     pub(crate) pinned: Vec<LibraryCopy>,
@@ -175,6 +177,28 @@ impl State {
         }
         self.signatures.rollback();
         self.reloading.clear();
+    }
+
+    /// Libraries loaded and not collected, oldest first.
+    pub(crate) fn retained(&self) -> &[Retained] {
+        &self.retained
+    }
+
+    /// Keeps a library just loaded, before any of its code runs.
+    pub(crate) fn retain(&mut self, version: Retained) {
+        self.retained.push(version);
+        crate::crash_guard::publish(&self.retained);
+    }
+
+    /// Stops keeping the libraries of the loads in `going`, before they are
+    /// unmapped, and returns them.
+    pub(crate) fn release_retained(&mut self, going: &hashbrown::HashSet<u64>) -> Vec<Retained> {
+        let (released, kept) = std::mem::take(&mut self.retained)
+            .into_iter()
+            .partition(|version| going.contains(&version.id));
+        self.retained = kept;
+        crate::crash_guard::publish(&self.retained);
+        released
     }
 
     /// The module whose step this thread is running, if any.

@@ -257,3 +257,51 @@ scenario! {
         unreachable!("the overflow was not reported");
     }
 }
+
+scenario! {
+    fn threads_faulting_at_once_are_all_caught_and_the_module_rolls_back_once(host) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        const THREADS: usize = 4;
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let stop = AtomicBool::new(false);
+        let outcomes = std::thread::scope(|scope| {
+            let callers: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (mut ok, mut faulted) = (0, 0);
+                        while !stop.load(Ordering::Relaxed) {
+                            match guarded(host, "spin", "value") {
+                                Ok(1) => ok += 1,
+                                Err(err) if err.code == -16 => faulted += 1,
+                                other => panic!("unexpected outcome {other:?}"),
+                            }
+                        }
+                        (ok, faulted)
+                    })
+                })
+                .collect();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            host.install("spin", "spin-faulty");
+            host.rt.perform_code_reload().unwrap();
+            // Once the rollback is done, the faulting version never runs
+            // again.
+            let started = std::time::Instant::now();
+            while host.rt.generation() < 2 {
+                assert!(started.elapsed().as_secs() < 60, "no rollback happened");
+                std::thread::yield_now();
+            }
+            stop.store(true, Ordering::Relaxed);
+            callers
+                .into_iter()
+                .map(|caller| caller.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        println!("per thread (calls that returned 1, calls that faulted): {outcomes:?}");
+        let faults: usize = outcomes.iter().map(|(_, faulted)| faulted).sum();
+        assert!(faults >= 1, "the faulting version ran under the guard");
+        assert_eq!(host.rt.generation(), 2, "one reload, one rollback");
+        assert_eq!(host.call("spin", "value"), 1);
+        assert!(!host.rt.reload_needed());
+    }
+}
