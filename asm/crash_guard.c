@@ -11,6 +11,7 @@
  * it called and of this file lie between the jump and its target.
  * hcr-runtime's crash_guard.rs is the only caller. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -165,10 +166,18 @@ int hcr_guard_call(void (*fn)(void *), void *arg, struct hcr_guard_fault *fault)
     struct guard_frame frame;
     frame.fault = fault;
     frame.outer = innermost;
-    /* savemask 1: the jump restores the signal mask, unblocking the signal
-     * that the handler was running for. */
-    if (sigsetjmp(frame.jump, 1) != 0) {
+    /* The mask is not saved (that would be a system call on every guarded
+     * call). After the jump, only the signal the handler ran for is
+     * blocked beyond what was blocked here, since the handler's own mask
+     * is empty; and it was not blocked here, or the kernel would have
+     * killed the process instead of running the handler. So unblocking it
+     * restores this mask. */
+    if (sigsetjmp(frame.jump, 0) != 0) {
         innermost = frame.outer;
+        sigset_t caught;
+        sigemptyset(&caught);
+        sigaddset(&caught, fault->signal);
+        pthread_sigmask(SIG_UNBLOCK, &caught, NULL);
         return 1;
     }
     innermost = &frame;

@@ -50,6 +50,13 @@ fn join(a: &str, b: &str) -> String {
     joined
 }
 
+/// The host, started once and kept for the whole run.
+static HOST: OnceLock<Host> = OnceLock::new();
+
+fn host() -> &'static Host {
+    HOST.get_or_init(start)
+}
+
 fn start() -> Host {
     let release = !cfg!(debug_assertions);
     let runtime = hcr_build::runtime_library(release).expect("build the runtime");
@@ -195,6 +202,11 @@ fn add_cases(bench: &mut Bench<'_, '_>, dylib: fn(u64, u64) -> u64) {
         let (a, b) = args();
         hcr_bench_module::add(a, b)
     });
+    bench.case("hcr reloadable, Rust, under the crash guard", move || {
+        let (a, b) = args();
+        // SAFETY: the closure owns nothing; `add` never faults.
+        unsafe { host().call_guarded(move || hcr_bench_module::add(a, b)) }.expect("no fault")
+    });
     bench.case("hot-lib-reloader wrapper", move || {
         let (a, b) = args();
         hot_peer::add(a, b)
@@ -203,7 +215,7 @@ fn add_cases(bench: &mut Bench<'_, '_>, dylib: fn(u64, u64) -> u64) {
 }
 
 fn calls(c: &mut Criterion) {
-    let _host = start();
+    host();
     let (_library, dylib) = dylib_add(&compile_peer("add_lib.rs", "hcr_bench_peer"));
     let _patch = patch_tick();
     assert_eq!(hot_peer::add(1, 2), 3, "hot-lib-reloader loads the library");

@@ -155,10 +155,11 @@ int64_t hcr_generation(void);
 /* ---- Crash guard (best effort, opt in per call) -------------------------- */
 
 /* Calls fn(arg). If that call faults (SIGSEGV, SIGBUS, SIGILL or SIGFPE
- * raised by an instruction) inside the current code of a loaded module, the
- * call ends there and returns HCR_ERR_FAULTED instead of the process dying;
- * hcr_last_error names the module, the signal and the place, and says
- * whether the module's previous version was put back: made current again
+ * raised by an instruction) inside the code of a module version the
+ * runtime loaded, the call ends there and returns HCR_ERR_FAULTED instead
+ * of the process dying; hcr_last_error names the module, the signal and the
+ * place, and says whether the module's previous version was put back (only
+ * when the faulting version is the current one): made current again
  * as a reload would (its dat_init and init run as when it was first
  * loaded, then every other module's dat_init; no before-handler runs; the
  * after-handlers do; generation + 1). The faulting version is not loaded

@@ -28,7 +28,8 @@
 //!
 //! # Decisions where the design leaves room
 //! * The generation is 0 after `hcr_init` and grows by one per successful
-//!   reload; a reload with nothing changed leaves it alone.
+//!   reload and per crash-guard rollback; a reload with nothing changed
+//!   leaves it alone.
 //! * Handlers belong to the module whose `dat_init` or `init` the reloading
 //!   thread is running; any other call (the host, another thread, a
 //!   handler adding a handler) belongs to the main module.
@@ -83,6 +84,13 @@
 //! * The near stub form is used only after `hcr_set_stub_form(1)`, which is
 //!   the host's promise that no other thread calls through a stub while the
 //!   runtime writes one; out of reach, a slot keeps the data form.
+//! * The crash guard (`hcr_guarded_call`) is opt-in per call and catches
+//!   only synchronous faults whose instruction lies in a loaded module
+//!   version's code, on the calling thread, during the call; everything
+//!   else goes to the handlers that were there before it. A rollback is a
+//!   reload back to the previous mapped version (its `dat_init` and `init`
+//!   run again; no before-handlers), and the faulting bytes are refused
+//!   until the module's file holds other bytes. See `docs/crash-guard.md`.
 //!
 //! # Warning
 //! A reload replaces code while the process runs. The host must call

@@ -37,6 +37,8 @@ scenario! {
             assert_eq!((api.hcr_register_global)(c"m".as_ptr(), c"g".as_ptr(), 4, 4, 1, std::ptr::null_mut()), -1);
             (api.hcr_add_event_handler)(true, None);
             assert!(host.rt.last_error().contains("handler is NULL"));
+            assert_eq!((api.hcr_guarded_call)(None, std::ptr::null_mut()), -1);
+            assert!(host.rt.last_error().contains("guarded function is NULL"));
             let imports = [c"".as_ptr(), null()];
             assert_eq!((api.hcr_init)(c"main".as_ptr(), imports.as_ptr(), null()), -1);
             assert_eq!((api.hcr_init)(c"main".as_ptr(), null(), c"/no/such/dir".as_ptr()), -1);
