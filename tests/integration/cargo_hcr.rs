@@ -32,7 +32,7 @@ fn frame_of(line: &str) -> u64 {
 }
 
 #[test]
-fn the_demo_script_edits_rebuilds_reloads_and_recovers_from_a_broken_build() {
+fn the_demo_script_edits_rebuilds_reloads_and_recovers_from_a_broken_build_and_a_crash() {
     let demo = binary("hcr-demo", "demo");
     let output = Command::new(&demo).arg("--script").output().unwrap();
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
@@ -69,9 +69,25 @@ fn the_demo_script_edits_rebuilds_reloads_and_recovers_from_a_broken_build() {
     let third = line("generation 2: gen 2 |");
     // The frame counter, a persistent global, went on through the reloads.
     assert!(frame_of(third) > frame_of(still) && frame_of(still) > frame_of(second));
-    assert!(line("edit 4, rules: a live cell survives with any neighbour: rebuilt demo_rules, demo_world, demo_view in ").contains(" ms"));
-    line("generation 3: gen 3 |");
-    line("done: 3 reloads and a failed build recovered");
+    // A crash in new code: the reload (generation 3), the fault, the
+    // rollback (generation 4); the demo goes on with the previous view.
+    let crash = line(
+        "edit 4, view: an unsafe read far out of bounds: rebuilt demo_view; the new code crashed: module `demo_view` faulted: SIGSEGV",
+    );
+    assert!(
+        crash.contains("rolled back to the version loaded in generation 1"),
+        "{crash}"
+    );
+    let rolled_back = line("the demo goes on with the previous version: gen 4 |");
+    assert!(board(rolled_back).contains('o'), "{rolled_back}");
+    assert!(frame_of(rolled_back) > frame_of(third));
+    assert!(
+        line("edit 5, view: fixed, counting the dead cells: rebuilt demo_view in ").contains(" ms")
+    );
+    line("generation 5: gen 5 |");
+    assert!(line("edit 6, rules: a live cell survives with any neighbour: rebuilt demo_rules, demo_world, demo_view in ").contains(" ms"));
+    line("generation 6: gen 6 |");
+    line("done at generation 6: a failed build and a crash recovered");
 }
 
 const HOST_MAIN: &str = r#"

@@ -1,6 +1,7 @@
 //! The demo host: a game of life that steps and draws one frame at a time
 //! through three modules (`demo_view` → `demo_world` → `demo_rules`), and
-//! reloads them between frames.
+//! reloads them between frames. Each frame runs under the crash guard, so
+//! an edit that crashes is rolled back instead of ending the demo.
 //!
 //! * `cargo run -p hcr-build -- run -p hcr-demo`: builds everything, runs
 //!   the demo and rebuilds a module when you save one of its files
@@ -83,8 +84,16 @@ fn run(options: &Options) -> Result<(), String> {
         if let Err(err) = reloaded {
             eprintln!("demo: reload refused, the last good code keeps running: {err}");
         }
-        let frame = demo_world::step();
-        println!("gen {} | {}", host.generation(), demo_view::render(&frame));
+        // Under the crash guard: if freshly reloaded code crashes, its
+        // module goes back to the previous version and the demo goes on.
+        // SAFETY: the closure owns nothing. A fault while `demo_world`
+        // holds its board's lock would leave the lock held (the next frame
+        // would wait forever); the demo accepts that, see
+        // docs/crash-guard.md.
+        match unsafe { host.call_guarded(|| demo_view::render(&demo_world::step())) } {
+            Ok(line) => println!("gen {} | {line}", host.generation()),
+            Err(fault) => println!("fault | {fault}"),
+        }
         std::thread::sleep(options.interval);
     }
     Ok(())

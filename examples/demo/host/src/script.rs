@@ -3,7 +3,8 @@
 //! of `cargo hcr` rebuilds, the running demo reloads at its next frame,
 //! and the script reports the build time, the reload time and the frame
 //! that shows the change. One edit does not compile: the demo keeps
-//! running its last good code, and the next edit recovers.
+//! running its last good code, and the next edit recovers. One edit
+//! crashes: the crash guard rolls the module back, and the demo goes on.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,7 +22,18 @@ struct Edit {
     from: &'static str,
     to: &'static str,
     what: &'static str,
-    compiles: bool,
+    outcome: Outcome,
+}
+
+/// What an edit does to the running demo.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// It builds, and the next frame shows it.
+    Shows,
+    /// It does not build: the demo keeps its last good code.
+    DoesNotBuild,
+    /// It builds and crashes: the crash guard rolls its module back.
+    Crashes,
 }
 
 const EDITS: &[Edit] = &[
@@ -30,30 +42,47 @@ const EDITS: &[Edit] = &[
         from: "const ALIVE: char = '#';",
         to: "const ALIVE: char = 'o';",
         what: "view: draw live cells as 'o'",
-        compiles: true,
+        outcome: Outcome::Shows,
     },
     Edit {
         file: "world/src/lib.rs",
         from: "FRAME.fetch_add(1, Ordering::Relaxed) + 1,",
         to: "FRAME.fetch_add(1, Ordering::Relaxed) + \"1\",",
         what: "world: a change that does not compile",
-        compiles: false,
+        outcome: Outcome::DoesNotBuild,
     },
     Edit {
         file: "world/src/lib.rs",
         from: "FRAME.fetch_add(1, Ordering::Relaxed) + \"1\",",
         to: "FRAME.fetch_add(10, Ordering::Relaxed) + 10,",
         what: "world: fixed, and frames now count by ten",
-        compiles: true,
+        outcome: Outcome::Shows,
+    },
+    Edit {
+        file: "view/src/lib.rs",
+        from: "let alive = frame.cells.iter().filter(|cell| **cell).count();",
+        to: "let alive = usize::from(unsafe { *frame.cells.as_ptr().add(1 << 40) });",
+        what: "view: an unsafe read far out of bounds",
+        outcome: Outcome::Crashes,
+    },
+    Edit {
+        file: "view/src/lib.rs",
+        from: "let alive = usize::from(unsafe { *frame.cells.as_ptr().add(1 << 40) });",
+        to: "let alive = frame.cells.len() - frame.cells.iter().filter(|cell| !**cell).count();",
+        what: "view: fixed, counting the dead cells",
+        outcome: Outcome::Shows,
     },
     Edit {
         file: "rules/src/lib.rs",
         from: "neighbours == 2 || neighbours == 3",
         to: "neighbours >= 1",
         what: "rules: a live cell survives with any neighbour",
-        compiles: true,
+        outcome: Outcome::Shows,
     },
 ];
+
+/// How the demo starts a line that reports a crash.
+const FAULT_PREFIX: &str = "fault | ";
 
 /// How long one edit may take to show, build included.
 const PATIENCE: Duration = Duration::from_secs(300);
@@ -144,19 +173,32 @@ impl Demo {
         Ok(Demo { child, lines })
     }
 
-    /// The next frame at least at generation `at_least`.
-    fn frame(&self, at_least: i64) -> Result<String, String> {
+    /// The next line of the demo's output that `wanted` accepts.
+    fn next_line(&self, what: &str, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self
                 .lines
                 .recv_timeout(left)
-                .map_err(|_| format!("no frame of generation {at_least} came"))?;
-            if generation_of(&line).is_some_and(|generation| generation >= at_least) {
+                .map_err(|_| format!("no {what} came"))?;
+            if wanted(&line) {
                 return Ok(line);
             }
         }
+    }
+
+    /// The next frame at least at generation `at_least`.
+    fn frame(&self, at_least: i64) -> Result<String, String> {
+        self.next_line(&format!("frame of generation {at_least}"), |line| {
+            generation_of(line).is_some_and(|generation| generation >= at_least)
+        })
+    }
+
+    /// The next crash the demo reports (`fault | ...`), without the prefix.
+    fn fault(&self) -> Result<String, String> {
+        let line = self.next_line("crash report", |line| line.starts_with(FAULT_PREFIX))?;
+        Ok(line[FAULT_PREFIX.len()..].to_owned())
     }
 }
 
@@ -217,8 +259,8 @@ pub fn run() -> Result<(), String> {
             }
         };
         let built = edited.elapsed();
-        match (outcome, edit.compiles) {
-            (Ok(modules), true) => {
+        match (outcome, edit.outcome) {
+            (Ok(modules), Outcome::Shows) => {
                 generation += 1;
                 let line = demo.frame(generation)?;
                 let shown = edited.elapsed() - built;
@@ -236,7 +278,21 @@ pub fn run() -> Result<(), String> {
                 builds.push(built.as_millis());
                 shows.push(shown.as_millis());
             }
-            (Err((module, message)), false) => {
+            (Ok(modules), Outcome::Crashes) => {
+                let fault = demo.fault()?;
+                // The reload, then the rollback.
+                generation += 2;
+                println!(
+                    "edit {number}, {}: rebuilt {}; the new code crashed: {fault}",
+                    edit.what,
+                    modules.join(", ")
+                );
+                println!(
+                    "the demo goes on with the previous version: {}",
+                    demo.frame(generation)?
+                );
+            }
+            (Err((module, message)), Outcome::DoesNotBuild) => {
                 let first_error = message
                     .lines()
                     .find(|line| line.starts_with("error"))
@@ -250,12 +306,12 @@ pub fn run() -> Result<(), String> {
                     demo.frame(generation)?
                 );
             }
-            (Ok(modules), false) => {
+            (Ok(modules), Outcome::DoesNotBuild) => {
                 return Err(format!(
                     "edit {number} should not build, but {modules:?} did"
                 ));
             }
-            (Err((module, message)), true) => {
+            (Err((module, message)), _) => {
                 return Err(format!(
                     "edit {number}: `{module}` failed to build:\n{message}"
                 ));
@@ -266,8 +322,8 @@ pub fn run() -> Result<(), String> {
     drop(demo);
     let _ = watcher.join();
     println!(
-        "done: {generation} reloads and a failed build recovered; edit to rebuilt: {builds:?} ms, \
-         rebuilt to on screen: {shows:?} ms"
+        "done at generation {generation}: a failed build and a crash recovered; \
+         edit to rebuilt: {builds:?} ms, rebuilt to on screen: {shows:?} ms"
     );
     Ok(())
 }
