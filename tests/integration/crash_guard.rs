@@ -40,6 +40,14 @@ unsafe extern "C" fn host_fault(_: *mut c_void) {
     std::hint::black_box(value);
 }
 
+/// Starts `spin` at version 1 and makes one guarded call into it, which
+/// installs the guard's signal handler.
+fn start_with_the_guard_installed(host: &Host) {
+    host.install("spin", "spin-1");
+    host.init(&["spin"]);
+    assert_eq!(guarded(host, "spin", "value").unwrap(), 1);
+}
+
 /// Starts `spin` at version 1, bumps its counter once, and reloads it to
 /// the version whose `value` dereferences NULL.
 fn start_then_reload_faulty(host: &Host) {
@@ -181,9 +189,7 @@ scenario! {
 scenario! {
     expect(uncaught_fault())
     fn a_fault_in_module_code_outside_a_guarded_call_still_kills(host) {
-        host.install("spin", "spin-1");
-        host.init(&["spin"]);
-        assert_eq!(guarded(host, "spin", "value").unwrap(), 1, "the guard is installed");
+        start_with_the_guard_installed(host);
         host.install("spin", "spin-faulty");
         host.rt.perform_code_reload().unwrap();
         host.call("spin", "value");
@@ -246,9 +252,7 @@ fn stack_overflow_report() -> Expect<'static> {
 scenario! {
     expect(stack_overflow_report())
     fn a_stack_overflow_is_still_reported_under_the_guard(host) {
-        host.install("spin", "spin-1");
-        host.init(&["spin"]);
-        assert_eq!(guarded(host, "spin", "value").unwrap(), 1, "the guard is installed");
+        start_with_the_guard_installed(host);
         let thread = std::thread::Builder::new()
             .stack_size(256 * 1024)
             .spawn(|| overflow(0))
