@@ -56,24 +56,23 @@ pub(crate) fn roll_back(rt: &Runtime, module: &str, faulted: u64) -> Result<Roll
         if state.shut_down {
             return Err("the module tree was shut down".to_owned());
         }
-        state.begin().map_err(|err| err.to_string())?;
-        let tree = state
+        let has_previous = state
             .tree
-            .as_mut()
-            .ok_or("the runtime is not initialized")?;
-        let snapshot = tree.clone();
-        let record = tree
-            .modules
-            .get_mut(module)
-            .ok_or_else(|| format!("`{module}` left the tree"))?;
-        let Some(previous) = record.previous.pop() else {
-            state.rollback();
+            .as_ref()
+            .and_then(|tree| tree.modules.get(module))
+            .is_some_and(|record| !record.previous.is_empty());
+        if !has_previous {
             return Err(
                 "no earlier version of it is mapped (it is the first one loaded, or \
                  hcr_collect or the kept-versions cap unmapped the others)"
                     .to_owned(),
             );
-        };
+        }
+        state.begin().map_err(|err| err.to_string())?;
+        let tree = state.tree.as_mut().expect("checked above");
+        let snapshot = tree.clone();
+        let record = tree.modules.get_mut(module).expect("checked above");
+        let previous = record.previous.pop().expect("checked above");
         let loaded_in = previous.version.generation;
         record.version = Some(previous.version);
         record.imports = previous.imports;

@@ -133,6 +133,34 @@ scenario! {
 }
 
 scenario! {
+    fn a_rollback_whose_init_fails_changes_nothing_and_the_next_fault_tries_again(host) {
+        host.install("spin", "spin-touchy");
+        host.init(&["spin"]);
+        host.install("spin", "spin-faulty");
+        host.rt.perform_code_reload().unwrap();
+        host.set_global_int("main", "veto", 1);
+
+        let err = guarded(host, "spin", "value").unwrap_err();
+        assert_eq!(err.code, -16);
+        for part in [
+            "not rolled back: putting the previous version back failed",
+            "hcr_module_init (returned 5)",
+            "the faulting version stays current",
+        ] {
+            assert!(err.message.contains(part), "{part:?} missing from: {}", err.message);
+        }
+        assert_eq!(host.rt.generation(), 1, "nothing changed");
+        assert!(!host.rt.reload_needed(), "the faulting file is refused all the same");
+
+        host.set_global_int("main", "veto", 0);
+        let err = guarded(host, "spin", "value").unwrap_err();
+        assert!(err.message.contains("rolled back to the version loaded in generation 0"), "{}", err.message);
+        assert_eq!(host.call("spin", "value"), 1);
+        assert_eq!(host.rt.generation(), 2);
+    }
+}
+
+scenario! {
     fn with_versions_unmapped_there_is_nothing_to_roll_back_to(host) {
         start_then_reload_faulty(host);
         assert_eq!(host.rt.collect().unwrap(), 1);
