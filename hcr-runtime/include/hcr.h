@@ -165,9 +165,10 @@ int64_t hcr_generation(void);
  * after-handlers do; generation + 1). The faulting version is not loaded
  * again while the module's file holds the same bytes. There is no rollback
  * when no earlier version is mapped (the first version, or hcr_collect /
- * the kept-versions cap unmapped it), while an init or reload runs, or when
- * the call was made from inside the faulting module; the call still
- * returns HCR_ERR_FAULTED. Returns 0 when fn returned.
+ * the kept-versions cap unmapped it), while an init or reload runs, when
+ * the call was made from inside the faulting module, or when putting it
+ * back fails (nothing changes; the next caught fault tries again); the
+ * call still returns HCR_ERR_FAULTED. Returns 0 when fn returned.
  *
  * Not caught, and handled as without the guard (by the handler installed
  * before the first guarded call: Rust's stack-overflow handler, a
