@@ -318,16 +318,19 @@ impl Host {
     }
 
     /// Runs `f` under the crash guard: when module code it calls faults
-    /// (SIGSEGV, SIGBUS, SIGILL, SIGFPE in a module's current code), `f`
-    /// ends there and the error names the module, the signal and whether
-    /// the module's previous version was put back; the faulting version
-    /// is not loaded again until its file changes. Faults anywhere else
-    /// (in the host, in a library the module called) are handled as
-    /// without the guard. A panic in `f` goes on as a panic. In a static
+    /// (SIGSEGV, SIGBUS, SIGILL, SIGFPE raised in a loaded module's code),
+    /// `f` ends there and the error names the module, the signal and
+    /// whether the module's previous version was put back (when the
+    /// faulting version is the current one); the faulting version is not
+    /// loaded again until its file changes. Faults anywhere else (in the
+    /// host, in a library the module called) are handled as without the
+    /// guard, and so are aborts: with debug assertions Rust itself stops
+    /// the process on a NULL or misaligned raw-pointer dereference before
+    /// anything faults. A panic in `f` goes on as a panic. In a static
     /// build, runs `f`.
     ///
     /// For a session that should survive a bad edit; see
-    /// `hcr_guarded_call` in hcr.h for what it cannot promise.
+    /// `docs/crash-guard.md` for what it cannot promise.
     ///
     /// # Safety
     /// After a fault, no frame between the fault and this call runs again:
