@@ -88,6 +88,25 @@ scenario! {
     }
 }
 
+// Integer division by zero traps on x86 only; ARM returns 0.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+scenario! {
+    fn a_division_by_zero_is_caught_as_sigfpe_and_rolled_back(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        host.install("spin", "spin-divides");
+        host.rt.perform_code_reload().unwrap();
+        let err = guarded(host, "spin", "value").unwrap_err();
+        assert!(
+            err.message.contains("module `spin` faulted: SIGFPE (integer division by zero) at"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("rolled back"), "{}", err.message);
+        assert_eq!(host.call("spin", "value"), 1);
+    }
+}
+
 scenario! {
     fn a_version_that_faulted_is_not_loaded_again_until_its_file_changes(host) {
         start_then_reload_faulty(host);

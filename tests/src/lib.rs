@@ -66,6 +66,11 @@ const FIXTURES: &[(&str, &str, Defines)] = &[
     ("spin-2", "tree.c", &[("NAME", "spin"), ("VERSION", "2")]),
     ("spin-3", "tree.c", &[("NAME", "spin"), ("VERSION", "3")]),
     (
+        "spin-divides",
+        "tree.c",
+        &[("NAME", "spin"), ("VERSION", "5"), ("DIVIDES_BY_ZERO", "1")],
+    ),
+    (
         "spin-touchy",
         "tree.c",
         &[("NAME", "spin"), ("VERSION", "1"), ("INIT_OBEYS_VETO", "1")],
