@@ -48,6 +48,15 @@ fn start_with_the_guard_installed(host: &Host) {
     assert_eq!(guarded(host, "spin", "value").unwrap(), 1);
 }
 
+/// Starts `spin` as fixture `first`, then reloads it to fixture `then`.
+fn start_then_reload(host: &Host, first: &str, then: &str) {
+    host.install("spin", first);
+    host.init(&["spin"]);
+    host.install("spin", then);
+    host.rt.perform_code_reload().unwrap();
+    assert_eq!(host.rt.generation(), 1);
+}
+
 /// Starts `spin` at version 1, bumps its counter once, and reloads it to
 /// the version whose `value` dereferences NULL.
 fn start_then_reload_faulty(host: &Host) {
@@ -92,10 +101,7 @@ scenario! {
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 scenario! {
     fn a_division_by_zero_is_caught_as_sigfpe_and_rolled_back(host) {
-        host.install("spin", "spin-1");
-        host.init(&["spin"]);
-        host.install("spin", "spin-divides");
-        host.rt.perform_code_reload().unwrap();
+        start_then_reload(host, "spin-1", "spin-divides");
         let err = guarded(host, "spin", "value").unwrap_err();
         assert!(
             err.message.contains("module `spin` faulted: SIGFPE (integer division by zero) at"),
@@ -153,10 +159,7 @@ scenario! {
 
 scenario! {
     fn a_rollback_whose_init_fails_changes_nothing_and_the_next_fault_tries_again(host) {
-        host.install("spin", "spin-touchy");
-        host.init(&["spin"]);
-        host.install("spin", "spin-faulty");
-        host.rt.perform_code_reload().unwrap();
+        start_then_reload(host, "spin-touchy", "spin-faulty");
         host.set_global_int("main", "veto", 1);
 
         let err = guarded(host, "spin", "value").unwrap_err();
