@@ -59,10 +59,10 @@ pub(crate) fn unmap_old_versions(rt: &Runtime, kept: usize) -> usize {
         newest_first.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
         let mut going = HashSet::new();
         for (id, module) in newest_first {
-            let others = others_kept.entry(module.to_owned()).or_default();
             if current.contains(&id) {
                 continue;
             }
+            let others = others_kept.entry(module.to_owned()).or_default();
             if *others + 1 < kept {
                 *others += 1;
             } else {

@@ -124,7 +124,7 @@ pub enum Error {
          or pass HCR_RELOAD_ALLOW_ACTIVE_FRAMES"
     )]
     ActiveFrame(String),
-    /// A guarded call faulted in a module's current code; the guard says
+    /// A guarded call faulted in a module version's code; the guard says
     /// whether it put the module's previous version back.
     #[error("module `{module}` faulted: {fault}; {outcome}")]
     Faulted {

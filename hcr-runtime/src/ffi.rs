@@ -721,9 +721,9 @@ pub extern "C" fn hcr_set_kept_versions(count: c_int) -> c_int {
 }
 
 /// Calls `function(arg)` under the crash guard: a fault inside a loaded
-/// module's current code ends the call with `HCR_ERR_FAULTED` and puts
-/// that module's previous version back; see hcr.h for what it cannot
-/// promise.
+/// module version's code ends the call with `HCR_ERR_FAULTED`, and puts
+/// that module's previous version back when the faulting one is current;
+/// see hcr.h for what it cannot promise.
 ///
 /// # Safety
 /// `function` is NULL (an error) or a function that may be called with

@@ -5,13 +5,21 @@ use std::ffi::{CStr, c_int, c_void};
 use std::ops::Range;
 use std::path::Path;
 
+/// The loader's record of the object holding `address`, if one does.
+fn dladdr(address: usize) -> Option<libc::Dl_info> {
+    // SAFETY: an all-zero Dl_info is valid (null pointers); dladdr only
+    // reads the loader's tables and writes `info`; any address may be
+    // asked about.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        (libc::dladdr(address as *const c_void, &mut info) != 0).then_some(info)
+    }
+}
+
 /// The name the loaded object holding `address` was opened by, if any.
 pub(crate) fn object_name(address: usize) -> Option<String> {
-    // SAFETY: dladdr only reads the loader's tables; `info` is writable.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; any address may be asked about.
-    let found = unsafe { libc::dladdr(address as *const c_void, &mut info) };
-    if found == 0 || info.dli_fname.is_null() {
+    let info = dladdr(address)?;
+    if info.dli_fname.is_null() {
         return None;
     }
     // SAFETY: dladdr's file name is a NUL-terminated string owned by the
@@ -81,12 +89,7 @@ pub(crate) struct Place {
 
 /// Where `address` lies, from the loader's tables, if an object holds it.
 pub(crate) fn place_of(address: usize) -> Option<Place> {
-    // SAFETY: as in `object_name`.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: as in `object_name`.
-    if unsafe { libc::dladdr(address as *const c_void, &mut info) } == 0 {
-        return None;
-    }
+    let info = dladdr(address)?;
     let symbol = (!info.dli_sname.is_null()).then(|| {
         // SAFETY: a symbol name dladdr found is a NUL-terminated string of
         // the loader's, valid while the object is loaded (it holds `address`).

@@ -17,112 +17,21 @@
 //! mid-operation by the faulting code stays that way.
 
 use std::ffi::{c_int, c_void};
-use std::sync::OnceLock;
 
 use crate::error::Error;
 use crate::runtime::{Retained, Runtime};
 use crate::sys::objects::Place;
 
-/// A range of code, `[start, end)`, as the shim reads it.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-struct GuardRange {
-    start: usize,
-    end: usize,
-}
+mod shim;
 
-/// The table of ranges the shim reads (`struct hcr_guard_table`), first in
-/// [`Published`] so that a pointer to one is a pointer to the other.
-#[repr(C)]
-#[derive(Debug)]
-struct GuardTable {
-    ranges: *const GuardRange,
-    count: usize,
-}
-
-/// A table handed to the shim, with the ranges it points into.
-#[repr(C)]
-#[derive(Debug)]
-struct Published {
-    table: GuardTable,
-    ranges: Box<[GuardRange]>,
-}
-
-/// What the shim's handler saw when it caught a fault.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-struct GuardFault {
-    signal: c_int,
-    code: c_int,
-    pc: usize,
-    address: usize,
-}
-
-unsafe extern "C" {
-    fn hcr_guard_install() -> c_int;
-    fn hcr_guard_publish(table: *const GuardTable) -> *const GuardTable;
-    fn hcr_guard_call(
-        function: unsafe extern "C" fn(*mut c_void),
-        arg: *mut c_void,
-        fault: *mut GuardFault,
-    ) -> c_int;
-}
-
-/// The function a guarded call runs, as C sees it.
-pub type GuardedFunction = unsafe extern "C" fn(*mut c_void);
-
-/// Installs the shim's signal handler once per process; the handlers
-/// found then are the ones faults that are not caught go on to.
-fn install() -> Result<(), Error> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            // SAFETY: the shim only reads and sets the handlers of the four
-            // guarded signals; called once (OnceLock), so the handlers it
-            // saves are never its own.
-            let failed = unsafe { hcr_guard_install() };
-            if failed == 0 {
-                return Ok(());
-            }
-            Err(format!(
-                "the crash guard cannot install its handler for {}: {}",
-                signal_name(failed),
-                std::io::Error::last_os_error()
-            ))
-        })
-        .clone()
-        .map_err(Error::Internal)
-}
+use shim::Fault;
+pub use shim::GuardedFunction;
 
 /// Tells the shim where module code is: the executable segments of every
 /// version in `retained`. Called under the runtime's lock whenever that
 /// list changes, before new code runs and before old code is unmapped.
 pub(crate) fn publish(retained: &[Retained]) {
-    let ranges: Box<[GuardRange]> = retained
-        .iter()
-        .flat_map(|version| &version.code)
-        .map(|code| GuardRange {
-            start: code.start,
-            end: code.end,
-        })
-        .collect();
-    let published = Box::new(Published {
-        table: GuardTable {
-            ranges: ranges.as_ptr(),
-            count: ranges.len(),
-        },
-        ranges,
-    });
-    // SAFETY: the table and its ranges stay allocated until the shim hands
-    // the table back from a later publish; `Published` starts with the
-    // `GuardTable` (repr(C)), so the pointers are interchangeable.
-    let old = unsafe { hcr_guard_publish(&raw const Box::leak(published).table) };
-    if !old.is_null() {
-        // SAFETY: every table the shim holds came from this function as a
-        // leaked `Box<Published>`; it handed this one back, and no handler
-        // reads it any more.
-        drop(unsafe { Box::from_raw(old.cast::<Published>().cast_mut()) });
-    }
+    shim::publish(retained.iter().flat_map(|version| &version.code));
 }
 
 /// The module and load whose code holds `pc`, among the versions mapped.
@@ -148,15 +57,11 @@ pub(crate) unsafe fn call(
     function: GuardedFunction,
     arg: *mut c_void,
 ) -> Result<(), Error> {
-    install()?;
-    let mut fault = GuardFault::default();
-    // SAFETY: the caller vouches for `function(arg)`; `fault` outlives the
-    // call; the shim's jump leaves only frames of `function` and what it
-    // called, none of them this crate's.
-    let faulted = unsafe { hcr_guard_call(function, arg, &mut fault) };
-    if faulted == 0 {
+    shim::install().map_err(Error::Internal)?;
+    // SAFETY: forwarded from the caller.
+    let Some(fault) = (unsafe { shim::call(function, arg) }) else {
         return Ok(());
-    }
+    };
     let Some((module, version)) = owner_of(rt, fault.pc) else {
         return Err(Error::Faulted {
             module: "(unmapped)".to_owned(),
@@ -176,7 +81,7 @@ pub(crate) unsafe fn call(
 }
 
 /// "SIGSEGV (address not mapped) accessing 0x0 at value+0x4 (libm.so+0x1139)".
-fn describe(fault: &GuardFault, module: &str) -> String {
+fn describe(fault: &Fault, module: &str) -> String {
     let cause = match (fault.signal, fault.code) {
         (libc::SIGSEGV, 1) => " (address not mapped)",
         (libc::SIGSEGV, 2) => " (access not permitted)",
