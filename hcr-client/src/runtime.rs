@@ -448,7 +448,7 @@ impl Api {
     }
 
     /// `hcr_guarded_call`: calls `function(arg)` under the crash guard. A
-    /// fault inside a loaded module's current code ends the call with
+    /// fault inside a loaded module version's code ends the call with
     /// `HCR_ERR_FAULTED` (-16) instead of the process, and puts the
     /// module's previous version back where one is mapped (see hcr.h).
     ///

@@ -350,6 +350,12 @@ pub fn run_scenario(
     };
     // What the child printed (figures, counts) shows with `--nocapture`.
     print!("{stdout}");
+    let printed = |text: &str| {
+        assert!(
+            stderr.contains(text),
+            "scenario {name}: stderr lacks {text:?}\n{report}"
+        );
+    };
     match expect {
         Expect::Success => {
             assert!(
@@ -368,10 +374,7 @@ pub fn run_scenario(
                 "scenario {name} failed: {}\n{report}",
                 status
             );
-            assert!(
-                stderr.contains(text),
-                "scenario {name}: stderr lacks {text:?}\n{report}"
-            );
+            printed(text);
         }
         Expect::Ended(ending) | Expect::EndedSaying(ending, _) => {
             use std::os::unix::process::ExitStatusExt;
@@ -381,10 +384,7 @@ pub fn run_scenario(
             };
             assert_eq!(ended, ending, "scenario {name} ended otherwise\n{report}");
             if let Expect::EndedSaying(_, text) = expect {
-                assert!(
-                    stderr.contains(text),
-                    "scenario {name}: stderr lacks {text:?}\n{report}"
-                );
+                printed(text);
             }
         }
         Expect::Abort(text) => {
@@ -394,10 +394,7 @@ pub fn run_scenario(
                 Some(6),
                 "scenario {name} did not abort\n{report}"
             );
-            assert!(
-                stderr.contains(text),
-                "scenario {name}: stderr lacks {text:?}\n{report}"
-            );
+            printed(text);
         }
     }
 }
