@@ -334,7 +334,7 @@ impl Drop for PhaseTimer<'_> {
 }
 
 /// The modules the running reload loaded, leaves first.
-pub(crate) fn reloaded_in_order(rt: &Runtime, order: &[String]) -> Vec<String> {
+fn reloaded_in_order(rt: &Runtime, order: &[String]) -> Vec<String> {
     let state = rt.lock();
     order
         .iter()
