@@ -2,19 +2,16 @@
 //! closure run through `hcr_guarded_call`.
 
 use std::ffi::c_void;
-use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use crate::host::GuardError;
 use crate::runtime::RuntimeLibrary;
 
 /// What the C side hands back to [`trampoline`]: the closure, and where its
-/// result or panic goes.
+/// result goes (its value, or its panic); still `None` after a fault.
 struct Call<F, R> {
     f: F,
-    result: MaybeUninit<R>,
-    panic: Option<Box<dyn std::any::Any + Send>>,
-    returned: bool,
+    result: Option<std::thread::Result<R>>,
 }
 
 /// Runs the closure of a [`Call`]. A panic is caught here and resumed on
@@ -25,14 +22,7 @@ struct Call<F, R> {
 unsafe extern "C" fn trampoline<F: FnOnce() -> R + Copy, R>(call: *mut c_void) {
     // SAFETY: the caller's contract: `call` is the `Call` of `call` below.
     let call = unsafe { &mut *call.cast::<Call<F, R>>() };
-    let f = call.f;
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(value) => {
-            call.result.write(value);
-            call.returned = true;
-        }
-        Err(panic) => call.panic = Some(panic),
-    }
+    call.result = Some(catch_unwind(AssertUnwindSafe(call.f)));
 }
 
 /// Runs `f` under the runtime's crash guard.
@@ -40,31 +30,19 @@ pub(crate) fn call<F: FnOnce() -> R + Copy, R>(
     runtime: &RuntimeLibrary,
     f: F,
 ) -> Result<R, GuardError> {
-    let mut call = Call {
-        f,
-        result: MaybeUninit::uninit(),
-        panic: None,
-        returned: false,
-    };
+    let mut call = Call { f, result: None };
     // SAFETY: `trampoline::<F, R>` is called with this `Call`, alive and
     // unborrowed for the whole guarded call; what a fault leaves behind is
     // the promise `Host::call_guarded`'s caller made.
     let outcome = unsafe { runtime.guarded_call(trampoline::<F, R>, (&raw mut call).cast()) };
-    if let Some(panic) = call.panic {
-        resume_unwind(panic);
+    match (outcome, call.result) {
+        (_, Some(Ok(value))) => Ok(value),
+        (_, Some(Err(panic))) => resume_unwind(panic),
+        (Err(err), None) => Err(GuardError {
+            module: runtime.last_error_module(),
+            code: err.code,
+            message: err.message,
+        }),
+        (Ok(()), None) => unreachable!("the shim returned without calling the closure"),
     }
-    outcome.map_err(|err| GuardError {
-        module: runtime.last_error_module(),
-        code: err.code,
-        message: err.message,
-    })?;
-    if !call.returned {
-        return Err(GuardError {
-            module: None,
-            code: -11,
-            message: "the guarded call ended without a result".to_owned(),
-        });
-    }
-    // SAFETY: `returned` is set only after `result` was written.
-    Ok(unsafe { call.result.assume_init() })
 }
