@@ -10,6 +10,7 @@ pub struct CModule {
     source: PathBuf,
     defines: Vec<(String, String)>,
     runtime_dir: Option<PathBuf>,
+    opt_level: u32,
 }
 
 impl CModule {
@@ -19,7 +20,14 @@ impl CModule {
             source: source.into(),
             defines: Vec::new(),
             runtime_dir: None,
+            opt_level: 1,
         }
+    }
+
+    /// Optimizes at `-O<level>` (1 unless set).
+    pub fn opt_level(mut self, level: u32) -> Self {
+        self.opt_level = level;
+        self
     }
 
     /// Adds `-Dname=value`.
@@ -45,7 +53,7 @@ impl CModule {
         let compiler = cc::Build::new()
             .target(env!("HCR_BUILD_TARGET"))
             .host(env!("HCR_BUILD_HOST"))
-            .opt_level(1)
+            .opt_level(self.opt_level)
             .cargo_metadata(false)
             .try_get_compiler()
             .map_err(|err| BuildError::Compiler(err.to_string()))?;

@@ -257,4 +257,6 @@ pub use hcr_client_macros::Fingerprint;
 pub use hcr_client_macros::foreign;
 pub use host::{GuardError, Host, HostBuilder, ReloadError, ReloadReport, StartError};
 pub use lifecycle::{Lifecycle, Saved};
-pub use runtime::{GlobalStatus, ReloadPhases, RuntimeError, RuntimeLibrary};
+pub use runtime::{
+    GlobalStatus, PlacementKind, ReloadPhases, RuntimeError, RuntimeLibrary, TablePlacement,
+};

@@ -59,6 +59,30 @@ pub enum GlobalStatus {
     LayoutChanged,
 }
 
+/// Where the jump table went (`hcr_jump_table_placement`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePlacement {
+    /// How it was placed.
+    pub kind: PlacementKind,
+    /// The first byte of its executable view.
+    pub base: usize,
+    /// Bytes reserved for that view.
+    pub size: usize,
+    /// A sentence saying where and why.
+    pub description: String,
+}
+
+/// How the jump table was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementKind {
+    /// Beside where libraries are mapped next (the default).
+    Near,
+    /// At `$HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS`.
+    Fixed,
+    /// That address was not free: placed near instead.
+    NotFixed,
+}
+
 /// Why the runtime library could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -144,6 +168,8 @@ entry_points! {
     hcr_shutdown: fn() -> c_int;
     hcr_last_reload_timings: fn(*mut [u64; 9]) -> c_int;
     hcr_guarded_call: fn(Option<unsafe extern "C" fn(*mut c_void)>, *mut c_void) -> c_int;
+    hcr_stub_cell: fn(*const c_void) -> *const *const c_void;
+    hcr_jump_table_placement: fn(*mut usize, *mut usize, *mut *const c_char) -> c_int;
 }
 
 /// The runtime library, loaded for the rest of the process's life.
@@ -602,6 +628,42 @@ impl Api {
         // SAFETY: see the comment on this impl.
         let previous = self.check(unsafe { (self.hcr_set_kept_versions)(count) })?;
         Ok(usize::try_from(previous).unwrap_or(0))
+    }
+
+    /// `hcr_stub_cell`: the word `stub` jumps through, which always holds
+    /// its current target (see hcr.h).
+    ///
+    /// # Errors
+    /// `stub` is not a stub this runtime handed out.
+    pub fn stub_cell(&self, stub: NonNull<c_void>) -> Result<NonNull<*const c_void>, RuntimeError> {
+        // SAFETY: see the comment on this impl; any address may be asked about.
+        let cell = unsafe { (self.hcr_stub_cell)(stub.as_ptr()) };
+        self.non_null(cell.cast_mut())
+    }
+
+    /// `hcr_jump_table_placement`: where the jump table is, reserving it if
+    /// nothing did yet.
+    ///
+    /// # Errors
+    /// A malformed `HOT_CODE_RELOADING_JUMP_TABLE_*` variable, or no
+    /// address space.
+    pub fn jump_table_placement(&self) -> Result<TablePlacement, RuntimeError> {
+        let (mut base, mut size, mut description) = (0, 0, std::ptr::null());
+        // SAFETY: see the comment on this impl; the out pointers are writable.
+        let kind = self.check(unsafe {
+            (self.hcr_jump_table_placement)(&mut base, &mut size, &mut description)
+        })?;
+        let kind = match kind {
+            0 => PlacementKind::Near,
+            1 => PlacementKind::Fixed,
+            _ => PlacementKind::NotFixed,
+        };
+        Ok(TablePlacement {
+            kind,
+            base,
+            size,
+            description: owned(description),
+        })
     }
 
     /// `hcr_set_stub_form`: 0 data form, 1 near form (see hcr.h).

@@ -45,6 +45,32 @@ extern "C" {
 #define HCR_STUB_DATA 0  /* default: indirect jump, re-pointed by one atomic store */
 #define HCR_STUB_NEAR 1  /* jmp rel32 where in reach; see hcr_set_stub_form */
 
+/* Where the jump table went (hcr_jump_table_placement). */
+#define HCR_TABLE_NEAR      0  /* beside where libraries are mapped next (the default) */
+#define HCR_TABLE_FIXED     1  /* at $HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS */
+#define HCR_TABLE_NOT_FIXED 2  /* that address was not free: placed near instead */
+
+/* Environment, read when the jump table is reserved (the first hcr_init,
+ * hcr_register_proc or hcr_get_proc of the process):
+ *
+ * HOT_CODE_RELOADING_JUMP_TABLE_SIZE     address space for the table, in MiB
+ *     (1 to 2047; 500 on 64-bit targets, 50 on 32-bit ones). A full table is
+ *     an error (HCR_ERR_JUMP_TABLE), never memory corruption.
+ * HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS  the table's executable view at this
+ *     page-aligned address (0x10000000, as Nim's runtime, or decimal), for
+ *     the same stub addresses run after run. Unset (the default), the table
+ *     goes beside where the loader maps libraries next, so that the modules
+ *     loaded after it lie within reach of the slots they are given first:
+ *     +-2 GiB on x86_64 (what `jmp rel32` reaches), +-128 MiB on AArch64 and
+ *     +-32 MiB on ARMv7 (what `B` reaches), anywhere on x86. A stub's jump
+ *     costs least there, and the near form (HCR_STUB_NEAR) can reach. A fixed
+ *     address never replaces a mapping: when it is taken, the table is placed
+ *     near instead and a warning on stderr says why. A malformed value is an
+ *     error (HCR_ERR_JUMP_TABLE) naming the variable.
+ * Either way no page is ever writable and executable: the table is one
+ * memory file mapped twice, executable where callers jump and writable
+ * elsewhere. */
+
 /* ---- Procs ------------------------------------------------------------ */
 
 /* Registers fn as module::name and returns its stub, whose address never
@@ -56,6 +82,14 @@ void *hcr_register_proc(const char *module, const char *name, void *fn);
  * calling it before registration aborts with a message naming the proc.
  * NULL only for malformed input or a full jump table. */
 void *hcr_get_proc(const char *module, const char *name);
+
+/* The word the stub `stub` jumps through. It always holds the stub's current
+ * target (the proc's code, or a veneer that reports a call of a missing
+ * proc), re-pointed with one atomic store, so `(*cell)(args)` calls what the
+ * stub would, one jump shorter: as cheap as a dlsym'd pointer kept in a
+ * variable. Read it anew for every call (a reload changes it); keep the cell,
+ * never its value. NULL when `stub` is not a stub this runtime handed out. */
+void *const *hcr_stub_cell(const void *stub);
 
 /* Checked forms, used by Rust modules (hcr-client): `signature` is any text
  * that fingerprints the proc's type (NULL: unchecked). Registering with
@@ -187,12 +221,22 @@ int hcr_guarded_call(void (*fn)(void *arg), void *arg);
 
 /* ---- Tuning and diagnostics ----------------------------------------------- */
 
-/* Chooses the form of stubs written from now on. HCR_STUB_NEAR writes
- * `jmp rel32` instructions where the target is within 2 GiB of the slot
- * (else the data form); re-pointing it rewrites instructions, so it is the
- * host's promise that no other thread calls through any stub while procs
- * are registered or a reload runs. 0 or HCR_ERR_INVALID_ARGUMENT. */
+/* Chooses the form of stubs written from now on. HCR_STUB_NEAR writes a
+ * direct jump (`jmp rel32`, `B`) where the target is in reach of the slot
+ * (else the data form); with the table placed near the modules (the
+ * default) that is where they land. Re-pointing it rewrites instructions,
+ * so it is the host's promise that no other thread calls through any stub
+ * while procs are registered or a reload runs. 0 or
+ * HCR_ERR_INVALID_ARGUMENT. */
 int hcr_set_stub_form(int form);
+
+/* Where the jump table is, reserving it if nothing did yet: the first byte
+ * and size of its executable view in *base and *size, and in *description
+ * a sentence saying where and why (valid for the life of the process). Each
+ * pointer may be NULL. Returns HCR_TABLE_NEAR, HCR_TABLE_FIXED or
+ * HCR_TABLE_NOT_FIXED, or < 0 (a malformed environment variable, no
+ * address space). */
+int hcr_jump_table_placement(uintptr_t *base, size_t *size, const char **description);
 
 /* Module versions still mapped: every version loaded so far, unless the
  * host collected them. */

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::ptr;
 
 use crate::error::Error;
-use crate::jump_table::StubForm;
+use crate::jump_table::{Placed, StubForm};
 use crate::names;
 use crate::registry::{GlobalError, GlobalStatus};
 use crate::reload::{self, Outcome};
@@ -263,6 +263,28 @@ pub unsafe extern "C" fn hcr_get_proc_checked(
             }
             let (registry, table) = state.symbols()?;
             Ok(registry.get_proc(table, module, name)? as *mut c_void)
+        },
+    )
+}
+
+/// The word `stub` jumps through, which always holds its current target:
+/// calling what it holds is calling the stub, one jump shorter. NULL when
+/// `stub` is not a stub this runtime handed out.
+#[unsafe(no_mangle)]
+pub extern "C" fn hcr_stub_cell(stub: *const c_void) -> *const *const c_void {
+    guard(
+        |_| ptr::null(),
+        || {
+            let state = Runtime::get().lock();
+            let table = state.table();
+            table
+                .and_then(|table| {
+                    let slot = table.slot_at(stub as usize)?;
+                    Some(table.target_cell(slot) as *const *const c_void)
+                })
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!("{stub:p} is not a stub of this runtime"))
+                })
         },
     )
 }
@@ -681,6 +703,46 @@ pub extern "C" fn hcr_set_stub_form(form: c_int) -> c_int {
         };
         Runtime::get().lock().stub_form = form;
         Ok(0)
+    })
+}
+
+/// Where the jump table is (reserving it if nothing did yet): its
+/// executable view's first byte and size, a sentence saying why there, and
+/// 0 (placed near the modules), 1 (at the address asked for) or 2 (that
+/// address was not free: near instead); < 0 on error. Each out pointer may
+/// be NULL.
+///
+/// # Safety
+/// Each pointer is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hcr_jump_table_placement(
+    base: *mut usize,
+    size: *mut usize,
+    description: *mut *const c_char,
+) -> c_int {
+    static DESCRIPTION: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+    guard(code_of, || {
+        let mut state = Runtime::get().lock();
+        let (_, table) = state.symbols()?;
+        // The table never moves, so the sentence is made once.
+        let text = DESCRIPTION.get_or_init(|| to_c_string(&table.describe_placement()));
+        // SAFETY: each pointer is NULL or writable, as the caller guarantees.
+        unsafe {
+            if !base.is_null() {
+                base.write(table.base());
+            }
+            if !size.is_null() {
+                size.write(table.reserved_bytes());
+            }
+            if !description.is_null() {
+                description.write(text.as_ptr());
+            }
+        }
+        Ok(match table.placed() {
+            Placed::Near => 0,
+            Placed::Fixed => 1,
+            Placed::NotFixed { .. } => 2,
+        })
     })
 }
 

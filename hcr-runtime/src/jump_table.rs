@@ -3,17 +3,21 @@
 //!
 //! # Layout
 //! The table is a `memfd` seen through two views of the same pages:
-//! an executable, read-only view at the hint address (what callers jump
-//! through) and a writable, non-executable view elsewhere (what the runtime
-//! writes through). No page is ever writable and executable at once, and no
-//! protection is ever flipped while other threads may run on a page.
+//! an executable, read-only view (what callers jump through) and a
+//! writable, non-executable view (what the runtime writes through), placed
+//! as [`placement`] describes: by default beside where the modules loaded
+//! next will be mapped. No page is ever writable and executable at once,
+//! and no protection is ever flipped while other threads may run on a page.
 //!
-//! The first slot-sized block is a header holding the bad-call handler's
-//! address (the handler cell), which every slot's veneer jumps through.
-//! Slots follow it; see [`crate::arch`] for a slot's layout. Where a
-//! veneer reaches only so far (AArch64's `LDR (literal)`: 1 MiB), the
-//! first block of every such stretch holds a copy of the cell instead of a
-//! slot.
+//! Slot-sized blocks are handed out in order from one edge of the view,
+//! the edge nearest the modules ([`Growth`]): upwards from the lowest
+//! address, or downwards from the highest. Block `i` lies at the same
+//! offset in both views and in the memfd. The first block is a header
+//! holding the bad-call handler's address (the handler cell), which every
+//! slot's veneer jumps through. Slots follow it; see [`crate::arch`] for a
+//! slot's layout. Where a veneer reaches only so far (AArch64's `LDR
+//! (literal)`: 1 MiB), the first block of every such stretch holds a copy
+//! of the cell instead of a slot.
 //!
 //! A slot's instructions are written through the writable view before the
 //! slot is handed out; on ARM they are then made visible to instruction
@@ -46,9 +50,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::arch::{self, JUMP_LEN, SLOT_SIZE, TARGET_OFFSET, VENEER_OFFSET, host};
 use crate::sys::{self, Protection};
 
-/// Where the table is requested by default, as in Nim's runtime: low in the
-/// address space, away from the heap, PIE images and shared libraries.
-pub const DEFAULT_HINT: usize = 0x1000_0000;
+pub mod placement;
+
+pub use placement::{ADDRESS_ENV, Growth, Placed, Placement};
+
+/// The address Nim's runtime asks for: low in the address space, away from
+/// the heap, PIE images and shared libraries, and so far from the modules.
+/// `HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS=0x10000000` asks for it.
+pub const NIM_ADDRESS: usize = 0x1000_0000;
 
 /// Default reserved size in MiB (Nim's defaults: 500 on 64-bit, 50 on 32-bit).
 pub const DEFAULT_SIZE_MIB: usize = if cfg!(target_pointer_width = "64") {
@@ -80,28 +89,30 @@ pub enum StubForm {
 /// How to reserve a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JumpTableConfig {
-    /// Reserved bytes (a whole number of MiB).
+    /// Reserved bytes of each view (a whole number of MiB).
     pub size: usize,
-    /// Address to request; `None` lets the kernel choose.
-    pub hint: Option<usize>,
+    /// Where the executable view goes.
+    pub placement: Placement,
 }
 
 impl Default for JumpTableConfig {
     fn default() -> Self {
         JumpTableConfig {
             size: DEFAULT_SIZE_MIB << 20,
-            hint: Some(DEFAULT_HINT),
+            placement: Placement::Near,
         }
     }
 }
 
 impl JumpTableConfig {
     /// The default configuration with the size taken from
-    /// `HOT_CODE_RELOADING_JUMP_TABLE_SIZE` when it is set.
+    /// `HOT_CODE_RELOADING_JUMP_TABLE_SIZE` and a fixed address from
+    /// `HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS`, when they are set.
     ///
     /// # Errors
-    /// [`TableError::BadSize`] when the variable is not a whole number of
-    /// MiB between 1 and [`MAX_SIZE_MIB`].
+    /// [`TableError::BadSize`] when the size is not a whole number of MiB
+    /// between 1 and [`MAX_SIZE_MIB`]; [`TableError::BadAddress`] when the
+    /// address is malformed (see [`Placement::from_env`]).
     pub fn from_env() -> Result<Self, TableError> {
         let mut config = JumpTableConfig::default();
         if let Some(value) = std::env::var_os(SIZE_ENV) {
@@ -115,6 +126,7 @@ impl JumpTableConfig {
             }
             config.size = mib << 20;
         }
+        config.placement = Placement::from_env(config.size)?;
         Ok(config)
     }
 }
@@ -126,6 +138,14 @@ pub enum TableError {
     /// The size variable is malformed.
     #[error("{SIZE_ENV} must be a whole number of MiB between 1 and {MAX_SIZE_MIB}, got `{0}`")]
     BadSize(String),
+    /// The address variable is malformed.
+    #[error("{ADDRESS_ENV} must be a page-aligned address such as 0x10000000, got `{text}`: {why}")]
+    BadAddress {
+        /// The variable's value.
+        text: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// Reserving address space or creating the backing file failed.
     #[error("cannot reserve the jump table ({what})")]
     Reserve {
@@ -171,12 +191,14 @@ pub struct JumpTable {
     rx: NonNull<u8>,
     rw: NonNull<u8>,
     capacity: usize,
+    /// Bytes committed, counted from the edge slots grow from.
     committed: usize,
     next: usize,
     fd: OwnedFd,
     bad_call_handler: usize,
     near: hashbrown::HashSet<SlotId>,
-    at_hint: bool,
+    growth: Growth,
+    placed: Placed,
 }
 
 // SAFETY: the table owns its mappings exclusively; the raw pointers are only
@@ -193,32 +215,37 @@ impl JumpTable {
     pub fn new(config: JumpTableConfig, bad_call_handler: usize) -> Result<Self, TableError> {
         let page = sys::page_size();
         let capacity = config.size.div_ceil(page) * page;
-        let reserve = |what, hint| {
-            sys::reserve(hint, capacity).map_err(|source| TableError::Reserve { what, source })
-        };
-        // Something else may own the hint address (EEXIST): then take any
-        // address, and say so through `placed_at_hint`.
-        let rx = match reserve("executable view at the hint address", config.hint) {
-            Ok(rx) => rx,
-            Err(_) if config.hint.is_some() => reserve("executable view", None)?,
-            Err(err) => return Err(err),
-        };
-        let at_hint = config.hint == Some(rx.as_ptr() as usize);
-        let rw = reserve("writable view", None).inspect_err(|_| {
-            // SAFETY: `rx` was reserved above and nothing uses it yet.
-            unsafe { sys::release(rx, capacity) }
-        })?;
-        let fd = sys::memfd(c"hcr-jump-table").map_err(|source| {
-            // SAFETY: both ranges were reserved above and nothing uses them yet.
-            unsafe {
-                sys::release(rx, capacity);
-                sys::release(rw, capacity);
-            }
-            TableError::Reserve {
-                what: "memfd",
-                source,
-            }
-        })?;
+        let reservation = placement::reserve(config.placement, capacity)?;
+        Self::in_reservation(reservation, capacity, bad_call_handler)
+    }
+
+    /// A table in views already reserved, `capacity` bytes each.
+    fn in_reservation(
+        reservation: placement::Reservation,
+        capacity: usize,
+        bad_call_handler: usize,
+    ) -> Result<Self, TableError> {
+        let placement::Reservation {
+            rx,
+            rw,
+            growth,
+            placed,
+        } = reservation;
+        // The file spans the whole table from the start (it is sparse: only
+        // written pages take memory), so a view of any stretch can be mapped.
+        let fd = sys::memfd(c"hcr-jump-table")
+            .and_then(|fd| sys::set_file_len(&fd, capacity).map(|()| fd))
+            .map_err(|source| {
+                // SAFETY: both ranges were reserved above and nothing uses them yet.
+                unsafe {
+                    sys::release(rx, capacity);
+                    sys::release(rw, capacity);
+                }
+                TableError::Reserve {
+                    what: "memfd",
+                    source,
+                }
+            })?;
         let mut table = JumpTable {
             rx,
             rw,
@@ -228,7 +255,8 @@ impl JumpTable {
             fd,
             bad_call_handler,
             near: hashbrown::HashSet::new(),
-            at_hint,
+            growth,
+            placed,
         };
         sys::icache::register_core_sync();
         table.commit_through(SLOT_SIZE)?;
@@ -240,12 +268,16 @@ impl JumpTable {
     /// the table from changing meanwhile (it holds `&self`, and every write
     /// needs `&mut self`).
     pub(crate) fn snapshot(&self) -> io::Result<OwnedFd> {
-        let mut file = std::fs::File::from(sys::memfd(c"hcr-jump-table")?);
-        // SAFETY: `rw..rw + committed` is this table's writable view, mapped
-        // and readable; nothing writes it while `&self` is held.
-        let bytes = unsafe { std::slice::from_raw_parts(self.rw.as_ptr(), self.committed) };
-        io::Write::write_all(&mut file, bytes)?;
-        Ok(OwnedFd::from(file))
+        let copy = sys::memfd(c"hcr-jump-table")?;
+        sys::set_file_len(&copy, self.capacity)?;
+        let committed = self.committed_range();
+        // SAFETY: the committed range of the writable view is mapped and
+        // readable; nothing writes it while `&self` is held.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(self.rw.as_ptr().add(committed.start), committed.len())
+        };
+        sys::write_at(&copy, committed.start, bytes)?;
+        Ok(copy)
     }
 
     /// Makes `snapshot` the memory behind both views, at the same
@@ -259,17 +291,21 @@ impl JumpTable {
     /// runs (the child right after `fork`), so no call is in flight
     /// through a view while it is replaced.
     pub(crate) unsafe fn switch_to(&mut self, snapshot: OwnedFd) -> Result<(), TableError> {
+        let committed = self.committed_range();
         for (base, protection) in [
             (self.rw, Protection::ReadWrite),
             (self.rx, Protection::ReadExecute),
         ] {
-            // SAFETY: `base..base + committed` is this table's own view,
+            // SAFETY: the committed range is this table's own view,
             // replaced by a view of the same bytes; see the caller's promise.
-            unsafe { sys::map_view(base, self.committed, &snapshot, 0, protection) }
-                .map_err(TableError::Commit)?;
+            unsafe {
+                let at = base.add(committed.start);
+                sys::map_view(at, committed.len(), &snapshot, committed.start, protection)
+            }
+            .map_err(TableError::Commit)?;
         }
         self.fd = snapshot;
-        self.sync_instructions(0, self.committed);
+        self.sync_instructions(committed.start, committed.len());
         Ok(())
     }
 
@@ -282,17 +318,18 @@ impl JumpTable {
         if is_cell(self.next * SLOT_SIZE) {
             self.next += 1;
         }
-        let offset = self.next * SLOT_SIZE;
-        if offset + SLOT_SIZE > self.capacity {
+        let nth = self.next * SLOT_SIZE;
+        if nth + SLOT_SIZE > self.capacity {
             return Err(TableError::Full {
                 slots: self.capacity / SLOT_SIZE - cell_count(self.capacity),
                 mib: self.capacity >> 20,
             });
         }
-        self.commit_through(offset + SLOT_SIZE)?;
+        self.commit_through(nth + SLOT_SIZE)?;
         let slot = SlotId(self.next);
+        let offset = self.block(nth);
         let address = self.address(slot) as u64;
-        let cell = self.rx.as_ptr() as u64 + cell_offset(offset) as u64;
+        let cell = self.rx.as_ptr() as u64 + self.block(cell_offset(nth)) as u64;
         let veneer = host::bad_call_veneer(address, cell)?;
         let jump = host::data_jump(address)?;
         // The slot has never been handed out, so no thread can run it yet:
@@ -308,14 +345,27 @@ impl JumpTable {
 
     /// The executable address of a slot: what callers receive and call.
     pub fn address(&self, slot: SlotId) -> usize {
-        self.rx.as_ptr() as usize + slot.0 * SLOT_SIZE
+        self.rx.as_ptr() as usize + self.block(slot.0 * SLOT_SIZE)
     }
 
     /// The slot at an executable address, if it is the start of a handed-out slot.
     pub fn slot_at(&self, address: usize) -> Option<SlotId> {
         let offset = address.checked_sub(self.rx.as_ptr() as usize)?;
-        let index = offset / SLOT_SIZE;
-        (offset % SLOT_SIZE == 0 && !is_cell(offset) && index < self.next).then_some(SlotId(index))
+        if offset >= self.capacity || offset % SLOT_SIZE != 0 {
+            return None;
+        }
+        // `block` maps a block's place in handing-out order to its offset
+        // and back.
+        let nth = self.block(offset);
+        let index = nth / SLOT_SIZE;
+        (!is_cell(nth) && index < self.next).then_some(SlotId(index))
+    }
+
+    /// The address of the word a slot jumps through: it always holds the
+    /// slot's current target (in the near form too), so calling what it
+    /// holds is calling the slot, one jump shorter.
+    pub fn target_cell(&self, slot: SlotId) -> usize {
+        self.address(slot) + TARGET_OFFSET
     }
 
     /// Points a slot at `target` using `form` (see [`StubForm`]).
@@ -329,7 +379,7 @@ impl JumpTable {
         target: usize,
         form: StubForm,
     ) -> Result<(), TableError> {
-        let offset = slot.0 * SLOT_SIZE;
+        let offset = self.block(slot.0 * SLOT_SIZE);
         let address = self.address(slot) as u64;
         self.store_word(offset + TARGET_OFFSET, target);
         let near = match form {
@@ -362,7 +412,7 @@ impl JumpTable {
 
     /// The target a slot jumps to now (its veneer when it has no proc).
     pub fn target(&self, slot: SlotId) -> usize {
-        self.word(slot.0 * SLOT_SIZE + TARGET_OFFSET)
+        self.word(self.block(slot.0 * SLOT_SIZE) + TARGET_OFFSET)
             .load(Ordering::Acquire)
     }
 
@@ -386,12 +436,41 @@ impl JumpTable {
         self.next - 1
     }
 
-    /// Whether the executable view sits at the requested hint address.
-    pub fn placed_at_hint(&self) -> bool {
-        self.at_hint
+    /// Where the table went, against what was asked.
+    pub fn placed(&self) -> &Placed {
+        &self.placed
     }
 
-    /// Start of the executable view.
+    /// Which way slots are handed out.
+    pub fn growth(&self) -> Growth {
+        self.growth
+    }
+
+    /// A sentence saying where the executable view is and why there.
+    pub fn describe_placement(&self) -> String {
+        let (start, end) = (self.base(), self.base() + self.capacity);
+        let edge = match self.growth {
+            Growth::Up => "bottom",
+            Growth::Down => "top",
+        };
+        let near = format!(
+            "beside where libraries are mapped next, with slots handed out from its {edge}"
+        );
+        match &self.placed {
+            Placed::Near => {
+                format!("the jump table's executable view is at {start:#x}..{end:#x}, {near}")
+            }
+            Placed::Fixed => format!(
+                "the jump table's executable view is at {start:#x}..{end:#x}, as {ADDRESS_ENV} asks"
+            ),
+            Placed::NotFixed { requested, reason } => format!(
+                "{ADDRESS_ENV} asks for the jump table at {requested:#x}, but {reason}; it is at \
+                 {start:#x}..{end:#x} instead, {near}"
+            ),
+        }
+    }
+
+    /// Start (lowest address) of the executable view.
     pub fn base(&self) -> usize {
         self.rx.as_ptr() as usize
     }
@@ -405,6 +484,24 @@ impl JumpTable {
         self.address(slot) + VENEER_OFFSET
     }
 
+    /// The offset in both views of the block `nth` bytes into the
+    /// handing-out order (a multiple of [`SLOT_SIZE`]), and back: the
+    /// mapping is its own inverse.
+    fn block(&self, nth: usize) -> usize {
+        match self.growth {
+            Growth::Up => nth,
+            Growth::Down => self.capacity - SLOT_SIZE - nth,
+        }
+    }
+
+    /// The committed part of the views, as offsets.
+    fn committed_range(&self) -> std::ops::Range<usize> {
+        match self.growth {
+            Growth::Up => 0..self.committed,
+            Growth::Down => self.capacity - self.committed..self.capacity,
+        }
+    }
+
     /// Makes instructions just written at `offset` visible to instruction
     /// fetch on every core (a no-op on x86; see `sys::icache`).
     fn sync_instructions(&self, offset: usize, len: usize) {
@@ -416,34 +513,38 @@ impl JumpTable {
         sys::icache::sync_other_cores();
     }
 
+    /// Commits whole pages until the first `end` bytes in handing-out
+    /// order are backed.
     fn commit_through(&mut self, end: usize) -> Result<(), TableError> {
         if end <= self.committed {
             return Ok(());
         }
         let page = sys::page_size();
         let new_end = (end.div_ceil(page) * page).min(self.capacity);
-        let len = new_end - self.committed;
-        sys::set_file_len(&self.fd, new_end).map_err(TableError::Commit)?;
+        let first_new = self.committed;
+        let len = new_end - first_new;
+        let start = match self.growth {
+            Growth::Up => first_new,
+            Growth::Down => self.capacity - new_end,
+        };
         for (base, protection) in [
             (self.rx, Protection::ReadExecute),
             (self.rw, Protection::ReadWrite),
         ] {
-            // SAFETY: `committed..new_end` lies inside this table's own
+            // SAFETY: `start..start + len` lies inside this table's own
             // reservation (`new_end <= capacity`) and holds only reserved,
             // never-used pages, so replacing it with a view is sound.
             unsafe {
-                let at = base.add(self.committed);
-                sys::map_view(at, len, &self.fd, self.committed, protection)
+                sys::map_view(base.add(start), len, &self.fd, start, protection)
                     .map_err(TableError::Commit)?;
             }
         }
-        let first_new = self.committed;
         self.committed = new_end;
         // Every handler cell in the new pages points at the handler.
         let mut cell = cell_offset(first_new);
         while cell < new_end {
             if cell >= first_new {
-                self.store_word(cell, self.bad_call_handler);
+                self.store_word(self.block(cell), self.bad_call_handler);
             }
             cell += host::HANDLER_CELL_SPACING.unwrap_or(usize::MAX / 2);
         }
@@ -452,7 +553,12 @@ impl JumpTable {
 
     /// The pointer-sized word at `offset` of the writable view.
     fn word(&self, offset: usize) -> &AtomicUsize {
-        assert!(offset + size_of::<usize>() <= self.committed && offset % size_of::<usize>() == 0);
+        let committed = self.committed_range();
+        assert!(
+            committed.start <= offset
+                && offset + size_of::<usize>() <= committed.end
+                && offset % size_of::<usize>() == 0
+        );
         // SAFETY: the assertion keeps the word inside the committed writable
         // view and aligned; the view lives as long as `self`. All access to
         // table memory goes through atomics or happens before a slot is
@@ -466,7 +572,12 @@ impl JumpTable {
 
     /// Replaces a slot's jump area with one aligned 8-byte store.
     fn store_jump(&self, offset: usize, jump: [u8; JUMP_LEN]) {
-        assert!(offset + JUMP_LEN <= self.committed && offset % JUMP_LEN == 0);
+        let committed = self.committed_range();
+        assert!(
+            committed.start <= offset
+                && offset + JUMP_LEN <= committed.end
+                && offset % JUMP_LEN == 0
+        );
         // SAFETY: as in `word`: inside the committed writable view, aligned
         // to 8 bytes (slots are 32-byte aligned), only accessed atomically.
         let word = unsafe { &*self.rw.as_ptr().add(offset).cast::<AtomicU64>() };
@@ -474,7 +585,8 @@ impl JumpTable {
     }
 
     fn write_bytes(&self, offset: usize, bytes: &[u8]) {
-        assert!(offset + bytes.len() <= self.committed);
+        let committed = self.committed_range();
+        assert!(committed.start <= offset && offset + bytes.len() <= committed.end);
         // SAFETY: the range is inside the committed writable view; it belongs
         // to a slot that has not been handed out, so nothing reads it yet.
         unsafe {
@@ -487,9 +599,9 @@ impl JumpTable {
     }
 }
 
-/// The offset of the handler cell a slot at `offset` reads: the table's
-/// first word, or on architectures whose veneers reach only so far, the
-/// first word of the slot's stretch of the table.
+/// Where the handler cell a slot `offset` bytes into the handing-out order
+/// reads lies in that order: the header, or on architectures whose veneers
+/// reach only so far, the first block of the slot's stretch of the table.
 fn cell_offset(offset: usize) -> usize {
     match host::HANDLER_CELL_SPACING {
         Some(spacing) => offset / spacing * spacing,
@@ -497,7 +609,8 @@ fn cell_offset(offset: usize) -> usize {
     }
 }
 
-/// Whether the slot-sized place at `offset` holds a handler cell.
+/// Whether the block `offset` bytes into the handing-out order holds a
+/// handler cell.
 fn is_cell(offset: usize) -> bool {
     cell_offset(offset) == offset
 }

@@ -72,6 +72,9 @@ pub(crate) fn init(
         if state.kept_versions == 0 {
             state.kept_versions = crate::collect::kept_versions_from_env()?;
         }
+        // The table first, before any module is mapped: it goes beside
+        // where the kernel maps next, which is where the modules then land.
+        state.symbols()?;
         let root_record = ModuleRecord {
             imports,
             handlers: Vec::new(),

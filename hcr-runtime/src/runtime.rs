@@ -12,7 +12,7 @@ use libloading::os::unix::Library;
 
 use crate::error::Error;
 use crate::file_identity::FileIdentity;
-use crate::jump_table::{JumpTable, JumpTableConfig, StubForm};
+use crate::jump_table::{JumpTable, JumpTableConfig, Placed, StubForm};
 use crate::loader::{LibraryCopy, ModuleExports};
 use crate::registry::Registry;
 use crate::signatures::Signatures;
@@ -150,7 +150,11 @@ impl State {
         if self.table.is_none() {
             let config = JumpTableConfig::from_env()?;
             let handler = crate::bad_call::handler as *const () as usize;
-            self.table = Some(JumpTable::new(config, handler)?);
+            let table = JumpTable::new(config, handler)?;
+            if let Placed::NotFixed { .. } = table.placed() {
+                eprintln!("hcr: warning: {}", table.describe_placement());
+            }
+            self.table = Some(table);
         }
         let table = self.table.as_mut().expect("created above");
         Ok((&mut self.registry, table))

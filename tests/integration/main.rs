@@ -4,7 +4,7 @@
 
 /// Declares a scenario: a `#[test]` whose body runs in its own process.
 /// `env` adds environment variables; `abort` expects SIGABRT with a message;
-/// `stderr` expects success with a message on stderr; `expect` takes any
+/// `stderr` expects success with a message on stderr (after `env` too); `expect` takes any
 /// [`hcr_tests::Expect`].
 macro_rules! scenario {
     ($(#[$meta:meta])* fn $name:ident($host:ident) $body:block) => {
@@ -12,6 +12,9 @@ macro_rules! scenario {
     };
     ($(#[$meta:meta])* env($($k:literal = $v:literal),*) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [$(($k, $v)),*], hcr_tests::Expect::Success, $host, $body);
+    };
+    ($(#[$meta:meta])* env($($k:literal = $v:literal),*) stderr($text:literal) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [$(($k, $v)),*], hcr_tests::Expect::SuccessWithStderr($text), $host, $body);
     };
     ($(#[$meta:meta])* abort($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort($text), $host, $body);
@@ -45,6 +48,7 @@ mod example;
 mod failures;
 mod fingerprints;
 mod long_sessions;
+mod placement;
 mod reload;
 mod rust_modules;
 mod rust_state;

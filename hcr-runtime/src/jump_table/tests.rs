@@ -17,9 +17,9 @@ extern "C" fn never_called(_slot: *const u8) -> ! {
     std::process::abort()
 }
 
-fn table(size: usize, hint: Option<usize>) -> JumpTable {
+fn table(size: usize, placement: Placement) -> JumpTable {
     JumpTable::new(
-        JumpTableConfig { size, hint },
+        JumpTableConfig { size, placement },
         never_called as *const () as usize,
     )
     .unwrap()
@@ -51,22 +51,22 @@ fn table_near_code() -> Option<JumpTable> {
     let page = sys::page_size();
     let reach = usize::try_from(host::NEAR_REACH).unwrap_or(usize::MAX);
     [reach / 2, reach / 4, reach / 8].iter().find_map(|offset| {
-        let hint = (code.checked_add(*offset)? / page) * page;
+        let address = (code.checked_add(*offset)? / page) * page;
         let table = JumpTable::new(
             JumpTableConfig {
                 size: 1 << 20,
-                hint: Some(hint),
+                placement: Placement::Fixed(address),
             },
             never_called as *const () as usize,
         )
         .ok()?;
-        table.placed_at_hint().then_some(table)
+        (*table.placed() == Placed::Fixed).then_some(table)
     })
 }
 
 #[test]
 fn data_form_slots_run_and_are_repointed_in_place() {
-    let mut table = table(1 << 20, None);
+    let mut table = table(1 << 20, Placement::Near);
     let slot = table.allocate().unwrap();
     let address = table.address(slot);
     assert!(
@@ -128,7 +128,7 @@ fn rewritten_near_jumps_run_the_new_code(_table: &mut JumpTable, _slot: SlotId) 
 
 #[test]
 fn near_form_out_of_reach_keeps_the_data_form() {
-    let mut table = table(1 << 20, Some(DEFAULT_HINT));
+    let mut table = table(1 << 20, Placement::Fixed(NIM_ADDRESS));
     let slot = table.allocate().unwrap();
     let target = one as *const () as usize;
     table.point_at(slot, target, StubForm::Near).unwrap();
@@ -140,7 +140,7 @@ fn near_form_out_of_reach_keeps_the_data_form() {
 
 #[test]
 fn a_full_table_is_an_error_and_earlier_slots_still_work() {
-    let mut table = table(1 << 20, None);
+    let mut table = table(1 << 20, Placement::Near);
     let first = table.allocate().unwrap();
     table
         .point_at(first, one as *const () as usize, StubForm::Data)
@@ -161,7 +161,7 @@ fn a_full_table_is_an_error_and_earlier_slots_still_work() {
 
 #[test]
 fn pages_are_committed_only_as_slots_are_used() {
-    let mut table = table(16 << 20, None);
+    let mut table = table(16 << 20, Placement::Near);
     let page = sys::page_size();
     assert_eq!(table.committed_bytes(), page);
     for _ in 0..page / SLOT_SIZE {
@@ -173,7 +173,7 @@ fn pages_are_committed_only_as_slots_are_used() {
 
 #[test]
 fn repointing_while_other_threads_call_through_the_slot() {
-    let mut table = table(1 << 20, None);
+    let mut table = table(1 << 20, Placement::Near);
     let slot = table.allocate().unwrap();
     table
         .point_at(slot, one as *const () as usize, StubForm::Data)
@@ -214,4 +214,152 @@ fn repointing_while_other_threads_call_through_the_slot() {
     for caller in callers {
         assert!(caller.join().unwrap() > 0);
     }
+}
+
+/// A table in two views reserved here, handing slots out `growth`-wards.
+fn table_growing(growth: Growth, size: usize) -> JumpTable {
+    let reserve = || sys::reserve(None, size).unwrap();
+    let reservation = placement::Reservation {
+        rx: reserve(),
+        rw: reserve(),
+        growth,
+        placed: Placed::Near,
+    };
+    JumpTable::in_reservation(reservation, size, never_called as *const () as usize).unwrap()
+}
+
+#[test]
+fn slots_work_whichever_way_they_are_handed_out() {
+    // 2 MiB of slots: many pages and, on AArch64, two stretches of handler
+    // cells.
+    let size = 2 << 20;
+    for growth in [Growth::Up, Growth::Down] {
+        let mut table = table_growing(growth, size);
+        let slots: Vec<SlotId> = (0..40_000).map(|_| table.allocate().unwrap()).collect();
+        let (start, end) = (table.base(), table.base() + size);
+        let edge = match growth {
+            Growth::Up => start,
+            Growth::Down => end,
+        };
+        let first = table.address(slots[0]);
+        assert!(
+            first.abs_diff(edge) <= 2 * SLOT_SIZE,
+            "{growth:?}: the first slot {first:#x} is not at the edge {edge:#x}"
+        );
+        for pair in slots.windows(2) {
+            let (a, b) = (table.address(pair[0]), table.address(pair[1]));
+            let away_from_the_edge = match growth {
+                Growth::Up => a < b,
+                Growth::Down => a > b,
+            };
+            assert!(away_from_the_edge, "{growth:?}: {a:#x} then {b:#x}");
+        }
+        for &slot in &slots {
+            let address = table.address(slot);
+            assert!(start <= address && address + SLOT_SIZE <= end);
+            assert_eq!(table.slot_at(address), Some(slot), "{growth:?}");
+            assert!(table.is_bad_call(slot));
+        }
+        assert_eq!(
+            table.slot_at(edge),
+            None,
+            "{growth:?}: the header is no slot"
+        );
+        for slot in [slots[0], slots[20_000], slots[39_999]] {
+            table
+                .point_at(slot, one as *const () as usize, StubForm::Data)
+                .unwrap();
+            assert_eq!(call(&table, slot), 1, "{growth:?}");
+        }
+        let page = sys::page_size();
+        let used = (table.slots_used() + cell_count(size)) * SLOT_SIZE;
+        assert_eq!(table.committed_bytes(), used.div_ceil(page) * page);
+    }
+}
+
+#[test]
+fn a_forked_child_copy_keeps_every_slot_whichever_way_they_grow() {
+    for growth in [Growth::Up, Growth::Down] {
+        let mut table = table_growing(growth, 1 << 20);
+        let slots: Vec<SlotId> = (0..300).map(|_| table.allocate().unwrap()).collect();
+        for (i, &slot) in slots.iter().enumerate() {
+            let target = if i % 2 == 0 { one } else { two };
+            table
+                .point_at(slot, target as *const () as usize, StubForm::Data)
+                .unwrap();
+        }
+        let copy = table.snapshot().unwrap();
+        // SAFETY: the copy was just taken and no other thread uses this table.
+        unsafe { table.switch_to(copy) }.unwrap();
+        for (i, &slot) in slots.iter().enumerate() {
+            assert_eq!(
+                call(&table, slot),
+                if i % 2 == 0 { 1 } else { 2 },
+                "{growth:?}"
+            );
+        }
+        table
+            .point_at(slots[0], two as *const () as usize, StubForm::Data)
+            .unwrap();
+        assert_eq!(call(&table, slots[0]), 2, "{growth:?}");
+    }
+}
+
+#[test]
+fn a_fixed_address_that_is_free_is_used() {
+    let size = 1 << 20;
+    // Another test thread may map the address between the look and the
+    // request: try a few free ranges.
+    let table = (0..5)
+        .find_map(|_| {
+            let free = sys::reserve(None, size).unwrap();
+            // SAFETY: reserved just above, unused.
+            unsafe { sys::release(free, size) };
+            let table = table(size, Placement::Fixed(free.as_ptr() as usize));
+            (*table.placed() == Placed::Fixed).then_some((table, free.as_ptr() as usize))
+        })
+        .expect("a free address is used");
+    let (mut table, address) = table;
+    assert_eq!(table.base(), address);
+    assert_eq!(table.growth(), Growth::Up);
+    let slot = table.allocate().unwrap();
+    assert_eq!(table.address(slot), address + SLOT_SIZE);
+    table
+        .point_at(slot, one as *const () as usize, StubForm::Data)
+        .unwrap();
+    assert_eq!(call(&table, slot), 1);
+    let text = table.describe_placement();
+    assert!(text.contains(&format!("{address:#x}")), "{text}");
+    assert!(text.contains(ADDRESS_ENV), "{text}");
+}
+
+#[test]
+fn a_fixed_address_that_is_taken_is_left_alone_and_the_table_goes_near() {
+    let page = sys::page_size();
+    let mut buffer = vec![0x5au8; 3 * page];
+    let taken = (buffer.as_ptr() as usize).next_multiple_of(page);
+    let mut table = table(1 << 20, Placement::Fixed(taken));
+    match table.placed() {
+        Placed::NotFixed { requested, reason } => {
+            assert_eq!(*requested, taken);
+            assert!(
+                reason.contains("already mapped") || reason.contains("offered"),
+                "{reason}"
+            );
+        }
+        other => panic!("placed {other:?} over a live heap page"),
+    }
+    assert_ne!(table.base(), taken);
+    assert!(
+        buffer.iter().all(|byte| *byte == 0x5a),
+        "the heap was replaced"
+    );
+    buffer[0] = 1;
+    let slot = table.allocate().unwrap();
+    table
+        .point_at(slot, two as *const () as usize, StubForm::Data)
+        .unwrap();
+    assert_eq!(call(&table, slot), 2);
+    let text = table.describe_placement();
+    assert!(text.contains(&format!("at {taken:#x}, but")), "{text}");
 }

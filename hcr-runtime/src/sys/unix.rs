@@ -45,6 +45,24 @@ pub(crate) fn reserve(hint: Option<usize>, len: usize) -> io::Result<NonNull<u8>
     NonNull::new(ptr.cast()).ok_or_else(|| io::Error::other("mmap returned a null mapping"))
 }
 
+/// Where the kernel puts the next mapping that nobody places: one page is
+/// mapped where the kernel chooses and unmapped again at once. The dynamic
+/// loader maps a library the same way, so a small one loaded next lands at
+/// or beside this address.
+pub(crate) fn probe_next_mapping() -> io::Result<usize> {
+    let page = page_size();
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    // SAFETY: an anonymous PROT_NONE mapping at an address of the kernel's
+    // choosing replaces nothing.
+    let ptr = unsafe { libc::mmap(std::ptr::null_mut(), page, libc::PROT_NONE, flags, -1, 0) };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the page was mapped just above and nothing else knows of it.
+    unsafe { libc::munmap(ptr, page) };
+    Ok(ptr as usize)
+}
+
 /// Releases a range obtained from [`reserve`] (with every view inside it).
 ///
 /// # Safety
@@ -86,6 +104,13 @@ pub(crate) fn set_file_len(fd: &OwnedFd, len: usize) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Writes all of `bytes` into the file behind `fd` at `offset`.
+pub(crate) fn write_at(fd: &OwnedFd, offset: usize, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::from(fd.try_clone()?);
+    file.write_all_at(bytes, offset as u64)
 }
 
 /// Maps `len` bytes of `fd` at `offset` onto `at`, replacing the part of the

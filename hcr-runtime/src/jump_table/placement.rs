@@ -1,0 +1,253 @@
+//! Where the jump table's two views go.
+//!
+//! A stub's jump is cheapest, and the near forms (`jmp rel32`, `B`) can
+//! reach, when the table sits close to the code its slots jump to: the
+//! modules, which the dynamic loader maps wherever the kernel puts the next
+//! mapping. So by default ([`Placement::Near`]) both views are reserved as
+//! one range where the kernel chooses, which is beside the mappings made so
+//! far, and a probe (one page mapped and unmapped at once) tells on which
+//! side of that range the kernel maps next: below it when the kernel hands
+//! out addresses top-down (Linux's usual layout) and nothing higher up has
+//! room, above it when a gap higher up has room or the kernel goes
+//! bottom-up (the legacy layout, qemu-user's 64-bit guests). The executable
+//! view takes the half on that side, and slots are handed out from its edge
+//! there ([`Growth`]), so the first slots and the modules loaded next lie a
+//! few MiB apart.
+//!
+//! [`Placement::Fixed`] asks for the executable view at one address, as
+//! Nim's runtime does (`0x10000000`), for users who want the same
+//! addresses run after run. The request never replaces a mapping: when
+//! the address is taken, or the kernel gives another one (emulators and
+//! valgrind treat the request as a hint), the table is placed near
+//! instead and [`Placed::NotFixed`] says why.
+
+use std::io;
+use std::ptr::NonNull;
+
+use super::TableError;
+use crate::sys;
+
+/// Name of the environment variable that asks for a fixed address.
+pub const ADDRESS_ENV: &str = "HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS";
+
+/// Where to reserve the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// Beside the mappings the kernel makes next, where modules land (the
+    /// default; see the module docs).
+    #[default]
+    Near,
+    /// The executable view at this page-aligned address, or near when it
+    /// is not free.
+    Fixed(usize),
+}
+
+impl Placement {
+    /// The placement `$HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS` asks for:
+    /// [`Placement::Fixed`] when it is set, else [`Placement::Near`].
+    ///
+    /// # Errors
+    /// [`TableError::BadAddress`] when the variable is not a nonzero,
+    /// page-aligned address (`0x10000000` or decimal) with room for
+    /// `size` bytes above it.
+    pub fn from_env(size: usize) -> Result<Self, TableError> {
+        match std::env::var_os(ADDRESS_ENV) {
+            None => Ok(Placement::Near),
+            Some(value) => parse_address(&value.to_string_lossy(), size).map(Placement::Fixed),
+        }
+    }
+}
+
+/// Which way slots are handed out in the executable view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Growth {
+    /// From the lowest address up: modules land below the view.
+    Up,
+    /// From the highest address down: modules land above the view.
+    Down,
+}
+
+/// Where the table went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Placed {
+    /// Beside where the kernel maps next, as [`Placement::Near`] asks.
+    Near,
+    /// At the address [`Placement::Fixed`] asked for.
+    Fixed,
+    /// Not at the address asked for, for `reason`: placed near instead.
+    NotFixed {
+        /// The address asked for.
+        requested: usize,
+        /// Why the table is not there.
+        reason: String,
+    },
+}
+
+/// The reserved address ranges of both views, and how they were placed.
+#[derive(Debug)]
+pub(super) struct Reservation {
+    pub(super) rx: NonNull<u8>,
+    pub(super) rw: NonNull<u8>,
+    pub(super) growth: Growth,
+    pub(super) placed: Placed,
+}
+
+/// Reserves `capacity` bytes for each view, placed as `placement` asks.
+///
+/// # Errors
+/// [`TableError::Reserve`] when no address space can be had.
+pub(super) fn reserve(placement: Placement, capacity: usize) -> Result<Reservation, TableError> {
+    let Placement::Fixed(requested) = placement else {
+        return reserve_near(capacity, Placed::Near);
+    };
+    let reason = match sys::reserve(Some(requested), capacity) {
+        Ok(rx) if rx.as_ptr() as usize == requested => {
+            let rw = reserve_or_release("writable view", capacity, &[rx])?;
+            return Ok(Reservation {
+                rx,
+                rw,
+                growth: Growth::Up,
+                placed: Placed::Fixed,
+            });
+        }
+        Ok(elsewhere) => {
+            // SAFETY: reserved just above and not used.
+            unsafe { sys::release(elsewhere, capacity) };
+            format!(
+                "the kernel offered {:#x} instead (emulators and valgrind treat the request \
+                 as a hint)",
+                elsewhere.as_ptr() as usize
+            )
+        }
+        Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
+            "something is already mapped in that range".to_owned()
+        }
+        Err(err) => err.to_string(),
+    };
+    reserve_near(capacity, Placed::NotFixed { requested, reason })
+}
+
+/// The near policy: both views in one range of the kernel's choosing, the
+/// executable view in the half beside where the kernel maps next.
+fn reserve_near(capacity: usize, placed: Placed) -> Result<Reservation, TableError> {
+    let Some(both) = capacity
+        .checked_mul(2)
+        .and_then(|len| sys::reserve(None, len).ok())
+    else {
+        // No room for both in one range (a 32-bit process asking for a
+        // large table): each view where it fits.
+        let rx = reserve_or_release("executable view", capacity, &[])?;
+        let rw = reserve_or_release("writable view", capacity, &[rx])?;
+        let growth = growth_towards_next_mapping(rx, capacity);
+        return Ok(Reservation {
+            rx,
+            rw,
+            growth,
+            placed,
+        });
+    };
+    // SAFETY: `both` spans two views of `capacity` bytes, so its middle
+    // lies inside it.
+    let upper = unsafe { both.add(capacity) };
+    let growth = growth_towards_next_mapping(both, 2 * capacity);
+    let (rx, rw) = match growth {
+        Growth::Down => (upper, both),
+        Growth::Up => (both, upper),
+    };
+    Ok(Reservation {
+        rx,
+        rw,
+        growth,
+        placed,
+    })
+}
+
+/// [`Growth::Down`] when the kernel's next mapping lands above
+/// `range`, else [`Growth::Up`]. A failed probe keeps Nim's direction.
+fn growth_towards_next_mapping(range: NonNull<u8>, len: usize) -> Growth {
+    match sys::probe_next_mapping() {
+        Ok(next) if next >= range.as_ptr() as usize + len => Growth::Down,
+        _ => Growth::Up,
+    }
+}
+
+/// Reserves `capacity` bytes anywhere; on failure releases `held` (ranges
+/// of `capacity` bytes reserved before) so nothing leaks.
+fn reserve_or_release(
+    what: &'static str,
+    capacity: usize,
+    held: &[NonNull<u8>],
+) -> Result<NonNull<u8>, TableError> {
+    sys::reserve(None, capacity).map_err(|source: io::Error| {
+        for range in held {
+            // SAFETY: each held range was reserved by the caller and is
+            // not used yet.
+            unsafe { sys::release(*range, capacity) };
+        }
+        TableError::Reserve { what, source }
+    })
+}
+
+/// Reads an address written as `0x…` (hex) or in decimal.
+fn parse_address(text: &str, size: usize) -> Result<usize, TableError> {
+    let bad = |why: &'static str| TableError::BadAddress {
+        text: text.to_owned(),
+        why,
+    };
+    let trimmed = text.trim().replace('_', "");
+    let parsed = match trimmed
+        .strip_prefix("0x")
+        .or_else(|| trimmed.strip_prefix("0X"))
+    {
+        Some(hex) => usize::from_str_radix(hex, 16),
+        None => trimmed.parse(),
+    };
+    let address = parsed.map_err(|_| bad("it is not a number"))?;
+    if address == 0 {
+        return Err(bad("it is zero"));
+    }
+    if address % sys::page_size() != 0 {
+        return Err(bad("it is not a multiple of the page size"));
+    }
+    if address.checked_add(size).is_none() {
+        return Err(bad("the table would run past the end of the address space"));
+    }
+    Ok(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_read_in_hex_or_decimal() {
+        assert_eq!(parse_address("0x10000000", 1 << 20).unwrap(), 0x1000_0000);
+        assert_eq!(
+            parse_address(" 0X1000_0000 ", 1 << 20).unwrap(),
+            0x1000_0000
+        );
+        assert_eq!(parse_address("268435456", 1 << 20).unwrap(), 0x1000_0000);
+    }
+
+    #[test]
+    fn a_malformed_address_says_what_is_wrong() {
+        let page = sys::page_size();
+        for (text, why) in [
+            ("low", "not a number"),
+            ("0x", "not a number"),
+            ("-4096", "not a number"),
+            ("0", "zero"),
+            (&format!("{:#x}", page + 8), "page size"),
+            (
+                &format!("{:#x}", usize::MAX - page + 1),
+                "end of the address space",
+            ),
+        ] {
+            let err = parse_address(text, 1 << 20).unwrap_err().to_string();
+            assert!(err.contains(ADDRESS_ENV), "{err}");
+            assert!(err.contains(why), "{text}: {err}");
+            assert!(err.contains(&format!("`{text}`")), "{err}");
+        }
+    }
+}
