@@ -52,8 +52,10 @@ fn expand_block(module: &LitStr, block: &ItemForeignMod) -> syn::Result<TokenStr
         );
         let name_text = name.to_string();
         let unsafety = (!is_safe).then(|| quote!(unsafe));
+        let inline = crate::reloadable::inline_unless_asked(attrs);
         wrappers.push(quote! {
             #(#attrs)*
+            #inline
             #vis #unsafety fn #name(#(#idents: #types),*) #output {
                 static STUB: ::hcr_client::__private::Stub =
                     ::hcr_client::__private::Stub::foreign(#module, #name_text);
@@ -62,7 +64,7 @@ fn expand_block(module: &LitStr, block: &ItemForeignMod) -> syn::Result<TokenStr
                 // foreign function.
                 unsafe {
                     let target: unsafe extern "C" fn(#(#types),*) #output =
-                        ::core::mem::transmute::<*const (), _>(STUB.foreign_target());
+                        ::core::mem::transmute::<*const (), _>(STUB.foreign_current());
                     target(#(#idents),*)
                 }
             }

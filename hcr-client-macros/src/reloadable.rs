@@ -2,16 +2,19 @@
 //! through its stub.
 //!
 //! Hot build, for `pub fn area(s: &Shape) -> f64 { .. }`:
-//! * `area` keeps its signature, but its body calls the stub of
-//!   `crate::area` (looked up once) through the panic-safe convention of
-//!   `__private::call`. This is the code every other crate compiles in.
+//! * `area` keeps its signature, but its body calls what the cell of the
+//!   stub of `crate::area` holds (the cell looked up once) through the
+//!   panic-safe convention of `__private::Panicked`. This is the code
+//!   every other crate compiles in, `#[inline(always)]`.
 //! * The original body becomes a hidden function, reached through a shim
-//!   (`__private::serve`); only the crate's own module build
-//!   (`--cfg hcr_module`) registers the shim, so a crate that links this
-//!   one as a library neither exports nor runs its code.
+//!   (`__private::serve`) that takes the same arguments and a
+//!   `Panicked`; only the crate's own module build (`--cfg hcr_module`)
+//!   registers the shim, so a crate that links this one as a library
+//!   neither exports nor runs its code.
 //!
-//! An `extern "C"` function is called through the stub with the C ABI
-//! (so C modules can call it too) and aborts with a message if it panics.
+//! An `extern "C"` function is called through the cell with the C ABI
+//! (so C modules can call it too, through the stub) and aborts with a
+//! message if it panics.
 //!
 //! Static build: the function, unchanged.
 
@@ -147,19 +150,32 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     };
     let body_fn = body_fn(function);
     let inline = inline_unless_asked(attrs);
+    let shim_type = quote! {
+        unsafe fn(#(#types,)* *mut ::hcr_client::__private::Panicked)
+            -> ::core::mem::MaybeUninit<#result>
+    };
     let wrapper = quote! {
         #(#attrs)*
         #inline
         #vis #unsafety fn #name #generics(#(#idents: #types),*) #output {
             #stub
-            match STUB.target() {
-                // SAFETY: the stub was looked up with this declaration's
-                // signature fingerprint, so it jumps to the shim generated
-                // from this same declaration (`__hcr_registered`), which
-                // takes exactly these arguments and result.
-                ::core::option::Option::Some(target) => unsafe {
-                    ::hcr_client::__private::call(&STUB, target, (#(#idents,)*))
-                },
+            match STUB.current() {
+                ::core::option::Option::Some(target) => {
+                    // SAFETY: the stub was looked up with this declaration's
+                    // signature fingerprint, so its cell holds the shim
+                    // generated from this same declaration
+                    // (`__hcr_registered`), which has exactly this type.
+                    let shim = unsafe { ::core::mem::transmute::<*const (), #shim_type>(target) };
+                    let mut panicked = ::hcr_client::__private::Panicked::new();
+                    // SAFETY: the shim takes the arguments as this function
+                    // does and writes `panicked` only if the body panics.
+                    let result = unsafe { shim(#(#idents,)* &mut panicked) };
+                    if panicked.raised() {
+                        panicked.reraise(&STUB)
+                    }
+                    // SAFETY: the body returned, so the shim returned its result.
+                    unsafe { result.assume_init() }
+                }
                 // No runtime in this process: the code linked in here.
                 ::core::option::Option::None => #call_body,
             }
@@ -169,30 +185,29 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     };
     let registered = quote! {
         #[allow(dead_code, reason = "registered only by the module's own build")]
-        unsafe extern "C" fn __hcr_registered #generics(
-            args: *mut (#(#types,)*),
-            result: *mut ::core::mem::MaybeUninit<#result>,
-            sink: *const ::hcr_client::__private::PanicSink,
-        ) -> u32 {
-            // SAFETY: only `__private::call` calls this shim, through the
-            // stub, with owned arguments of these types, a writable result
-            // and its live sink.
-            unsafe {
-                ::hcr_client::__private::serve(args, result, sink, |(#(#idents,)*)| #call_body)
-            }
+        unsafe fn __hcr_registered #generics(
+            #(#idents: #types,)*
+            panicked: *mut ::hcr_client::__private::Panicked,
+        ) -> ::core::mem::MaybeUninit<#result> {
+            // SAFETY: only the wrappers generated from this declaration
+            // call this shim, through the stub's cell, with their live
+            // `Panicked`.
+            unsafe { ::hcr_client::__private::serve(panicked, move || #call_body) }
         }
     };
     (wrapper, registered)
 }
 
-/// `#[inline]` for a wrapper, unless the user's attributes already say how
-/// to inline it: a wrapper is a load, a test and a call, which other crates
-/// (the host, other modules) should be able to inline into their code.
-fn inline_unless_asked(attrs: &[syn::Attribute]) -> TokenStream {
+/// `#[inline(always)]` for a wrapper, unless the user's attributes already
+/// say how to inline it: a wrapper is two loads, a test and a call, which
+/// every caller should inline, at opt-level 0 too (where only
+/// `#[inline(always)]` is honoured), so that a typed call costs what a call
+/// through a function pointer costs.
+pub(crate) fn inline_unless_asked(attrs: &[syn::Attribute]) -> TokenStream {
     if attrs.iter().any(|attr| attr.path().is_ident("inline")) {
         TokenStream::new()
     } else {
-        quote!(#[inline])
+        quote!(#[inline(always)])
     }
 }
 
@@ -251,11 +266,11 @@ fn c_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
         #inline
         #vis #unsafety extern "C" fn #name #generics(#(#idents: #types),*) #output {
             #stub
-            match STUB.target() {
+            match STUB.current() {
                 ::core::option::Option::Some(target) => {
                     // SAFETY: the stub was looked up with this declaration's
-                    // signature fingerprint, so it jumps to a function with
-                    // exactly this C signature.
+                    // signature fingerprint, so its cell holds a function
+                    // with exactly this C signature.
                     let target: #unsafety extern "C" fn(#(#types),*) #output =
                         unsafe { ::core::mem::transmute::<*const (), _>(target) };
                     #through_stub

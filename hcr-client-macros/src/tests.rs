@@ -114,10 +114,14 @@ fn a_rust_abi_function_gets_a_wrapper_a_shim_and_a_module_only_entry() {
     );
     for needle in [
         "hot_static !",
-        "pub fn area (__hcr_arg0 : f64) -> f64",
-        "__private :: call (& STUB , target , (__hcr_arg0 ,))",
+        "# [inline (always)] pub fn area (__hcr_arg0 : f64) -> f64",
+        "match STUB . current ()",
+        "unsafe fn (f64 , * mut :: hcr_client :: __private :: Panicked) -> :: core :: mem :: MaybeUninit < f64 >",
+        "shim (__hcr_arg0 , & mut panicked)",
+        "if panicked . raised () { panicked . reraise (& STUB) }",
         ":: core :: option :: Option :: None => __hcr_body_area (__hcr_arg0)",
-        "unsafe extern \"C\" fn __hcr_registered",
+        "unsafe fn __hcr_registered (__hcr_arg0 : f64 , panicked : * mut :: hcr_client :: __private :: Panicked ,) -> :: core :: mem :: MaybeUninit < f64 >",
+        "serve (panicked , move || __hcr_body_area (__hcr_arg0))",
         "# [cfg (hcr_module)] # [:: hcr_client :: __private :: linkme :: distributed_slice",
         "static { pub fn area (w : f64) -> f64 { w } }",
     ] {
@@ -280,4 +284,38 @@ fn a_lifecycle_drives_init_veto_and_shutdown_and_the_static_module_list() {
     }
     let default = crate::module::expand(TokenStream::new()).to_string();
     assert!(default.contains("init :: < () >"), "{default}");
+}
+
+#[test]
+fn a_wrapper_is_always_inlined_unless_its_author_says_otherwise() {
+    let plain = reloadable(
+        TokenStream::new(),
+        quote!(
+            pub fn f() {}
+        ),
+    );
+    assert!(plain.contains("# [inline (always)] pub fn f ()"), "{plain}");
+    let asked = reloadable(
+        TokenStream::new(),
+        quote!(
+            #[inline(never)]
+            pub fn f() {}
+        ),
+    );
+    assert!(asked.contains("# [inline (never)] pub fn f ()"), "{asked}");
+    assert!(!asked.contains("inline (always)"), "{asked}");
+    let foreign = crate::foreign::expand(
+        quote!(module = "cm"),
+        quote!(
+            unsafe extern "C" {
+                fn g();
+            }
+        ),
+    )
+    .to_string();
+    assert!(
+        foreign.contains("# [inline (always)] pub unsafe fn g ()")
+            || foreign.contains("# [inline (always)] unsafe fn g ()"),
+        "{foreign}"
+    );
 }

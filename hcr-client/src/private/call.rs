@@ -1,49 +1,113 @@
 //! How a call crosses from one module's code to another's.
 //!
+//! A caller reaches a reloadable function through its stub's cell: the
+//! word in the jump table that the stub jumps through, which always holds
+//! the current code (`hcr_stub_cell`). Reading the cell and calling what
+//! it holds costs what calling a function pointer costs, one jump less
+//! than calling the stub. Its address never changes, so a caller looks it
+//! up once per process (per copy of this crate) and keeps it in a
+//! [`Stub`]; everything on the calling side is `#[inline(always)]` or a
+//! single instruction, so that an unoptimized build calls as directly as
+//! an optimized one (see `word`).
+//!
 //! Every module is a shared library with its own copy of std, and a panic
 //! that unwinds out of one copy into another's frames aborts the process.
-//! So a reloadable function is reached through a shim that never unwinds:
-//! the caller passes its arguments, a slot for the result and a sink for a
-//! panic message by pointer; the shim runs the body under `catch_unwind`
-//! and returns 0 (result written) or 1 (panic message written). The caller
-//! then returns the result or panics again, in its own crate, with the
-//! function's name and the message.
+//! So a Rust-ABI reloadable function is reached through a shim that never
+//! unwinds: it takes the arguments as the function does (by value, in
+//! registers where the Rust ABI puts them) plus a [`Panicked`] of the
+//! caller's, runs the body under `catch_unwind` and returns its result; if
+//! the body panics, it reports the message into the caller's `Panicked`
+//! and returns nothing. The caller then panics again, in its own crate,
+//! with the function's name and the message.
 //!
-//! The arguments and the result are Rust values passed in memory, which is
-//! sound because caller and callee were built by the same compiler from
-//! the same declaration: the runtime checks the signature fingerprint and
-//! the compiler before the call can happen.
+//! Passing Rust values between crates this way is sound because caller and
+//! callee were built by the same compiler from the same declaration: the
+//! runtime checks the signature fingerprint (which names this convention,
+//! [`super::CALL_CONVENTION`]) and the compiler before the call can happen.
 
 use std::any::Any;
 use std::cell::Cell;
 use std::ffi::CString;
-use std::mem::{ManuallyDrop, MaybeUninit};
+use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use super::{Signature, proc_name};
+use super::{Signature, proc_name, word};
 
-/// Where a callee writes a panic message: a `String` of the caller, filled
-/// by a function of the caller, so the text is allocated by the caller's
-/// allocator.
+/// What a caller learns of a panic in a Rust-ABI reloadable function: set
+/// by the callee's shim, through a function of the caller's crate, only
+/// when the body panicked, so the message is allocated by the caller's
+/// allocator. Creating one is three stores.
 #[repr(C)]
-pub struct PanicSink {
-    text: *mut String,
-    qualified: *mut bool,
+pub struct Panicked {
+    raised: bool,
+    qualified: bool,
+    text: MaybeUninit<String>,
     receive:
-        unsafe extern "C" fn(sink: *const PanicSink, text: *const u8, len: usize, qualified: bool),
+        unsafe extern "C" fn(panicked: *mut Panicked, text: *const u8, len: usize, qualified: bool),
 }
 
 /// # Safety
-/// `sink` is a live [`PanicSink`] of this crate and `text` points to `len`
-/// readable bytes.
-unsafe extern "C" fn receive(sink: *const PanicSink, text: *const u8, len: usize, qualified: bool) {
-    // SAFETY: as the function's contract says; `call` made the sink from
-    // two locals that outlive the call.
+/// `panicked` is a live [`Panicked`] of this crate, not raised yet, and
+/// `text` points to `len` readable bytes.
+unsafe extern "C" fn receive(
+    panicked: *mut Panicked,
+    text: *const u8,
+    len: usize,
+    qualified: bool,
+) {
+    // SAFETY: as the function's contract says.
     unsafe {
         let bytes = std::slice::from_raw_parts(text, len);
-        (*(*sink).text).push_str(&String::from_utf8_lossy(bytes));
-        *(*sink).qualified = qualified;
+        (*panicked)
+            .text
+            .write(String::from_utf8_lossy(bytes).into_owned());
+        (*panicked).qualified = qualified;
+        (*panicked).raised = true;
+    }
+}
+
+impl Panicked {
+    /// A report with nothing in it, for one call.
+    #[inline(always)]
+    #[expect(
+        clippy::new_without_default,
+        reason = "made per call by generated code only"
+    )]
+    pub const fn new() -> Panicked {
+        Panicked {
+            raised: false,
+            qualified: false,
+            text: MaybeUninit::uninit(),
+            receive,
+        }
+    }
+
+    /// Whether the callee panicked.
+    #[inline(always)]
+    pub fn raised(&self) -> bool {
+        self.raised
+    }
+
+    /// Panics again here with the callee's message, naming the function
+    /// behind `stub` unless an inner call already did.
+    ///
+    /// # Panics
+    /// Always: that is its purpose.
+    #[cold]
+    #[inline(never)]
+    pub fn reraise(self, stub: &Stub) -> ! {
+        assert!(self.raised, "a panic report was re-raised without a panic");
+        // SAFETY: `receive` wrote the text before it set `raised`.
+        let text = unsafe { self.text.assume_init() };
+        let message = if self.qualified {
+            text
+        } else {
+            format!("{} panicked: {text}", stub.full_name())
+        };
+        let payload = Box::new(message);
+        RERAISED.set(&*payload as *const String as usize);
+        resume_unwind(payload)
     }
 }
 
@@ -54,15 +118,15 @@ thread_local! {
 }
 
 /// A caller's handle on one reloadable function: its names, its signature
-/// and, once looked up, its stub. The stub's address never changes, so it
-/// is looked up once per process (per copy of this crate).
+/// and, once looked up, the address of its stub's cell.
 #[derive(Debug)]
 pub struct Stub {
     crate_name: &'static str,
     module_path: &'static str,
     name: &'static str,
     signature: Option<&'static Signature>,
-    target: AtomicPtr<()>,
+    /// The cell's address; null until looked up.
+    cell: AtomicPtr<()>,
 }
 
 impl Stub {
@@ -79,7 +143,7 @@ impl Stub {
             module_path,
             name,
             signature: Some(signature),
-            target: AtomicPtr::new(std::ptr::null_mut()),
+            cell: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -90,7 +154,7 @@ impl Stub {
             module_path: module,
             name,
             signature: None,
-            target: AtomicPtr::new(std::ptr::null_mut()),
+            cell: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -103,133 +167,107 @@ impl Stub {
         )
     }
 
-    /// The stub's address, or `None` when no runtime is loaded in this
-    /// process (a module crate's own tests, a benchmark, a host that has
-    /// not started): the caller then runs the function linked into it.
+    /// The function's current code, read from the stub's cell (call it
+    /// now, do not keep it: a reload changes it), or `None` when no
+    /// runtime is loaded in this process (a module crate's own tests, a
+    /// benchmark, a host that has not started): the caller then runs the
+    /// function linked into it.
     ///
     /// # Panics
     /// When the runtime refuses the lookup (a signature that differs from
     /// the loaded code's), with a message that says so.
-    #[inline]
-    pub fn target(&self) -> Option<*const ()> {
-        let target = self.target.load(Ordering::Acquire);
-        if !target.is_null() {
-            return Some(target);
+    #[inline(always)]
+    pub fn current(&self) -> Option<*const ()> {
+        // SAFETY: an AtomicPtr is laid out as a pointer, aligned and alive
+        // (it is `self`'s), and is only ever stored atomically.
+        let mut cell = unsafe { word::load((&raw const self.cell).cast()) };
+        if cell as usize == 0 {
+            cell = self.look_up();
+            if cell as usize == 0 {
+                return None;
+            }
         }
-        self.look_up()
+        // SAFETY: the cell is a word of the runtime's jump table, which is
+        // never unmapped, and the runtime only stores it atomically.
+        Some(unsafe { word::load(cell.cast()) })
     }
 
-    /// The stub's address, for a function with no Rust body to fall back
-    /// on (a C module's).
+    /// The function's current code, for a function with no Rust body to
+    /// fall back on (a C module's).
     ///
     /// # Panics
     /// When no runtime is loaded, or it refuses the lookup.
-    pub fn foreign_target(&self) -> *const () {
-        self.target().unwrap_or_else(|| {
-            panic!(
-                "cannot call {}: the hcr runtime is not loaded (start an hcr_client::Host first)",
-                self.full_name()
-            )
-        })
+    #[inline(always)]
+    pub fn foreign_current(&self) -> *const () {
+        match self.current() {
+            Some(target) => target,
+            None => self.no_runtime(),
+        }
     }
 
     #[cold]
     #[inline(never)]
-    fn look_up(&self) -> Option<*const ()> {
-        let runtime = super::module::runtime()?;
+    fn no_runtime(&self) -> ! {
+        panic!(
+            "cannot call {}: the hcr runtime is not loaded (start an hcr_client::Host first)",
+            self.full_name()
+        )
+    }
+
+    /// Looks the stub's cell up and keeps it: null when no runtime is
+    /// loaded.
+    #[cold]
+    #[inline(never)]
+    fn look_up(&self) -> *const () {
+        let Some(runtime) = super::module::runtime() else {
+            return std::ptr::null();
+        };
         let c = |text: &str| CString::new(text).unwrap_or_default();
         let module = c(self.crate_name);
         let name = c(&proc_name(self.crate_name, self.module_path, self.name));
         let signature = self.signature.map(Signature::render);
-        let found =
-            runtime.get_proc_checked(super::self_module(), &module, &name, signature.as_deref());
+        let found = runtime
+            .get_proc_checked(super::self_module(), &module, &name, signature.as_deref())
+            .and_then(|stub| runtime.stub_cell(stub));
         match found {
-            Ok(stub) => {
-                let stub = stub.as_ptr().cast::<()>();
-                self.target.store(stub, Ordering::Release);
-                Some(stub)
+            Ok(cell) => {
+                let cell = cell.as_ptr().cast::<()>();
+                self.cell.store(cell, Ordering::Release);
+                cell
             }
             Err(err) => panic!("cannot call {}: {}", self.full_name(), err.message),
         }
     }
 }
 
-/// The shim every Rust-ABI reloadable function is registered as.
-type Shim<A, R> = unsafe extern "C" fn(*mut A, *mut MaybeUninit<R>, *const PanicSink) -> u32;
-
-/// Calls the reloadable function behind `stub`, whose address is
-/// `target`, with `args`; a panic in it becomes a panic here, naming the
-/// function.
+/// Runs `body` for a shim: returns its result, or reports the panic into
+/// the caller's `panicked` and returns nothing.
 ///
 /// # Safety
-/// `target` is the stub of a function registered by [`serve`]-based shims
-/// for exactly these `A` and `R` (the generated code guarantees this, and
-/// the runtime checks the signature fingerprint).
-pub unsafe fn call<A, R>(stub: &Stub, target: *const (), args: A) -> R {
-    // SAFETY: the stub jumps to a `Shim<A, R>`, as the caller guarantees;
-    // fn pointers and data pointers have one size on supported targets.
-    let shim = unsafe { std::mem::transmute::<*const (), Shim<A, R>>(target) };
-    let mut args = ManuallyDrop::new(args);
-    let mut result = MaybeUninit::<R>::uninit();
-    let (mut text, mut qualified) = (String::new(), false);
-    let sink = PanicSink {
-        text: &mut text,
-        qualified: &mut qualified,
-        receive,
-    };
-    // SAFETY: the shim takes ownership of `args` (read once, never dropped
-    // here) and writes `result` when it returns 0.
-    match unsafe { shim(&mut *args, &mut result, &sink) } {
-        // SAFETY: 0 means the shim wrote the result.
-        0 => unsafe { result.assume_init() },
-        _ => reraise(stub, text, qualified),
-    }
-}
-
-#[cold]
-fn reraise(stub: &Stub, text: String, qualified: bool) -> ! {
-    let message = if qualified {
-        text
-    } else {
-        format!("{} panicked: {text}", stub.full_name())
-    };
-    let payload = Box::new(message);
-    RERAISED.set(&*payload as *const String as usize);
-    resume_unwind(payload)
-}
-
-/// Runs `body` on the arguments behind `args`, for a shim: writes the
-/// result and returns 0, or reports the panic to `sink` and returns 1.
-///
-/// # Safety
-/// `args` points to an initialized `A` that this call takes ownership of;
-/// `result` is writable; `sink` is the caller's live sink.
-pub unsafe fn serve<A, R>(
-    args: *mut A,
-    result: *mut MaybeUninit<R>,
-    sink: *const PanicSink,
-    body: impl FnOnce(A) -> R,
-) -> u32 {
-    // SAFETY: as the function's contract says.
-    let args = unsafe { args.read() };
-    match catch_unwind(AssertUnwindSafe(move || body(args))) {
-        Ok(value) => {
-            // SAFETY: `result` is writable.
-            unsafe { (*result).write(value) };
-            0
-        }
+/// `panicked` is the caller's live [`Panicked`], not raised yet.
+#[inline]
+pub unsafe fn serve<R>(panicked: *mut Panicked, body: impl FnOnce() -> R) -> MaybeUninit<R> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => MaybeUninit::new(value),
         Err(payload) => {
-            let qualified = payload
-                .downcast_ref::<String>()
-                .is_some_and(|text| text as *const String as usize == RERAISED.get());
-            let text = payload_text(&*payload);
-            forget_payload(payload);
-            // SAFETY: `sink` is the caller's live sink, whose `receive`
-            // copies the text before returning.
-            unsafe { ((*sink).receive)(sink, text.as_ptr(), text.len(), qualified) };
-            1
+            report(panicked, payload);
+            MaybeUninit::uninit()
         }
     }
+}
+
+/// Hands a caught panic's text to the caller's `receive`.
+#[cold]
+#[inline(never)]
+fn report(panicked: *mut Panicked, payload: Box<dyn Any + Send>) {
+    let qualified = payload
+        .downcast_ref::<String>()
+        .is_some_and(|text| text as *const String as usize == RERAISED.get());
+    let text = payload_text(&*payload);
+    forget_payload(payload);
+    // SAFETY: `panicked` is the caller's live report (see `serve`), whose
+    // `receive` copies the text before returning.
+    unsafe { ((*panicked).receive)(panicked, text.as_ptr(), text.len(), qualified) };
 }
 
 /// Runs the body of a C-ABI reloadable function, which cannot report a

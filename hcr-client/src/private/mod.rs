@@ -5,9 +5,11 @@
 mod call;
 #[cfg(not(feature = "static"))]
 mod module;
+#[cfg(not(feature = "static"))]
+mod word;
 
 #[cfg(not(feature = "static"))]
-pub use call::{PanicSink, Stub, abort_on_panic, call, serve};
+pub use call::{Panicked, Stub, abort_on_panic, serve};
 pub use linkme;
 #[cfg(not(feature = "static"))]
 pub(crate) use module::toolchain;
@@ -57,17 +59,27 @@ pub struct Signature {
     pub layout: &'static [(usize, usize)],
 }
 
+/// The version of the way callers and shims pass arguments, results and
+/// panics (see `call`): a caller and a callee built by different versions
+/// of this crate render different signatures, so the runtime refuses the
+/// call instead of letting them disagree.
+pub const CALL_CONVENTION: u32 = 2;
+
 impl Signature {
     /// The text the runtime compares: caller and callee render the same
     /// text exactly when they were built from the same declaration with
-    /// the same type layouts.
+    /// the same type layouts, for the same calling convention.
     pub fn render(&self) -> std::ffi::CString {
         let layout: Vec<String> = self
             .layout
             .iter()
             .map(|(size, align)| format!("{size}/{align}"))
             .collect();
-        let text = format!("{} [layout {}]", self.text, layout.join(" "));
+        let text = format!(
+            "{} [layout {}] [call {CALL_CONVENTION}]",
+            self.text,
+            layout.join(" ")
+        );
         std::ffi::CString::new(text.replace('\0', " ")).unwrap_or_default()
     }
 }
@@ -116,7 +128,10 @@ mod tests {
         };
         assert_eq!(
             signature.render().to_str().unwrap(),
-            format!("fn(u8) -> u64 [layout 1/1 8/{}]", align_of::<u64>())
+            format!(
+                "fn(u8) -> u64 [layout 1/1 8/{}] [call {CALL_CONVENTION}]",
+                align_of::<u64>()
+            )
         );
     }
 }
