@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use criterion::Criterion;
 
+#[allow(dead_code, reason = "used by the stub benches only")]
+pub mod stub_subjects;
+
 /// Criterion as configured from the command line, shortened when
 /// `HCR_BENCH_QUICK` is set (CI proves the benches run; the numbers of a
 /// quick run are not worth publishing).

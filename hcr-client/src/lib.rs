@@ -5,9 +5,13 @@
 //! A program is a small **host** (a binary) and **module** crates. In a hot
 //! build each module crate is also built as a shared library
 //! (`lib<crate>.so`); the host loads `libhcr_runtime.so`, which loads the
-//! modules, and reloads a module when its library changes. Every call to a
-//! reloadable function goes through a stub in the runtime's jump table, so
-//! function pointers taken before a reload run the new code after it.
+//! modules, and reloads a module when its library changes. Every
+//! reloadable function has a stub in the runtime's jump table, and a
+//! function pointer to it is the stub, so pointers taken before a reload
+//! run the new code after it. A typed call reads the word the stub jumps
+//! through and calls the current code directly: it costs what a call
+//! through a `dlsym`'d pointer costs, in release and, because the calling
+//! code is always inlined, at opt-level 0 too.
 //!
 //! # A module
 //! A module crate depends on `hcr-client` (under that name) and on the
@@ -152,14 +156,20 @@ mod host;
 pub mod lifecycle;
 pub mod runtime;
 
-/// Makes a function reloadable: every call, from any crate, goes through
-/// its stub to the newest code.
+/// Makes a function reloadable: every call, from any crate, reaches the
+/// newest code through its stub's cell, and a pointer to it is the stub.
 ///
 /// Works on free functions with the Rust ABI (any Rust types as parameters
 /// and result) and on `extern "C"` functions (callable from C modules with
 /// `hcr_get_proc("<crate>", "<name>")`). The function is registered under
 /// its path inside the crate (`step`, or `geometry::area` in module
 /// `geometry`).
+///
+/// What other crates compile in its place is a small wrapper (two loads,
+/// a test and the call), marked `#[inline(always)]` unless you give the
+/// function an `#[inline]` attribute of your own. A panic in a Rust-ABI
+/// function reaches the caller as a panic that names the function; an
+/// `extern "C"` one cannot unwind into its caller and aborts, saying so.
 ///
 /// ```no_run
 /// #[hcr_client::reloadable]

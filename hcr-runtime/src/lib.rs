@@ -81,9 +81,26 @@
 //!   block's layout before reading it.
 //! * Globals of module `hcr` are hcr-client's own (the host's `tracing`
 //!   and `log` forwarders).
+//! * The jump table is reserved when the first proc is registered or looked
+//!   up, or at the start of `hcr_init`, before any module is mapped. Both
+//!   views are reserved as one range where the kernel chooses; a probe
+//!   mapping tells on which side the kernel maps next, and the executable
+//!   view takes that half, handing slots out from that edge (see
+//!   `jump_table::placement`). So modules loaded afterwards lie a few MiB
+//!   from their slots, within reach of the near forms.
+//!   `$HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS` asks for a fixed address
+//!   instead (slots from its bottom, as Nim's); when it is taken the
+//!   table is placed near, a warning says why, and the start goes on. A
+//!   malformed value fails the reservation, naming the variable.
 //! * The near stub form is used only after `hcr_set_stub_form(1)`, which is
 //!   the host's promise that no other thread calls through a stub while the
-//!   runtime writes one; out of reach, a slot keeps the data form.
+//!   runtime writes one; out of reach, a slot keeps the data form. It stays
+//!   opt-in although it is faster on some machines (docs/performance.md):
+//!   re-pointing it rewrites an instruction other threads may be running.
+//! * `hcr_stub_cell` hands out the address of a stub's target word, which
+//!   always holds the current target, so that typed callers (hcr-client)
+//!   call the code directly; the stub stays the one pointer to hand to
+//!   code that keeps function pointers.
 //! * The crash guard (`hcr_guarded_call`) is opt-in per call and catches
 //!   only synchronous faults whose instruction lies in a loaded module
 //!   version's code, on the calling thread, during the call; everything
