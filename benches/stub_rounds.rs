@@ -62,7 +62,11 @@ fn main() {
 /// One process: prints `distance\t<sentence>` lines, then one
 /// `time\t<column>\t<kind>\t<ns>` line per column and kind.
 fn child() {
-    let (rounds, calls) = if quick() { (3, 1_000_000) } else { (ROUNDS, CALLS) };
+    let (rounds, calls) = if quick() {
+        (3, 1_000_000)
+    } else {
+        (ROUNDS, CALLS)
+    };
     let subjects = Subjects::set_up();
     for line in &subjects.distances {
         println!("distance\t{line}");

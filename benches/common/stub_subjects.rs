@@ -128,7 +128,9 @@ fn rust_pointer_loop(f: Add, calls: u64) -> u64 {
     let mut sum = 0u64;
     for i in 0..calls {
         // SAFETY: an empty statement that only claims to change a register.
-        unsafe { std::arch::asm!("/* {0} */", inout(reg) word, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            std::arch::asm!("/* {0} */", inout(reg) word, options(nomem, nostack, preserves_flags))
+        };
         // SAFETY: `word` still holds `f`.
         let f: Add = unsafe { std::mem::transmute::<usize, Add>(word) };
         sum = sum.wrapping_add(f(i, 1));
