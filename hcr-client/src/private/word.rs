@@ -12,60 +12,71 @@
 //! depends on an earlier load is ordered after it, which is all a caller
 //! needs: the word holds an address, and what it reaches was written
 //! before the runtime stored the address with release ordering (the stub
-//! itself makes the same single load).
+//! itself makes the same single load). Elsewhere it is std's atomic load.
 
-#[cfg(target_arch = "aarch64")]
-mod aarch64;
-#[cfg(target_arch = "arm")]
-mod arm;
-#[cfg(target_arch = "x86")]
-mod x86;
+/// The instruction that loads the word at `{word}` into `{value}`.
 #[cfg(target_arch = "x86_64")]
-mod x86_64;
-
-#[cfg(target_arch = "aarch64")]
-use aarch64 as imp;
-#[cfg(target_arch = "arm")]
-use arm as imp;
+macro_rules! load_instruction {
+    () => {
+        "mov {value}, qword ptr [{word}]"
+    };
+}
 #[cfg(target_arch = "x86")]
-use x86 as imp;
-#[cfg(target_arch = "x86_64")]
-use x86_64 as imp;
+macro_rules! load_instruction {
+    () => {
+        "mov {value}, dword ptr [{word}]"
+    };
+}
+#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+macro_rules! load_instruction {
+    () => {
+        "ldr {value}, [{word}]"
+    };
+}
 
-/// The word at `word`, read with one atomic (relaxed) load.
+/// The word at `word`, read with one atomic load (relaxed, ordered after
+/// the load that produced `word`).
 ///
 /// # Safety
 /// `word` is aligned, points to a live pointer-sized word, and every
 /// concurrent write of it is atomic.
-#[cfg(any(
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "x86",
-    target_arch = "x86_64"
-))]
 #[inline(always)]
 pub(crate) unsafe fn load(word: *const *const ()) -> *const () {
-    // SAFETY: forwarded from the caller.
-    unsafe { imp::load(word) }
-}
-
-/// The word at `word`, read with one atomic (acquire) load: elsewhere, an
-/// ordinary atomic load.
-///
-/// # Safety
-/// As above.
-#[cfg(not(any(
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "x86",
-    target_arch = "x86_64"
-)))]
-#[inline(always)]
-pub(crate) unsafe fn load(word: *const *const ()) -> *const () {
-    // SAFETY: forwarded from the caller; an AtomicPtr has the layout of a
-    // pointer.
-    unsafe { std::sync::atomic::AtomicPtr::from_ptr(word.cast_mut().cast::<*mut ()>()) }
-        .load(std::sync::atomic::Ordering::Acquire)
+    #[cfg(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ))]
+    {
+        let value: *const ();
+        // SAFETY: the caller passes an aligned, live word; reading it is
+        // all the instruction does (no stack, no flags, no write).
+        unsafe {
+            std::arch::asm!(
+                load_instruction!(),
+                word = in(reg) word,
+                value = lateout(reg) value,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        value
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    )))]
+    {
+        // SAFETY: forwarded from the caller; an AtomicPtr has the layout
+        // of a pointer.
+        let atomic =
+            unsafe { std::sync::atomic::AtomicPtr::from_ptr(word.cast_mut().cast::<*mut ()>()) };
+        atomic
+            .load(std::sync::atomic::Ordering::Acquire)
+            .cast_const()
+    }
 }
 
 #[cfg(test)]
