@@ -24,7 +24,7 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::Instant;
 
-use common::stub_subjects::{Call, Subjects, c_library};
+use common::stub_subjects::{Call, Case, Subjects, c_library, distance};
 
 /// Processes started, each with its own layout.
 const PROCESSES: usize = 10;
@@ -59,7 +59,7 @@ fn main() {
     }
 }
 
-/// One process: prints `distance\t<sentence>` lines, then one
+/// One process: prints a `jump\t<kind>\t<bytes>` line per stub, then one
 /// `time\t<column>\t<kind>\t<ns>` line per column and kind.
 fn child() {
     let (rounds, calls) = if quick() {
@@ -68,8 +68,13 @@ fn child() {
         (ROUNDS, CALLS)
     };
     let subjects = Subjects::set_up();
-    for line in &subjects.distances {
-        println!("distance\t{line}");
+    if let Some(note) = &subjects.note {
+        eprintln!("note: {note}");
+    }
+    for case in subjects.cases {
+        if let Some(bytes) = case.jump {
+            println!("jump\t{}\t{bytes}", case.name);
+        }
     }
     let host = subjects.c;
     for (column, second_thread) in COLUMNS {
@@ -83,14 +88,14 @@ fn child() {
         };
         let mut times = vec![Vec::new(); subjects.cases.len()];
         for _ in 0..rounds {
-            for (times, (_, call)) in times.iter_mut().zip(subjects.cases) {
+            for (times, Case { call, .. }) in times.iter_mut().zip(subjects.cases) {
                 let _busy = second_thread.then(|| common::Busy::calling(move || run(call, 1_000)));
                 let start = Instant::now();
                 black_box(run(call, calls));
                 times.push(start.elapsed().as_secs_f64() * 1e9 / calls as f64);
             }
         }
-        for (times, (name, _)) in times.iter_mut().zip(subjects.cases) {
+        for (times, Case { name, .. }) in times.iter_mut().zip(subjects.cases) {
             println!("time\t{column}\t{name}\t{}", median(times));
         }
     }
@@ -109,7 +114,8 @@ fn parent() {
     let exe = std::env::current_exe().expect("this bench's path");
     // (column, kind) -> time per process, in ns.
     let mut times: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    let mut distances: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // kind -> how far its stub jumps, per process.
+    let mut jumps: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut kinds: Vec<String> = Vec::new();
     for process in 1..=processes {
         eprintln!("stub_rounds: process {process} of {processes}");
@@ -127,10 +133,9 @@ fn parent() {
         );
         for line in text.lines() {
             match line.split('\t').collect::<Vec<_>>()[..] {
-                ["distance", sentence] => {
-                    let (what, how_far) = sentence.split_once(": ").unwrap_or((sentence, ""));
-                    let seen = distances.entry(what.to_owned()).or_default();
-                    seen.push(how_far.to_owned());
+                ["jump", kind, bytes] => {
+                    let bytes = bytes.parse().expect("a distance");
+                    jumps.entry(kind.to_owned()).or_default().push(bytes);
                 }
                 ["time", column, kind, ns] => {
                     if !kinds.iter().any(|known| known == kind) {
@@ -146,15 +151,10 @@ fn parent() {
             }
         }
     }
-    for (what, seen) in &mut distances {
-        seen.sort();
-        seen.dedup();
-        println!("{what}: {}", seen.join(", "));
-    }
     let base = &kinds[0];
     println!(
-        "\n{processes} processes, median ratio to `{base}` (lowest-highest); the base row \
-         gives its median time\n"
+        "{processes} processes, median ratio to `{base}` (lowest-highest); the base row \
+         gives its median time; a stub's row how far its jump goes\n"
     );
     let header: Vec<&str> = COLUMNS.iter().map(|(column, _)| *column).collect();
     println!("| call | {} |", header.join(" | "));
@@ -180,7 +180,19 @@ fn parent() {
                 )
             })
             .collect();
-        println!("| {kind} | {} |", cells.join(" | "));
+        let label = match jumps.get_mut(kind) {
+            Some(bytes) => {
+                bytes.sort();
+                let (nearest, farthest) = (distance(bytes[0]), distance(bytes[bytes.len() - 1]));
+                if nearest == farthest {
+                    format!("{kind}, {nearest}")
+                } else {
+                    format!("{kind}, {nearest} to {farthest}")
+                }
+            }
+            None => kind.clone(),
+        };
+        println!("| {label} | {} |", cells.join(" | "));
     }
 }
 

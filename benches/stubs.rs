@@ -13,7 +13,7 @@
 //! - near: a table placed as the runtime places it by default, beside
 //!   where the library then landed.
 //!
-//! Before the figures the bench prints how far each stub is from `add`.
+//! Before the figures the bench prints how far each stub's jump goes.
 //! The C host side is `c/calls.c`, compiled at `-O2`: loops that call
 //! through a pointer, or read a stub's cell (`hcr_stub_cell`) per call.
 //! Figures of about 1.5 ns depend on where the code happens to lie (see
@@ -27,7 +27,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::stub_subjects::{Call, Subjects};
+use common::stub_subjects::{Call, Subjects, distance};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[inline(never)]
@@ -37,8 +37,13 @@ extern "C" fn rust_add(a: u64, b: u64) -> u64 {
 
 fn calls(c: &mut Criterion) {
     let subjects = Subjects::set_up();
-    for line in &subjects.distances {
-        println!("{line}");
+    if let Some(note) = &subjects.note {
+        println!("note: {note}");
+    }
+    for case in subjects.cases {
+        if let Some(bytes) = case.jump {
+            println!("{}: the stub is {} from add", case.name, distance(bytes));
+        }
     }
     for second_thread in [false, true] {
         let threads = if second_thread { ", 2 threads" } else { "" };
@@ -49,9 +54,10 @@ fn calls(c: &mut Criterion) {
             b.iter(|| rust_add(black_box(1), black_box(2)))
         });
         drop(busy);
-        for (name, call) in subjects.cases {
+        for case in subjects.cases {
+            let call = case.call;
             let _busy = second_thread.then(|| common::Busy::calling(move || call.in_rust()));
-            group.bench_function(name, |b| b.iter(|| call.in_rust()));
+            group.bench_function(case.name, |b| b.iter(|| call.in_rust()));
         }
         group.finish();
     }
@@ -60,9 +66,10 @@ fn calls(c: &mut Criterion) {
     for second_thread in [false, true] {
         let threads = if second_thread { ", 2 threads" } else { "" };
         let mut group = c.benchmark_group(format!("add(a, b) from C{threads}"));
-        for (name, call) in subjects.cases {
+        for case in subjects.cases {
+            let call = case.call;
             let _busy = second_thread.then(|| common::Busy::calling(move || call.in_c(host, 1)));
-            group.bench_function(name, |b| {
+            group.bench_function(case.name, |b| {
                 b.iter_custom(|calls| {
                     let start = Instant::now();
                     black_box(call.in_c(host, calls));

@@ -150,15 +150,26 @@ fn rust_cell_loop(cell: &AtomicPtr<()>, calls: u64) -> u64 {
     sum
 }
 
+/// One way of calling `add`.
+#[derive(Clone, Copy)]
+pub struct Case {
+    /// What the bench calls it.
+    pub name: &'static str,
+    /// How it calls.
+    pub call: Call,
+    /// For a stub, how many bytes its jump spans to reach `add`.
+    pub jump: Option<usize>,
+}
+
 /// Everything the stub benches call, set up in the order the runtime
 /// works in.
 pub struct Subjects {
-    /// `add`, and the ways of calling it, named.
-    pub cases: [(&'static str, Call); 5],
+    /// The ways of calling `add`, the `dlsym` pointer first.
+    pub cases: [Case; 5],
     /// The C host.
     pub c: CHost,
-    /// Sentences saying how far each table's stub is from `add`.
-    pub distances: Vec<String>,
+    /// Why the far table is not at `0x10000000`, if it is not.
+    pub note: Option<String>,
 }
 
 impl Subjects {
@@ -173,25 +184,18 @@ impl Subjects {
         // SAFETY: `add` has this signature in c/add.c; the library stays open.
         let add: Add = *unsafe { add_library.get::<Add>(b"add\0") }.expect("dlsym");
         let far = table(Placement::Fixed(NIM_ADDRESS));
-        let mut distances = Vec::new();
-        if *far.placed() != Placed::Fixed {
-            distances.push(format!("note: {}", far.describe_placement()));
-        }
+        let note = (*far.placed() != Placed::Fixed).then(|| far.describe_placement());
         let (far_data, _) = stub(far, add, StubForm::Data);
         let (near_data, cell) = stub(near, add, StubForm::Data);
         let (near_form, _) = stub(near, add, StubForm::Near);
-        let (add_at, near_at) = (add as usize, near_form as usize);
+        let add_at = add as usize;
+        let jump = |stub: Add| Some((stub as usize).abs_diff(add_at));
         assert!(
-            hcr_runtime::arch::host::near_jump_area(near_at as u64, add_at as u64).is_ok(),
+            hcr_runtime::arch::host::near_jump_area(near_form as usize as u64, add_at as u64)
+                .is_ok(),
             "add ({}) is out of the near form's reach of the default table",
-            distance(near_at, add_at)
+            distance(jump(near_form).unwrap_or(0))
         );
-        for (what, at) in [("far table", far_data), ("near table", near_data)] {
-            distances.push(format!(
-                "{what}'s stub to add: {}",
-                distance(at as usize, add_at)
-            ));
-        }
         let calls = open(&c_library("calls.c"));
         // SAFETY: both functions have these signatures in c/calls.c (a cell
         // is read there as `add_fn const *`, which an AtomicPtr is laid out
@@ -202,23 +206,36 @@ impl Subjects {
                 cell: *calls.get(b"hcr_bench_call_cell\0").expect("dlsym"),
             }
         };
+        let case = |name, call, jump| Case { name, call, jump };
         Subjects {
             cases: [
-                ("dylib function pointer (dlsym)", Call::Pointer(add)),
-                ("hcr stub, data form, table far", Call::Pointer(far_data)),
-                ("hcr stub, data form, table near", Call::Pointer(near_data)),
-                ("hcr stub, near form, table near", Call::Pointer(near_form)),
-                ("hcr stub's cell, read per call", Call::Cell(cell)),
+                case("dylib function pointer (dlsym)", Call::Pointer(add), None),
+                case(
+                    "hcr stub, data form, table far",
+                    Call::Pointer(far_data),
+                    jump(far_data),
+                ),
+                case(
+                    "hcr stub, data form, table near",
+                    Call::Pointer(near_data),
+                    jump(near_data),
+                ),
+                case(
+                    "hcr stub, near form, table near",
+                    Call::Pointer(near_form),
+                    jump(near_form),
+                ),
+                case("hcr stub's cell, read per call", Call::Cell(cell), None),
             ],
             c,
-            distances,
+            note,
         }
     }
 }
 
-/// How far apart two addresses are, as a power of two and in bytes.
-pub fn distance(from: usize, to: usize) -> String {
-    let bytes = from.abs_diff(to).max(1);
+/// A distance in bytes, as a power of two and in the largest whole unit.
+pub fn distance(bytes: usize) -> String {
+    let bytes = bytes.max(1);
     let (value, unit) = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)]
         .into_iter()
         .find(|(_, shift)| bytes >> shift > 0)
