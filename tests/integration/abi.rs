@@ -91,3 +91,52 @@ scenario! {
         assert!(err.message.contains("`lots`"), "{}", err.message);
     }
 }
+
+/// Calls what `cell` holds now, as `int (*)(void)`.
+fn call_through(cell: std::ptr::NonNull<*const std::ffi::c_void>) -> std::ffi::c_int {
+    // SAFETY: the cell belongs to a stub of an `int f(void)` fixture proc
+    // and lies in the jump table, which stays mapped; the runtime stores it
+    // atomically, and this test makes no reload while it reads.
+    let target = unsafe { cell.as_ptr().read_volatile() };
+    // SAFETY: a cell holds the proc's code or a veneer with its signature.
+    let f: extern "C" fn() -> std::ffi::c_int = unsafe { std::mem::transmute(target) };
+    f()
+}
+
+scenario! {
+    fn a_stub_cell_holds_the_current_code_and_only_stubs_have_one(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let stub = host.rt.get_proc("spin", "value").unwrap();
+        let cell = host.rt.stub_cell(stub).unwrap();
+        assert_eq!(call_through(cell), 1);
+        host.install("spin", "spin-2");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(call_through(cell), 2, "the same cell holds the new code");
+        assert_eq!(host.rt.stub_cell(stub).unwrap(), cell);
+
+        let inside = std::ptr::NonNull::new(stub.as_ptr().wrapping_byte_add(8)).unwrap();
+        let err = host.rt.stub_cell(inside).unwrap_err();
+        assert!(err.message.contains("is not a stub of this runtime"), "{}", err.message);
+        let elsewhere = std::ptr::NonNull::from(&host.modules).cast();
+        assert!(host.rt.stub_cell(elsewhere).is_err());
+    }
+}
+
+scenario! {
+    abort("`state::bump`")
+    fn calling_a_removed_proc_through_its_cell_aborts_naming_it(host) {
+        host.install("state", "state-1");
+        host.init(&["state"]);
+        let cell = host.rt.stub_cell(host.rt.get_proc("state", "bump").unwrap()).unwrap();
+        host.install("state", "state-2");
+        host.rt.perform_code_reload().unwrap();
+        // SAFETY: the cell is `state::bump`'s (`long long f(void)`), in the
+        // table, which stays mapped.
+        let target = unsafe { cell.as_ptr().read_volatile() };
+        // SAFETY: the cell now holds the slot's bad-call veneer.
+        let bump: extern "C" fn() -> i64 = unsafe { std::mem::transmute(target) };
+        bump();
+        unreachable!("the call above aborts");
+    }
+}
