@@ -30,6 +30,13 @@ fn assert_within_reach(host: &hcr_tests::Host, module: &str, name: &str) {
         "{module}::{name}: stub {stub:#x}, code {target:#x}, {} KiB apart",
         distance >> 10
     );
+    if hcr_tests::under_asan() {
+        // AddressSanitizer's allocator reserves terabytes right below the
+        // libraries, leaving no free range near them: the table goes below
+        // that, and only the data form (any distance) is in use.
+        println!("under AddressSanitizer: the distance is not checked");
+        return;
+    }
     assert!(
         (distance as u64) < host::NEAR_REACH,
         "{module}::{name}: the stub is {distance:#x} bytes from its code, beyond the near \
