@@ -2,38 +2,45 @@
 //! loader reads through it must lie in the loaded segments, with the
 //! access the loader needs there.
 
+use object::elf::{self, DynamicTag};
+use object::read::elf::Dyn as _;
+use object::{Endianness, ReadRef as _};
+
 use super::segments::{Segment, file_offset, holder, loaded_with};
-use super::{ElfError, PF_R, PF_W, PF_X, Reader};
+use super::{Elf, ElfError, PF_R, PF_W, PF_X, WORD, word_at};
+
+/// One dynamic entry of the file's class.
+type DynEntry = <Elf as object::read::elf::FileHeader>::Dyn;
 
 // Dynamic tags whose value is an address the loader reads or runs, with
 // the access the segment there must give; and those paired with the size
 // of what they point to.
-const DT_NULL: u64 = 0;
-const POINTERS: [(u64, u32); 9] = [
-    (4, PF_R),           // DT_HASH
-    (6, PF_R),           // DT_SYMTAB
-    (12, PF_X),          // DT_INIT
-    (13, PF_X),          // DT_FINI
-    (0x6fff_fef5, PF_R), // DT_GNU_HASH
-    (0x6fff_fff0, PF_R), // DT_VERSYM
-    (0x6fff_fffc, PF_R), // DT_VERDEF
-    (0x6fff_fffe, PF_R), // DT_VERNEED
-    (3, PF_R),           // DT_PLTGOT
+const POINTERS: [(DynamicTag, u32); 9] = [
+    (elf::DT_HASH, PF_R),
+    (elf::DT_SYMTAB, PF_R),
+    (elf::DT_INIT, PF_X),
+    (elf::DT_FINI, PF_X),
+    (elf::DT_GNU_HASH, PF_R),
+    (elf::DT_VERSYM, PF_R),
+    (elf::DT_VERDEF, PF_R),
+    (elf::DT_VERNEED, PF_R),
+    (elf::DT_PLTGOT, PF_R),
 ];
 /// (address tag, size tag).
-const TABLES: [(u64, u64); 6] = [
-    (5, 10),  // DT_STRTAB, DT_STRSZ
-    (7, 8),   // DT_RELA, DT_RELASZ
-    (17, 18), // DT_REL, DT_RELSZ
-    (23, 2),  // DT_JMPREL, DT_PLTRELSZ
-    (25, 27), // DT_INIT_ARRAY, DT_INIT_ARRAYSZ
-    (26, 28), // DT_FINI_ARRAY, DT_FINI_ARRAYSZ
+const TABLES: [(DynamicTag, DynamicTag); 6] = [
+    (elf::DT_STRTAB, elf::DT_STRSZ),
+    (elf::DT_RELA, elf::DT_RELASZ),
+    (elf::DT_REL, elf::DT_RELSZ),
+    (elf::DT_JMPREL, elf::DT_PLTRELSZ),
+    (elf::DT_INIT_ARRAY, elf::DT_INIT_ARRAYSZ),
+    (elf::DT_FINI_ARRAY, elf::DT_FINI_ARRAYSZ),
 ];
 
 /// The dynamic section must be loaded from where the file has it, end
 /// with `DT_NULL`, and point only into the loadable segments.
 pub(super) fn check_dynamic(
-    r: &Reader<'_>,
+    bytes: &[u8],
+    endian: Endianness,
     loads: &[Segment],
     dynamic: &Segment,
 ) -> Result<(), ElfError> {
@@ -49,23 +56,19 @@ pub(super) fn check_dynamic(
     {
         return bad("the dynamic section is not loaded from where the file holds it".into());
     }
-    let word = if r.wide { 8 } else { 4 };
-    let mut entries = Vec::new();
-    let mut at = dynamic.offset;
-    loop {
-        if at + 2 * word > dynamic.offset + dynamic.filesz {
-            return bad("the dynamic section does not end with DT_NULL".into());
-        }
-        let malformed = || ElfError::Malformed("dynamic entry out of range".into());
-        let tag = r.word(at).ok_or_else(malformed)?;
-        let value = r.word(at + word).ok_or_else(malformed)?;
-        if tag == DT_NULL {
-            break;
-        }
-        entries.push((tag, value));
-        at += 2 * word;
+    let count = dynamic.filesz / size_of::<DynEntry>() as u64;
+    let table: &[DynEntry] = bytes
+        .read_slice_at(dynamic.offset, count as usize)
+        .map_err(|()| ElfError::Malformed("dynamic entry out of range".into()))?;
+    let entries: Vec<(DynamicTag, u64)> = table
+        .iter()
+        .map(|entry| (entry.d_tag(endian), entry.d_val(endian).into()))
+        .take_while(|(tag, _)| *tag != elf::DT_NULL)
+        .collect();
+    if entries.len() == table.len() {
+        return bad("the dynamic section does not end with DT_NULL".into());
     }
-    let value_of = |wanted: u64| entries.iter().find(|(tag, _)| *tag == wanted).map(|e| e.1);
+    let value_of = |wanted: DynamicTag| entries.iter().find(|(tag, _)| *tag == wanted).map(|e| e.1);
     for (tag, value) in &entries {
         let Some(&(_, access)) = POINTERS.iter().find(|(pointer, _)| pointer == tag) else {
             continue;
@@ -75,8 +78,9 @@ pub(super) fn check_dynamic(
         if !holder(loads, *value, 1).is_some_and(|load| load.flags & access != 0 && from_file(load))
         {
             return bad(format!(
-                "dynamic entry {tag:#x} points outside the loadable segments, or where they \
-                 cannot be read or run"
+                "dynamic entry {:#x} points outside the loadable segments, or where they \
+                 cannot be read or run",
+                tag.0
             ));
         }
     }
@@ -87,11 +91,12 @@ pub(super) fn check_dynamic(
         let size = value_of(size_tag).unwrap_or(0);
         if !loaded_with(loads, address, size, PF_R) {
             return bad(format!(
-                "dynamic entry {address_tag:#x} ({size} bytes) lies outside the loadable segments"
+                "dynamic entry {:#x} ({size} bytes) lies outside the loadable segments",
+                address_tag.0
             ));
         }
     }
-    check_relocations(r, loads, &value_of)
+    check_relocations(bytes, loads, &value_of)
 }
 
 /// Every place a relocation writes must be in a writable segment (unless
@@ -99,30 +104,30 @@ pub(super) fn check_dynamic(
 /// writable for the time): a damaged flag would otherwise have the loader
 /// write to read-only memory.
 pub(super) fn check_relocations(
-    r: &Reader<'_>,
+    bytes: &[u8],
     loads: &[Segment],
-    value_of: &dyn Fn(u64) -> Option<u64>,
+    value_of: &dyn Fn(DynamicTag) -> Option<u64>,
 ) -> Result<(), ElfError> {
-    const DT_PLTREL: u64 = 20;
-    const DT_TEXTREL: u64 = 22;
-    const DT_FLAGS: u64 = 30;
-    const DF_TEXTREL: u64 = 4;
-    const DT_RELR: u64 = 36;
-    const DT_RELRSZ: u64 = 35;
-    const RELA: u64 = 7;
-    const REL: u64 = 17;
-    if value_of(DT_TEXTREL).is_some() || value_of(DT_FLAGS).is_some_and(|f| f & DF_TEXTREL != 0) {
+    let text_relocations = value_of(elf::DT_TEXTREL).is_some()
+        || value_of(elf::DT_FLAGS).is_some_and(|flags| flags & u64::from(elf::DF_TEXTREL.0) != 0);
+    if text_relocations {
         return Ok(());
     }
-    let word = if r.wide { 8 } else { 4 };
-    let entry_size = |kind: u64| if kind == RELA { 3 * word } else { 2 * word };
-    let plt_kind = value_of(DT_PLTREL).unwrap_or(if r.wide { RELA } else { REL });
+    let entry_size = |kind: DynamicTag| {
+        if kind == elf::DT_RELA {
+            size_of::<<Elf as object::read::elf::FileHeader>::Rela>() as u64
+        } else {
+            size_of::<<Elf as object::read::elf::FileHeader>::Rel>() as u64
+        }
+    };
+    let default_plt = if WORD == 8 { elf::DT_RELA } else { elf::DT_REL };
+    let plt_kind = value_of(elf::DT_PLTREL).map_or(default_plt, |kind| DynamicTag(kind as i64));
     // (table, size, bytes per entry; 0: RELR, whose odd entries are bitmaps)
     let tables = [
-        (RELA, 8, entry_size(RELA)),
-        (REL, 18, entry_size(REL)),
-        (23, 2, entry_size(plt_kind)),
-        (DT_RELR, DT_RELRSZ, 0),
+        (elf::DT_RELA, elf::DT_RELASZ, entry_size(elf::DT_RELA)),
+        (elf::DT_REL, elf::DT_RELSZ, entry_size(elf::DT_REL)),
+        (elf::DT_JMPREL, elf::DT_PLTRELSZ, entry_size(plt_kind)),
+        (elf::DT_RELR, elf::DT_RELRSZ, 0),
     ];
     for (table_tag, size_tag, entry) in tables {
         let (Some(address), Some(size)) = (value_of(table_tag), value_of(size_tag)) else {
@@ -130,18 +135,19 @@ pub(super) fn check_relocations(
         };
         let Some(start) = file_offset(loads, address, size) else {
             return Err(ElfError::Malformed(format!(
-                "relocation table {table_tag:#x} is not in the file's loaded bytes"
+                "relocation table {:#x} is not in the file's loaded bytes",
+                table_tag.0
             )));
         };
-        let step = if entry == 0 { word } else { entry };
+        let step = if entry == 0 { WORD } else { entry };
         let mut at = start;
         while at + step <= start + size {
-            let target = r.word(at).unwrap_or(1);
+            let target = word_at(bytes, at).unwrap_or(1);
             at += step;
             if entry == 0 && target & 1 == 1 {
                 continue; // a RELR bitmap: the words after the last address
             }
-            if !loaded_with(loads, target, word, PF_W) {
+            if !loaded_with(loads, target, WORD, PF_W) {
                 return Err(ElfError::Malformed(format!(
                     "a relocation writes to {target:#x}, which no writable segment holds"
                 )));

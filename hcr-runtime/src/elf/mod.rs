@@ -9,6 +9,13 @@
 //! past its end, whose segments, sections and dynamic entries do not agree,
 //! or that was built for another machine.
 
+// Header words are u64 in 64-bit files and u32 in 32-bit ones: the
+// conversions to u64 are only useless on 64-bit targets.
+#![allow(
+    clippy::useless_conversion,
+    reason = "needed where the file's words are 32-bit"
+)]
+
 /// Why a file is not a loadable shared library for this process.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -53,76 +60,63 @@ mod segments;
 #[cfg(test)]
 mod tests;
 
+use object::read::elf::FileHeader as _;
+use object::{Endianness, elf};
+
 use dynamic::check_dynamic;
 use segments::{Segment, check_loads, check_sections, holder};
 
-const PT_LOAD: u32 = 1;
-const PT_DYNAMIC: u32 = 2;
-const PT_NOTE: u32 = 4;
-const PT_PHDR: u32 = 6;
-const PT_TLS: u32 = 7;
-const PT_GNU_RELRO: u32 = 0x6474_e552;
-const PT_GNU_PROPERTY: u32 = 0x6474_e553;
+/// The header types of this process's class, read with either byte order
+/// (a file of the other order is refused before they are used).
+#[cfg(target_pointer_width = "64")]
+type Elf = elf::FileHeader64<Endianness>;
+#[cfg(target_pointer_width = "32")]
+type Elf = elf::FileHeader32<Endianness>;
 
-const ET_DYN: u16 = 3;
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
-const PF_R: u32 = 4;
+/// Bytes in an address-sized field of this process's class.
+const WORD: u64 = size_of::<usize>() as u64;
+
+const PF_X: u32 = elf::PF_X.0;
+const PF_W: u32 = elf::PF_W.0;
+const PF_R: u32 = elf::PF_R.0;
 
 #[cfg(target_arch = "x86_64")]
-const HOST_MACHINE: u16 = 62;
+const HOST_MACHINE: u16 = elf::EM_X86_64.0;
 #[cfg(target_arch = "x86")]
-const HOST_MACHINE: u16 = 3;
+const HOST_MACHINE: u16 = elf::EM_386.0;
 #[cfg(target_arch = "aarch64")]
-const HOST_MACHINE: u16 = 183;
+const HOST_MACHINE: u16 = elf::EM_AARCH64.0;
 #[cfg(target_arch = "arm")]
-const HOST_MACHINE: u16 = 40;
+const HOST_MACHINE: u16 = elf::EM_ARM.0;
 
 const HOST_CLASS: u8 = if cfg!(target_pointer_width = "64") {
-    2
+    elf::ELFCLASS64.0
 } else {
-    1
+    elf::ELFCLASS32.0
 };
-const HOST_DATA: u8 = if cfg!(target_endian = "little") { 1 } else { 2 };
+const HOST_DATA: u8 = if cfg!(target_endian = "little") {
+    elf::ELFDATA2LSB.0
+} else {
+    elf::ELFDATA2MSB.0
+};
 
-/// Little helper that reads header fields of either ELF class.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    wide: bool,
-}
-
-impl Reader<'_> {
-    fn uint(&self, offset: u64, size: usize) -> Option<u64> {
-        let start = usize::try_from(offset).ok()?;
-        let field = self.bytes.get(start..start.checked_add(size)?)?;
-        let mut buf = [0u8; 8];
-        if HOST_DATA == 1 {
-            buf[..size].copy_from_slice(field);
-            Some(u64::from_le_bytes(buf))
-        } else {
-            buf[8 - size..].copy_from_slice(field);
-            Some(u64::from_be_bytes(buf))
-        }
-    }
-    fn u16(&self, offset: u64) -> Option<u16> {
-        self.uint(offset, 2).map(|v| v as u16)
-    }
-    fn u32(&self, offset: u64) -> Option<u32> {
-        self.uint(offset, 4).map(|v| v as u32)
-    }
-    /// An address-sized field (`Elf32_Off`/`Elf64_Off` and friends).
-    fn word(&self, offset: u64) -> Option<u64> {
-        self.uint(offset, if self.wide { 8 } else { 4 })
-    }
+/// The pointer-sized word at `offset` of the file (the file's byte order
+/// and class are this process's: checked first).
+fn word_at(bytes: &[u8], offset: u64) -> Option<u64> {
+    let start = usize::try_from(offset).ok()?;
+    let field = bytes.get(start..start.checked_add(WORD as usize)?)?;
+    let mut word = [0u8; size_of::<usize>()];
+    word.copy_from_slice(field);
+    Some(usize::from_ne_bytes(word) as u64)
 }
 
 fn machine_name(machine: u16) -> String {
-    match machine {
-        3 => "x86".into(),
-        40 => "ARM".into(),
-        62 => "x86_64".into(),
-        183 => "AArch64".into(),
-        other => format!("ELF machine {other}"),
+    match elf::Machine(machine) {
+        elf::EM_386 => "x86".into(),
+        elf::EM_ARM => "ARM".into(),
+        elf::EM_X86_64 => "x86_64".into(),
+        elf::EM_AARCH64 => "AArch64".into(),
+        _ => format!("ELF machine {machine}"),
     }
 }
 
@@ -142,6 +136,48 @@ fn end_within(
     }
 }
 
+/// Checks that the identification bytes describe a file of this process's
+/// class, byte order, ELF version and machine, and a shared library.
+fn check_identity(bytes: &[u8]) -> Result<(), ElfError> {
+    if bytes.len() < 4 || bytes[..4] != elf::ELFMAG {
+        return Err(
+            if bytes.len() < 4 && elf::ELFMAG.starts_with(bytes) && !bytes.is_empty() {
+                ElfError::TooShort { len: bytes.len() }
+            } else {
+                ElfError::NotElf
+            },
+        );
+    }
+    if bytes.len() < size_of::<Elf>() {
+        return Err(ElfError::TooShort { len: bytes.len() });
+    }
+    let expected = machine_name(HOST_MACHINE);
+    if bytes[4] != HOST_CLASS || bytes[5] != HOST_DATA || bytes[6] != elf::EV_CURRENT.0 {
+        let bits = match elf::FileClass(bytes[4]) {
+            elf::ELFCLASS32 => "32-bit",
+            elf::ELFCLASS64 => "64-bit",
+            _ => "unknown class",
+        };
+        let order = match elf::DataEncoding(bytes[5]) {
+            elf::ELFDATA2LSB => "little-endian",
+            elf::ELFDATA2MSB => "big-endian",
+            _ => "unknown byte order",
+        };
+        return Err(ElfError::WrongTarget {
+            found: format!("{bits} {order} ELF version {}", bytes[6]),
+            expected: format!(
+                "{} {expected}",
+                if HOST_CLASS == elf::ELFCLASS64.0 {
+                    "64-bit"
+                } else {
+                    "32-bit"
+                }
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that `bytes` is a shared library this process can `dlopen`
 /// without the loader faulting: headers and segments within the file;
 /// loadable segments in address order, consistent with their alignment,
@@ -149,73 +185,41 @@ fn end_within(
 /// access it needs; notes and TLS inside them; a dynamic section loaded
 /// from where the file holds it, ending with `DT_NULL` and pointing only
 /// into the loadable segments. (A property test loads, in a child process,
-/// every truncated or header-damaged library this lets through.)
+/// every truncated or header-damaged library this lets through.) The
+/// headers are read with the `object` crate; the rules are the loader's.
 ///
 /// # Errors
 /// An [`ElfError`] naming the first problem found.
 pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
-    if bytes.len() < 4 || bytes[..4] != *b"\x7fELF" {
-        return Err(
-            if bytes.len() < 4 && b"\x7fELF".starts_with(bytes) && !bytes.is_empty() {
-                ElfError::TooShort { len: bytes.len() }
-            } else {
-                ElfError::NotElf
-            },
-        );
-    }
-    let class = bytes.get(4).copied();
-    let wide = class == Some(2);
-    let header_len = if wide { 64 } else { 52 };
-    if bytes.len() < header_len {
-        return Err(ElfError::TooShort { len: bytes.len() });
-    }
-    let expected = machine_name(HOST_MACHINE);
-    if bytes[4] != HOST_CLASS || bytes[5] != HOST_DATA || bytes[6] != 1 {
-        let bits = match bytes[4] {
-            1 => "32-bit",
-            2 => "64-bit",
-            _ => "unknown class",
-        };
-        let order = match bytes[5] {
-            1 => "little-endian",
-            2 => "big-endian",
-            _ => "unknown byte order",
-        };
-        return Err(ElfError::WrongTarget {
-            found: format!("{bits} {order} ELF version {}", bytes[6]),
-            expected: format!(
-                "{} {expected}",
-                if HOST_CLASS == 2 { "64-bit" } else { "32-bit" }
-            ),
-        });
-    }
-    let r = Reader { bytes, wide };
-    let malformed = || ElfError::Malformed("header field out of range".into());
-    let kind = r.u16(16).ok_or_else(malformed)?;
-    let machine = r.u16(18).ok_or_else(malformed)?;
+    check_identity(bytes)?;
+    let malformed = |err: object::read::Error| ElfError::Malformed(err.to_string());
+    let header = Elf::parse(bytes).map_err(malformed)?;
+    let endian = header.endian().map_err(malformed)?;
+    let machine = header.e_machine(endian).0;
     if machine != HOST_MACHINE {
         return Err(ElfError::WrongTarget {
             found: machine_name(machine),
-            expected,
+            expected: machine_name(HOST_MACHINE),
         });
     }
-    if kind != ET_DYN {
-        return Err(ElfError::NotShared(kind));
+    let kind = header.e_type(endian);
+    if kind != elf::ET_DYN {
+        return Err(ElfError::NotShared(kind.0));
     }
-    let (phoff_at, shoff_at, sizes_at) = if wide { (32, 40, 54) } else { (28, 32, 42) };
-    let phoff = r.word(phoff_at).ok_or_else(malformed)?;
-    let shoff = r.word(shoff_at).ok_or_else(malformed)?;
-    let phentsize = u64::from(r.u16(sizes_at).ok_or_else(malformed)?);
-    let phnum = u64::from(r.u16(sizes_at + 2).ok_or_else(malformed)?);
-    let shentsize = u64::from(r.u16(sizes_at + 4).ok_or_else(malformed)?);
-    let shnum = u64::from(r.u16(sizes_at + 6).ok_or_else(malformed)?);
-    let expected_phentsize = if wide { 56 } else { 32 };
+    let phoff: u64 = header.e_phoff(endian).into();
+    let shoff: u64 = header.e_shoff(endian).into();
+    let phentsize = u64::from(header.e_phentsize(endian));
+    let phnum = u64::from(header.e_phnum(endian));
+    let shentsize = u64::from(header.e_shentsize(endian));
+    let shnum = u64::from(header.e_shnum(endian));
+    let expected_phentsize =
+        size_of::<<Elf as object::read::elf::FileHeader>::ProgramHeader>() as u64;
     if phentsize != expected_phentsize {
         return Err(ElfError::Malformed(format!(
             "program header entries are {phentsize} bytes, not {expected_phentsize}"
         )));
     }
-    if phnum == 0 {
+    if phoff == 0 || phnum == 0 {
         return Err(ElfError::Malformed("no program headers".into()));
     }
     let len = bytes.len();
@@ -226,7 +230,8 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
         len,
     )?;
     if shoff != 0 {
-        let expected_shentsize = if wide { 64 } else { 40 };
+        let expected_shentsize =
+            size_of::<<Elf as object::read::elf::FileHeader>::SectionHeader>() as u64;
         if shnum > 0 && shentsize != expected_shentsize {
             return Err(ElfError::Malformed(format!(
                 "section header entries are {shentsize} bytes, not {expected_shentsize}"
@@ -242,10 +247,11 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
     let mut loads = Vec::new();
     let mut dynamic = None;
     let mut in_memory = Vec::new();
-    for index in 0..phnum {
-        let segment = Segment::read(&r, phoff + index * phentsize, index).ok_or_else(malformed)?;
-        let name = match segment.kind {
-            PT_LOAD => {
+    let program_headers = header.program_headers(endian, bytes).map_err(malformed)?;
+    for (index, program_header) in (0..).zip(program_headers) {
+        let segment = Segment::new(index, program_header, endian);
+        let name = match elf::ProgramType(segment.kind) {
+            elf::PT_LOAD => {
                 if segment.filesz > segment.memsz {
                     return Err(ElfError::Malformed(format!(
                         "segment {index} has more bytes in the file ({}) than in memory ({})",
@@ -255,13 +261,17 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
                 loads.push(segment);
                 "loadable segment"
             }
-            PT_DYNAMIC => {
+            elf::PT_DYNAMIC => {
                 dynamic = Some(segment);
                 "dynamic section"
             }
             // Read (or, for RELRO, made read-only) by the loader in memory,
             // where a loadable segment must hold them.
-            PT_NOTE | PT_PHDR | PT_TLS | PT_GNU_RELRO | PT_GNU_PROPERTY => {
+            elf::PT_NOTE
+            | elf::PT_PHDR
+            | elf::PT_TLS
+            | elf::PT_GNU_RELRO
+            | elf::PT_GNU_PROPERTY => {
                 in_memory.push(segment);
                 continue;
             }
@@ -289,6 +299,6 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
             )));
         }
     }
-    check_sections(&r, &loads, shoff, shnum, shentsize)?;
-    check_dynamic(&r, &loads, &dynamic)
+    check_sections(bytes, header, endian, &loads)?;
+    check_dynamic(bytes, endian, &loads, &dynamic)
 }

@@ -2,7 +2,11 @@
 //! loader maps what, and whether every section is mapped from where the
 //! file holds it, with the access it needs.
 
-use super::{ElfError, PF_R, PF_W, PF_X, Reader};
+use object::Endianness;
+use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS};
+use object::read::elf::{FileHeader as _, ProgramHeader, SectionHeader as _};
+
+use super::{Elf, ElfError, PF_R, PF_W, PF_X};
 
 /// One program header's fields.
 #[derive(Debug, Clone, Copy)]
@@ -19,23 +23,22 @@ pub(super) struct Segment {
 }
 
 impl Segment {
-    pub(super) fn read(r: &Reader<'_>, at: u64, index: u64) -> Option<Segment> {
-        // Elf64_Phdr puts p_flags second; Elf32_Phdr puts it seventh.
-        let (flags, offset, vaddr, filesz, memsz, align) = if r.wide {
-            (4, 8, 16, 32, 40, 48)
-        } else {
-            (24, 4, 8, 16, 20, 28)
-        };
-        Some(Segment {
+    /// The `index`th program header's fields.
+    pub(super) fn new(
+        index: u64,
+        header: &impl ProgramHeader<Endian = Endianness>,
+        endian: Endianness,
+    ) -> Segment {
+        Segment {
             index,
-            kind: r.u32(at)?,
-            flags: r.u32(at + flags)?,
-            offset: r.word(at + offset)?,
-            vaddr: r.word(at + vaddr)?,
-            filesz: r.word(at + filesz)?,
-            memsz: r.word(at + memsz)?,
-            align: r.word(at + align)?,
-        })
+            kind: header.p_type(endian).0,
+            flags: header.p_flags(endian).0,
+            offset: header.p_offset(endian).into(),
+            vaddr: header.p_vaddr(endian).into(),
+            filesz: header.p_filesz(endian).into(),
+            memsz: header.p_memsz(endian).into(),
+            align: header.p_align(endian).into(),
+        }
     }
 
     pub(super) fn end(&self) -> Option<u64> {
@@ -115,29 +118,20 @@ pub(super) fn file_offset(loads: &[Segment], address: u64, size: u64) -> Option<
 /// only, and `dlopen` would fault. Files without section headers skip
 /// this.
 pub(super) fn check_sections(
-    r: &Reader<'_>,
+    bytes: &[u8],
+    header: &Elf,
+    endian: Endianness,
     loads: &[Segment],
-    shoff: u64,
-    shnum: u64,
-    shentsize: u64,
 ) -> Result<(), ElfError> {
-    const SHF_WRITE: u64 = 1;
-    const SHF_ALLOC: u64 = 2;
-    const SHF_EXECINSTR: u64 = 4;
-    const SHT_NOBITS: u32 = 8;
-    let (flags, addr, offset, size) = if r.wide {
-        (8, 16, 24, 32)
-    } else {
-        (8, 12, 16, 20)
-    };
-    let malformed = || ElfError::Malformed("section header out of range".into());
+    let shoff: u64 = header.e_shoff(endian).into();
+    let shnum = u64::from(header.e_shnum(endian));
     if shoff == 0 || shnum == 0 {
         return Ok(());
     }
     // A damaged e_shoff would have the check read other bytes as sections:
     // the table lies outside what is loaded, and starts with the null
     // section, as linkers write it.
-    let table_end = shoff + shnum * shentsize;
+    let table_end = shoff + shnum * u64::from(header.e_shentsize(endian));
     if loads
         .iter()
         .any(|load| shoff < load.offset + load.filesz && load.offset < table_end)
@@ -146,26 +140,23 @@ pub(super) fn check_sections(
             "the section header table overlaps a loadable segment".into(),
         ));
     }
-    if (0..shentsize).any(|byte| r.uint(shoff + byte, 1) != Some(0)) {
+    let sections = header
+        .section_headers(endian, bytes)
+        .map_err(|err| ElfError::Malformed(err.to_string()))?;
+    let null = sections
+        .first()
+        .is_some_and(|first| object::pod::bytes_of(first).iter().all(|byte| *byte == 0));
+    if !null {
         return Err(ElfError::Malformed(
             "the section header table does not start with the null section".into(),
         ));
     }
-    for index in 0..shnum {
-        let at = shoff + index * shentsize;
-        let kind = r.u32(at + 4).ok_or_else(malformed)?;
-        let section_flags = if r.wide {
-            r.word(at + flags)
-        } else {
-            r.u32(at + flags).map(u64::from)
-        }
-        .ok_or_else(malformed)?;
-        let (addr, offset, size) = (
-            r.word(at + addr).ok_or_else(malformed)?,
-            r.word(at + offset).ok_or_else(malformed)?,
-            r.word(at + size).ok_or_else(malformed)?,
-        );
-        if section_flags & SHF_ALLOC == 0 || kind == SHT_NOBITS || size == 0 {
+    for (index, section) in sections.iter().enumerate() {
+        let section_flags = section.sh_flags(endian).0;
+        let addr: u64 = section.sh_addr(endian).into();
+        let offset: u64 = section.sh_offset(endian).into();
+        let size: u64 = section.sh_size(endian).into();
+        if section_flags & SHF_ALLOC.0 == 0 || section.sh_type(endian) == SHT_NOBITS || size == 0 {
             continue;
         }
         let loaded_from_file = holder(loads, addr, size).is_some_and(|load| {
@@ -175,11 +166,11 @@ pub(super) fn check_sections(
             };
             load.offset.checked_add(from_start) == Some(offset)
                 && from_start + size <= load.filesz
-                && allows(SHF_WRITE, PF_W)
-                && allows(SHF_EXECINSTR, PF_X)
+                && allows(SHF_WRITE.0, PF_W)
+                && allows(SHF_EXECINSTR.0, PF_X)
                 // Data the loader or the code reads (all but code) must
                 // be readable.
-                && (section_flags & SHF_EXECINSTR != 0 || load.flags & PF_R != 0)
+                && (section_flags & SHF_EXECINSTR.0 != 0 || load.flags & PF_R != 0)
         });
         if !loaded_from_file {
             return Err(ElfError::Malformed(format!(
