@@ -132,6 +132,7 @@ pub mod jump_table;
 mod loader;
 mod manifest;
 mod names;
+pub mod pe;
 mod registry;
 mod reload;
 mod rollback;
