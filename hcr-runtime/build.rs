@@ -1,4 +1,5 @@
-//! Gives `libhcr_runtime.so` a SONAME and compiles the crash guard's C shim.
+//! On Unix, gives `libhcr_runtime.so` a SONAME and compiles the crash
+//! guard's C shim (its catching is signal-based).
 //!
 //! C modules linked with `-lhcr_runtime` record the SONAME as a dependency;
 //! without it the loader would look the library up by path when a module
@@ -8,8 +9,11 @@
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhcr_runtime.so");
     println!("cargo:rerun-if-changed=build.rs");
+    if std::env::var("CARGO_CFG_TARGET_FAMILY").as_deref() != Ok("unix") {
+        return;
+    }
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhcr_runtime.so");
 
     // The shim and its per-architecture header live beside the reference
     // stubs in the workspace's asm/ directory.

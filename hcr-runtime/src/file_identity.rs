@@ -2,54 +2,36 @@
 //!
 //! Size and a whole-second mtime miss two builds of the same size written
 //! within a second, and even nanosecond timestamps only move once per
-//! kernel timer tick. So a file is judged by its device, inode, size and
-//! nanosecond mtime and ctime, and, while the file is fresh (written less
+//! kernel timer tick. So a file is judged by its identity, size and
+//! fine-grained timestamps (`sys::FileStamp`: device, inode, nanosecond
+//! mtime and ctime on Linux), and, while the file is fresh (written less
 //! than [`FRESH_WINDOW`] before it was recorded, when a rewrite within the
 //! same tick could leave every timestamp equal), by a hash of its contents.
 //! Once the window has passed, any later write must move a timestamp, so
 //! the cheap metadata comparison is enough.
 
 use std::hash::Hasher;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
+
+use crate::sys::FileStamp;
 
 /// How long after a write the contents are compared as well as metadata.
 pub(crate) const FRESH_WINDOW: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Metadata {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl Metadata {
-    fn of(meta: &std::fs::Metadata) -> Self {
-        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-        Metadata {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            len: meta.len(),
-            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    fn is_fresh(&self, at: SystemTime) -> bool {
-        let now_ns = at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        now_ns - self.mtime_ns.max(self.ctime_ns) < FRESH_WINDOW.as_nanos() as i128
-    }
+/// Whether the file `stamp` describes last changed within
+/// [`FRESH_WINDOW`] before `at`.
+fn is_fresh(stamp: &FileStamp, at: SystemTime) -> bool {
+    let now_ns = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    now_ns - stamp.changed_ns() < FRESH_WINDOW.as_nanos() as i128
 }
 
 /// Identity of one version of a library file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FileIdentity {
-    metadata: Metadata,
+    metadata: FileStamp,
     content_hash: u64,
     fresh: bool,
 }
@@ -66,16 +48,16 @@ impl FileIdentity {
     /// file in the same state (no write landed in between, as far as the
     /// timestamps' resolution can tell).
     pub(crate) fn same_file_state(before: &std::fs::Metadata, after: &std::fs::Metadata) -> bool {
-        Metadata::of(before) == Metadata::of(after)
+        FileStamp::of(before) == FileStamp::of(after)
     }
 
     /// Identity of a version whose bytes were read right after `meta` was taken.
     pub(crate) fn new(meta: &std::fs::Metadata, bytes: &[u8]) -> Self {
-        let metadata = Metadata::of(meta);
+        let metadata = FileStamp::of(meta);
         FileIdentity {
             metadata,
             content_hash: content_hash(bytes),
-            fresh: metadata.is_fresh(SystemTime::now()),
+            fresh: is_fresh(&metadata, SystemTime::now()),
         }
     }
 
@@ -94,7 +76,7 @@ impl FileIdentity {
         let Ok(meta) = std::fs::metadata(path) else {
             return false;
         };
-        let now = Metadata::of(&meta);
+        let now = FileStamp::of(&meta);
         if now == self.metadata && !self.fresh {
             return false;
         }
@@ -105,7 +87,7 @@ impl FileIdentity {
             return true;
         }
         self.metadata = now;
-        self.fresh = now.is_fresh(SystemTime::now());
+        self.fresh = is_fresh(&now, SystemTime::now());
         false
     }
 }

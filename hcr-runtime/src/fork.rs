@@ -1,6 +1,6 @@
 //! `fork` in a process that runs the runtime.
 //!
-//! The jump table's two views map one shared memfd, and a forked child
+//! The jump table's two views map one shared memory object, and a forked child
 //! inherits those mappings: without care, a reload in the parent would
 //! re-point the child's stubs at a library the child never loaded (and the
 //! other way round). So `pthread_atfork` handlers give the child a private
@@ -14,17 +14,17 @@
 //! with `HCR_ERR_BUSY`, and its stubs keep the code they had.
 
 use std::cell::RefCell;
-use std::os::fd::OwnedFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{MutexGuard, Once};
 
 use crate::runtime::{Runtime, State};
+use crate::sys::TableCopy;
 
 /// What `prepare` took, for `parent` or `child` to finish.
 struct Forking {
     state: MutexGuard<'static, State>,
     /// The child's private table, copied under the lock.
-    snapshot: Option<OwnedFd>,
+    snapshot: Option<TableCopy>,
 }
 
 thread_local! {

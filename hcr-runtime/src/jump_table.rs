@@ -2,17 +2,18 @@
 //! per registered proc, with pages committed as slots are handed out.
 //!
 //! # Layout
-//! The table is a `memfd` seen through two views of the same pages:
-//! an executable, read-only view (what callers jump through) and a
-//! writable, non-executable view (what the runtime writes through), placed
-//! as [`placement`] describes: by default beside where the modules loaded
-//! next will be mapped. No page is ever writable and executable at once,
-//! and no protection is ever flipped while other threads may run on a page.
+//! The table is one shared memory object seen through two views of the
+//! same pages (`sys::Views`): an executable, read-only view (what callers
+//! jump through) and a writable, non-executable view (what the runtime
+//! writes through), placed as [`placement`] describes: by default beside
+//! where the modules loaded next will be mapped. No page is ever writable
+//! and executable at once, and no protection is ever flipped while other
+//! threads may run on a page.
 //!
 //! Slot-sized blocks are handed out in order from one edge of the view,
 //! the edge nearest the modules ([`Growth`]): upwards from the lowest
 //! address, or downwards from the highest. Block `i` lies at the same
-//! offset in both views and in the memfd. The first block is a header
+//! offset in both views. The first block is a header
 //! holding the bad-call handler's address (the handler cell), which every
 //! slot's veneer jumps through. Slots follow it; see [`crate::arch`] for a
 //! slot's layout. Where a veneer reaches only so far (AArch64's `LDR
@@ -43,12 +44,11 @@
 //! maintenance and a core-serializing membarrier.
 
 use std::io;
-use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::arch::{self, JUMP_LEN, SLOT_SIZE, TARGET_OFFSET, VENEER_OFFSET, host};
-use crate::sys::{self, Protection};
+use crate::sys::{self, TableCopy, Views};
 
 pub mod placement;
 
@@ -188,21 +188,21 @@ impl SlotId {
 /// The reserved table with its two views. See the module docs.
 #[derive(Debug)]
 pub struct JumpTable {
+    views: Views,
     rx: NonNull<u8>,
     rw: NonNull<u8>,
     capacity: usize,
     /// Bytes committed, counted from the edge slots grow from.
     committed: usize,
     next: usize,
-    fd: OwnedFd,
     bad_call_handler: usize,
     near: hashbrown::HashSet<SlotId>,
     growth: Growth,
     placed: Placed,
 }
 
-// SAFETY: the table owns its mappings exclusively; the raw pointers are only
-// addresses of those mappings and carry no thread affinity. Mutation goes
+// SAFETY: the table owns its views exclusively; the raw pointers are only
+// addresses inside them and carry no thread affinity. Mutation goes
 // through `&mut self`, so moving the table to another thread is sound.
 unsafe impl Send for JumpTable {}
 
@@ -226,33 +226,17 @@ impl JumpTable {
         bad_call_handler: usize,
     ) -> Result<Self, TableError> {
         let placement::Reservation {
-            rx,
-            rw,
+            views,
             growth,
             placed,
         } = reservation;
-        // The file spans the whole table from the start (it is sparse: only
-        // written pages take memory), so a view of any stretch can be mapped.
-        let fd = sys::memfd(c"hcr-jump-table")
-            .and_then(|fd| sys::set_file_len(&fd, capacity).map(|()| fd))
-            .map_err(|source| {
-                // SAFETY: both ranges were reserved above and nothing uses them yet.
-                unsafe {
-                    sys::release(rx, capacity);
-                    sys::release(rw, capacity);
-                }
-                TableError::Reserve {
-                    what: "memfd",
-                    source,
-                }
-            })?;
         let mut table = JumpTable {
-            rx,
-            rw,
+            rx: views.rx(),
+            rw: views.rw(),
+            views,
             capacity,
             committed: 0,
             next: 1,
-            fd,
             bad_call_handler,
             near: hashbrown::HashSet::new(),
             growth,
@@ -267,22 +251,13 @@ impl JumpTable {
     /// switch to after `fork` ([`JumpTable::switch_to`]). The caller keeps
     /// the table from changing meanwhile (it holds `&self`, and every write
     /// needs `&mut self`).
-    pub(crate) fn snapshot(&self) -> io::Result<OwnedFd> {
-        let copy = sys::memfd(c"hcr-jump-table")?;
-        sys::set_file_len(&copy, self.capacity)?;
-        let committed = self.committed_range();
-        // SAFETY: the committed range of the writable view is mapped and
-        // readable; nothing writes it while `&self` is held.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(self.rw.as_ptr().add(committed.start), committed.len())
-        };
-        sys::write_at(&copy, committed.start, bytes)?;
-        Ok(copy)
+    pub(crate) fn snapshot(&self) -> std::io::Result<TableCopy> {
+        self.views.snapshot(self.committed_range())
     }
 
     /// Makes `snapshot` the memory behind both views, at the same
     /// addresses. After `fork` the child's views are still shared with the
-    /// parent's memfd, so a reload in one process would re-point the other's
+    /// parent's, so a reload in one process would re-point the other's
     /// stubs; a child switches to a private copy taken just before the fork.
     ///
     /// # Safety
@@ -290,21 +265,10 @@ impl JumpTable {
     /// [`JumpTable::snapshot`] with no write since), and no other thread
     /// runs (the child right after `fork`), so no call is in flight
     /// through a view while it is replaced.
-    pub(crate) unsafe fn switch_to(&mut self, snapshot: OwnedFd) -> Result<(), TableError> {
+    pub(crate) unsafe fn switch_to(&mut self, snapshot: TableCopy) -> Result<(), TableError> {
         let committed = self.committed_range();
-        for (base, protection) in [
-            (self.rw, Protection::ReadWrite),
-            (self.rx, Protection::ReadExecute),
-        ] {
-            // SAFETY: the committed range is this table's own view,
-            // replaced by a view of the same bytes; see the caller's promise.
-            unsafe {
-                let at = base.add(committed.start);
-                sys::map_view(at, committed.len(), &snapshot, committed.start, protection)
-            }
-            .map_err(TableError::Commit)?;
-        }
-        self.fd = snapshot;
+        // SAFETY: forwarded from the caller.
+        unsafe { self.views.switch_to(snapshot, committed.clone()) }.map_err(TableError::Commit)?;
         self.sync_instructions(committed.start, committed.len());
         Ok(())
     }
@@ -522,23 +486,13 @@ impl JumpTable {
         let page = sys::page_size();
         let new_end = (end.div_ceil(page) * page).min(self.capacity);
         let first_new = self.committed;
-        let len = new_end - first_new;
         let start = match self.growth {
             Growth::Up => first_new,
             Growth::Down => self.capacity - new_end,
         };
-        for (base, protection) in [
-            (self.rx, Protection::ReadExecute),
-            (self.rw, Protection::ReadWrite),
-        ] {
-            // SAFETY: `start..start + len` lies inside this table's own
-            // reservation (`new_end <= capacity`) and holds only reserved,
-            // never-used pages, so replacing it with a view is sound.
-            unsafe {
-                sys::map_view(base.add(start), len, &self.fd, start, protection)
-                    .map_err(TableError::Commit)?;
-            }
-        }
+        self.views
+            .commit(start..start + (new_end - first_new))
+            .map_err(TableError::Commit)?;
         self.committed = new_end;
         // Every handler cell in the new pages points at the handler.
         let mut cell = cell_offset(first_new);
@@ -618,18 +572,6 @@ fn is_cell(offset: usize) -> bool {
 /// How many handler cells a table of `capacity` bytes holds.
 fn cell_count(capacity: usize) -> usize {
     host::HANDLER_CELL_SPACING.map_or(1, |spacing| capacity.div_ceil(spacing))
-}
-
-impl Drop for JumpTable {
-    fn drop(&mut self) {
-        // SAFETY: both ranges are this table's own reservations; dropping the
-        // table means nobody calls through its slots any more (the runtime's
-        // process-wide table is never dropped).
-        unsafe {
-            sys::release(self.rx, self.capacity);
-            sys::release(self.rw, self.capacity);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,22 +1,20 @@
-//! Loads one version of a module: reads the library, checks its ELF headers,
-//! copies the bytes into an anonymous in-memory file (see [`LibraryCopy`]),
-//! `dlopen`s the copy and resolves the module exports.
+//! Loads one version of a module: reads the library, checks its headers
+//! (`sys::library::check_library`: ELF on Linux), copies the bytes (see
+//! [`LibraryCopy`]), opens the copy and resolves the module exports.
 //!
 //! Loading a copy, not the file itself, lets the build overwrite the
-//! original at any time, and gives each version its own inode: glibc
-//! identifies loaded libraries by inode, so opening the same file again
-//! would return the old version.
+//! original at any time, and gives each version its own file: the system
+//! loader recognizes a library it has loaded (glibc by inode), so opening
+//! the same file again would return the old version.
 
 use std::ffi::{c_char, c_int};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-
 pub(crate) use crate::sys::copy::LibraryCopy;
+use crate::sys::library::{self, FormatError, Library};
 
-use crate::elf::{self, ElfError};
 use crate::file_identity::FileIdentity;
 use crate::names;
 
@@ -36,7 +34,7 @@ pub(crate) enum LoadError {
         source: std::io::Error,
     },
     #[error("{path} is not a loadable library: {problem}")]
-    Elf { path: PathBuf, problem: ElfError },
+    Format { path: PathBuf, problem: FormatError },
     #[error(
         "{path} is still being written (or was left incomplete): {reason}, \
          still after waiting {} ms",
@@ -53,7 +51,7 @@ pub(crate) enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("dlopen of {path} failed: {message}")]
+    #[error("loading {path} failed: {message}")]
     Open { path: PathBuf, message: String },
     #[error("{path} lacks the module export `{symbol}`: is it an hcr module?")]
     MissingExport { path: PathBuf, symbol: &'static str },
@@ -148,7 +146,7 @@ pub(crate) struct LoadedVersion {
 
 /// The library file of module `name` in `dir`.
 pub(crate) fn library_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("lib{name}.so"))
+    dir.join(library::library_file_name(name))
 }
 
 /// Environment variable: how long (in milliseconds) a load waits for a
@@ -166,16 +164,16 @@ fn load_wait() -> Duration {
 
 enum ReadError {
     Io(std::io::Error),
-    Elf(ElfError),
+    Format(FormatError),
     /// Why the file looks unfinished, and how long it was waited for.
     StillWritten(String, Duration),
 }
 
-/// Reads a library once it is complete: its bytes pass the ELF check and
-/// the file did not change while they were read. A file that is too short
-/// for what its headers describe, or that changed during the read, is
+/// Reads a library once it is complete: its bytes pass the library check
+/// and the file did not change while they were read. A file that is too
+/// short for what its headers describe, or that changed during the read, is
 /// being written (by a linker or a copy): it is read again every 10 ms for
-/// up to `wait`. Other ELF problems are final at once.
+/// up to `wait`. Other problems are final at once.
 fn read_complete(path: &Path, wait: Duration) -> Result<(std::fs::Metadata, Vec<u8>), ReadError> {
     let started = Instant::now();
     loop {
@@ -183,13 +181,11 @@ fn read_complete(path: &Path, wait: Duration) -> Result<(std::fs::Metadata, Vec<
         let bytes = std::fs::read(path).map_err(ReadError::Io)?;
         let after = std::fs::metadata(path).map_err(ReadError::Io)?;
         let stable = FileIdentity::same_file_state(&meta, &after);
-        let unfinished = match elf::check_shared_library(&bytes) {
+        let unfinished = match library::check_library(&bytes) {
             Ok(()) if stable => return Ok((meta, bytes)),
             Ok(()) => "it changed while it was read".to_owned(),
-            Err(problem @ (ElfError::TooShort { .. } | ElfError::Truncated { .. })) => {
-                problem.to_string()
-            }
-            Err(problem) if stable => return Err(ReadError::Elf(problem)),
+            Err(problem) if library::is_unfinished(&problem) => problem.to_string(),
+            Err(problem) if stable => return Err(ReadError::Format(problem)),
             Err(problem) => problem.to_string(),
         };
         let waited = started.elapsed();
@@ -211,7 +207,7 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     };
     let (meta, bytes) = read_complete(&path, load_wait()).map_err(|err| match err {
         ReadError::Io(source) => read_error(source),
-        ReadError::Elf(problem) => LoadError::Elf {
+        ReadError::Format(problem) => LoadError::Format {
             path: path.clone(),
             problem,
         },
@@ -226,11 +222,9 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     // The copy is made from the bytes just checked, so a build that
     // rewrites the original meanwhile cannot slip unchecked bytes in.
     let id = ATTEMPT.fetch_add(1, Ordering::Relaxed);
-    let copy = LibraryCopy::new(&format!("lib{name}.{id}.so"), &bytes).map_err(|source| {
-        LoadError::Copy {
-            path: path.clone(),
-            source,
-        }
+    let copy = LibraryCopy::new(name, id, &bytes).map_err(|source| LoadError::Copy {
+        path: path.clone(),
+        source,
     })?;
 
     let copy_time = started.elapsed();
@@ -255,16 +249,14 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     })
 }
 
-/// `dlopen`s a copy and resolves the module exports. A library without them
+/// Opens a copy and resolves the module exports. A library without them
 /// is closed again: none of its module code has run.
 fn open(copy: &Path, original: &Path) -> Result<(Library, ModuleExports), LoadError> {
-    // SAFETY: loading runs the library's constructors. The file passed the
-    // ELF check, and running a module's code is what loading it is for.
-    let library = unsafe { Library::open(Some(copy), RTLD_NOW | RTLD_LOCAL) }.map_err(|err| {
-        LoadError::Open {
-            path: original.to_owned(),
-            message: err.to_string(),
-        }
+    // SAFETY: loading runs the library's initializers. The file passed the
+    // library check, and running a module's code is what loading it is for.
+    let library = unsafe { Library::open(copy) }.map_err(|message| LoadError::Open {
+        path: original.to_owned(),
+        message,
     })?;
     let exports = resolve(&library, original)?;
     Ok((library, exports))
@@ -272,16 +264,13 @@ fn open(copy: &Path, original: &Path) -> Result<(Library, ModuleExports), LoadEr
 
 fn resolve(library: &Library, path: &Path) -> Result<ModuleExports, LoadError> {
     fn symbol<T: Copy>(library: &Library, path: &Path, name: &'static str) -> Result<T, LoadError> {
-        let with_nul = format!("{name}\0");
         // SAFETY: `T` is the C signature the module ABI fixes for `name`;
-        // the copied-out pointer outlives the `Symbol` because the library
-        // is never unloaded once its module code may run.
-        unsafe { library.get::<T>(with_nul.as_bytes()) }
-            .map(|symbol| *symbol)
-            .map_err(|_| LoadError::MissingExport {
-                path: path.to_owned(),
-                symbol: name,
-            })
+        // the copied-out pointer outlives the library handle because the
+        // library is never unloaded once its module code may run.
+        unsafe { library.get::<T>(name) }.ok_or_else(|| LoadError::MissingExport {
+            path: path.to_owned(),
+            symbol: name,
+        })
     }
     Ok(ModuleExports {
         hash: symbol(library, path, "hcr_module_hash")?,

@@ -8,7 +8,6 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::ThreadId;
 
 use hashbrown::HashMap;
-use libloading::os::unix::Library;
 
 use crate::error::Error;
 use crate::file_identity::FileIdentity;
@@ -16,6 +15,7 @@ use crate::jump_table::{JumpTable, JumpTableConfig, Placed, StubForm};
 use crate::loader::{LibraryCopy, ModuleExports};
 use crate::registry::Registry;
 use crate::signatures::Signatures;
+use crate::sys::library::Library;
 
 /// A reload event handler.
 #[derive(Debug, Clone, Copy)]

@@ -16,16 +16,14 @@
 //! destructor, no unlock), so a lock, the allocator or stdio left
 //! mid-operation by the faulting code stays that way.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::c_void;
 
 use crate::error::Error;
 use crate::runtime::{Retained, Runtime};
+use crate::sys::crash_guard::{self as shim, Fault};
 use crate::sys::objects::Place;
 
-mod shim;
-
-use shim::Fault;
-pub use shim::GuardedFunction;
+pub use crate::sys::crash_guard::GuardedFunction;
 
 /// Tells the shim where module code is: the executable segments of every
 /// version in `retained`. Called under the runtime's lock whenever that
@@ -82,39 +80,14 @@ pub(crate) unsafe fn call(
 
 /// "SIGSEGV (address not mapped) accessing 0x0 at value+0x4 (libm.so+0x1139)".
 fn describe(fault: &Fault, module: &str) -> String {
-    let cause = match (fault.signal, fault.code) {
-        (libc::SIGSEGV, 1) => " (address not mapped)",
-        (libc::SIGSEGV, 2) => " (access not permitted)",
-        (libc::SIGBUS, 1) => " (misaligned address)",
-        (libc::SIGBUS, 2) => " (no such physical address)",
-        (libc::SIGBUS, 3) => " (hardware error, or past the end of a mapped file)",
-        (libc::SIGILL, _) => " (illegal instruction)",
-        (libc::SIGFPE, 1) => " (integer division by zero)",
-        (libc::SIGFPE, 2) => " (integer overflow)",
-        _ => "",
-    };
-    let access = match fault.signal {
-        libc::SIGSEGV | libc::SIGBUS => format!(" accessing {:#x}", fault.address),
-        _ => String::new(),
-    };
+    let file = crate::sys::library::library_file_name(module);
     let place = match crate::sys::objects::place_of(fault.pc) {
         Some(Place {
             offset,
             symbol: Some((symbol, distance)),
-        }) => format!("{symbol}+{distance:#x} (lib{module}.so+{offset:#x})"),
-        Some(Place { offset, .. }) => format!("lib{module}.so+{offset:#x}"),
+        }) => format!("{symbol}+{distance:#x} ({file}+{offset:#x})"),
+        Some(Place { offset, .. }) => format!("{file}+{offset:#x}"),
         None => format!("{:#x}", fault.pc),
     };
-    format!("{}{cause}{access} at {place}", signal_name(fault.signal))
-}
-
-/// The name of one of the guarded signals.
-fn signal_name(signal: c_int) -> String {
-    match signal {
-        libc::SIGSEGV => "SIGSEGV".to_owned(),
-        libc::SIGBUS => "SIGBUS".to_owned(),
-        libc::SIGILL => "SIGILL".to_owned(),
-        libc::SIGFPE => "SIGFPE".to_owned(),
-        other => format!("signal {other}"),
-    }
+    format!("{} at {place}", fault.describe())
 }

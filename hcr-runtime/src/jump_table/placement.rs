@@ -2,27 +2,19 @@
 //!
 //! A stub's jump is cheapest, and the near forms (`jmp rel32`, `B`) can
 //! reach, when the table sits close to the code its slots jump to: the
-//! modules, which the dynamic loader maps wherever the kernel puts the next
-//! mapping. So by default ([`Placement::Near`]) both views are reserved as
-//! one range where the kernel chooses, which is beside the mappings made so
-//! far, and a probe (one page mapped and unmapped at once) tells on which
-//! side of that range the kernel maps next: below it when the kernel hands
-//! out addresses top-down (Linux's usual layout) and nothing higher up has
-//! room, above it when a gap higher up has room or the kernel goes
-//! bottom-up (the legacy layout, qemu-user's 64-bit guests). The executable
-//! view takes the half on that side, and slots are handed out from its edge
-//! there ([`Growth`]), so the first slots and the modules loaded next lie a
-//! few MiB apart.
+//! modules. So by default ([`Placement::Near`]) the executable view goes
+//! where the modules loaded after it will land, and slots are handed out
+//! from its edge nearest them ([`Growth`]), so the first slots and the
+//! modules loaded next lie a few MiB apart. How that place is found is the
+//! operating system's business (`sys::Views::near`): on Linux, beside
+//! where the kernel maps next, which is where the loader maps a library.
 //!
 //! [`Placement::Fixed`] asks for the executable view at one address, as
 //! Nim's runtime does (`0x10000000`), for users who want the same
 //! addresses run after run. The request never replaces a mapping: when
-//! the address is taken, or the kernel gives another one (emulators and
+//! the address is taken, or the system gives another one (emulators and
 //! valgrind treat the request as a hint), the table is placed near
 //! instead and [`Placed::NotFixed`] says why.
-
-use std::io;
-use std::ptr::NonNull;
 
 use super::TableError;
 use crate::sys;
@@ -84,11 +76,10 @@ pub enum Placed {
     },
 }
 
-/// The reserved address ranges of both views, and how they were placed.
+/// The views of a table, which way its slots grow, and how it was placed.
 #[derive(Debug)]
 pub(super) struct Reservation {
-    pub(super) rx: NonNull<u8>,
-    pub(super) rw: NonNull<u8>,
+    pub(super) views: sys::Views,
     pub(super) growth: Growth,
     pub(super) placed: Placed,
 }
@@ -98,94 +89,27 @@ pub(super) struct Reservation {
 /// # Errors
 /// [`TableError::Reserve`] when no address space can be had.
 pub(super) fn reserve(placement: Placement, capacity: usize) -> Result<Reservation, TableError> {
-    let Placement::Fixed(requested) = placement else {
-        return reserve_near(capacity, Placed::Near);
+    let placed = match placement {
+        Placement::Near => Placed::Near,
+        Placement::Fixed(requested) => match sys::Views::at(requested, capacity) {
+            Ok(views) => {
+                return Ok(Reservation {
+                    views,
+                    growth: Growth::Up,
+                    placed: Placed::Fixed,
+                });
+            }
+            Err(reason) => Placed::NotFixed { requested, reason },
+        },
     };
-    let reason = match sys::reserve(Some(requested), capacity) {
-        Ok(rx) if rx.as_ptr() as usize == requested => {
-            let rw = reserve_or_release("writable view", capacity, &[rx])?;
-            return Ok(Reservation {
-                rx,
-                rw,
-                growth: Growth::Up,
-                placed: Placed::Fixed,
-            });
-        }
-        Ok(elsewhere) => {
-            // SAFETY: reserved just above and not used.
-            unsafe { sys::release(elsewhere, capacity) };
-            format!(
-                "the kernel offered {:#x} instead (emulators and valgrind treat the request \
-                 as a hint)",
-                elsewhere.as_ptr() as usize
-            )
-        }
-        Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
-            "something is already mapped in that range".to_owned()
-        }
-        Err(err) => err.to_string(),
-    };
-    reserve_near(capacity, Placed::NotFixed { requested, reason })
-}
-
-/// The near policy: both views in one range of the kernel's choosing, the
-/// executable view in the half beside where the kernel maps next.
-fn reserve_near(capacity: usize, placed: Placed) -> Result<Reservation, TableError> {
-    let Some(both) = capacity
-        .checked_mul(2)
-        .and_then(|len| sys::reserve(None, len).ok())
-    else {
-        // No room for both in one range (a 32-bit process asking for a
-        // large table): each view where it fits.
-        let rx = reserve_or_release("executable view", capacity, &[])?;
-        let rw = reserve_or_release("writable view", capacity, &[rx])?;
-        let growth = growth_towards_next_mapping(rx, capacity);
-        return Ok(Reservation {
-            rx,
-            rw,
-            growth,
-            placed,
-        });
-    };
-    // SAFETY: `both` spans two views of `capacity` bytes, so its middle
-    // lies inside it.
-    let upper = unsafe { both.add(capacity) };
-    let growth = growth_towards_next_mapping(both, 2 * capacity);
-    let (rx, rw) = match growth {
-        Growth::Down => (upper, both),
-        Growth::Up => (both, upper),
-    };
+    let (views, growth) = sys::Views::near(capacity).map_err(|source| TableError::Reserve {
+        what: "views near the modules",
+        source,
+    })?;
     Ok(Reservation {
-        rx,
-        rw,
+        views,
         growth,
         placed,
-    })
-}
-
-/// [`Growth::Down`] when the kernel's next mapping lands above
-/// `range`, else [`Growth::Up`]. A failed probe keeps Nim's direction.
-fn growth_towards_next_mapping(range: NonNull<u8>, len: usize) -> Growth {
-    match sys::probe_next_mapping() {
-        Ok(next) if next >= range.as_ptr() as usize + len => Growth::Down,
-        _ => Growth::Up,
-    }
-}
-
-/// Reserves `capacity` bytes anywhere; on failure releases `held` (ranges
-/// of `capacity` bytes reserved before) so nothing leaks.
-fn reserve_or_release(
-    what: &'static str,
-    capacity: usize,
-    held: &[NonNull<u8>],
-) -> Result<NonNull<u8>, TableError> {
-    sys::reserve(None, capacity).map_err(|source: io::Error| {
-        for range in held {
-            // SAFETY: each held range was reserved by the caller and is
-            // not used yet.
-            unsafe { sys::release(*range, capacity) };
-        }
-        TableError::Reserve { what, source }
     })
 }
 

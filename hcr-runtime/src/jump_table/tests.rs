@@ -218,10 +218,9 @@ fn repointing_while_other_threads_call_through_the_slot() {
 
 /// A table in two views reserved here, handing slots out `growth`-wards.
 fn table_growing(growth: Growth, size: usize) -> JumpTable {
-    let reserve = || sys::reserve(None, size).unwrap();
+    let (views, _) = Views::near(size).unwrap();
     let reservation = placement::Reservation {
-        rx: reserve(),
-        rw: reserve(),
+        views,
         growth,
         placed: Placed::Near,
     };
@@ -312,11 +311,9 @@ fn a_fixed_address_that_is_free_is_used() {
     // request: try a few free ranges.
     let table = (0..5)
         .find_map(|_| {
-            let free = sys::reserve(None, size).unwrap();
-            // SAFETY: reserved just above, unused.
-            unsafe { sys::release(free, size) };
-            let table = table(size, Placement::Fixed(free.as_ptr() as usize));
-            (*table.placed() == Placed::Fixed).then_some((table, free.as_ptr() as usize))
+            let free = Views::near(size).unwrap().0.rx().as_ptr() as usize;
+            let table = table(size, Placement::Fixed(free));
+            (*table.placed() == Placed::Fixed).then_some((table, free))
         })
         .expect("a free address is used");
     let (mut table, address) = table;

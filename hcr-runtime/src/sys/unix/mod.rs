@@ -1,16 +1,28 @@
-//! Linux memory primitives for the jump table: reservations, the memfd that
-//! backs both views, and views placed inside a reservation.
+//! Linux: memory primitives for the jump table (reservations, the memfd
+//! that backs both views, views placed inside a reservation), processes,
+//! and the modules for loading, objects, unwinding and the crash guard.
 //!
-//! Every function here is a thin, checked wrapper over one system call; the
-//! jump table above owns the invariants about which ranges belong to whom.
+//! Every function here is a thin, checked wrapper over one system call;
+//! `Views` owns the invariants about which ranges belong to whom.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 
+pub(crate) mod copy;
+pub(crate) mod crash_guard;
+pub(crate) mod library;
+pub(crate) mod objects;
+mod stamp;
+pub(crate) mod unwind;
+mod views;
+
+pub(crate) use stamp::FileStamp;
+pub(crate) use views::{TableCopy, Views};
+
 /// Page protection of a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protection {
+enum Protection {
     /// Readable and writable, never executable.
     ReadWrite,
     /// Readable and executable, never writable.
@@ -29,7 +41,7 @@ pub(crate) fn page_size() -> usize {
 /// without replacing anything mapped there (`MAP_FIXED_NOREPLACE`); the
 /// caller must compare the returned address with the hint, since emulators
 /// and valgrind treat the flag as a mere hint.
-pub(crate) fn reserve(hint: Option<usize>, len: usize) -> io::Result<NonNull<u8>> {
+fn reserve(hint: Option<usize>, len: usize) -> io::Result<NonNull<u8>> {
     let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
     if hint.is_some() {
         flags |= libc::MAP_FIXED_NOREPLACE;
@@ -49,7 +61,7 @@ pub(crate) fn reserve(hint: Option<usize>, len: usize) -> io::Result<NonNull<u8>
 /// mapped where the kernel chooses and unmapped again at once. The dynamic
 /// loader maps a library the same way, so a small one loaded next lands at
 /// or beside this address.
-pub(crate) fn probe_next_mapping() -> io::Result<usize> {
+fn probe_next_mapping() -> io::Result<usize> {
     let page = page_size();
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
     // SAFETY: an anonymous PROT_NONE mapping at an address of the kernel's
@@ -68,7 +80,7 @@ pub(crate) fn probe_next_mapping() -> io::Result<usize> {
 /// # Safety
 /// `base..base + len` must be a whole reservation of the caller's, and no
 /// code or reference may use memory inside it afterwards.
-pub(crate) unsafe fn release(base: NonNull<u8>, len: usize) {
+unsafe fn release(base: NonNull<u8>, len: usize) {
     // SAFETY: the caller owns the whole range and has stopped using it.
     unsafe { libc::munmap(base.as_ptr().cast(), len) };
 }
@@ -77,7 +89,7 @@ pub(crate) unsafe fn release(base: NonNull<u8>, len: usize) {
 /// sealed against ever being mapped through `execve` paths
 /// (`MFD_NOEXEC_SEAL`), which kernels with `vm.memfd_noexec=2` demand; the
 /// flag is unknown before Linux 6.3, so the call is retried without it.
-pub(crate) fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
+fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
     const MFD_NOEXEC_SEAL: libc::c_uint = 0x0008;
     let mut flags = libc::MFD_CLOEXEC | MFD_NOEXEC_SEAL;
     loop {
@@ -97,7 +109,7 @@ pub(crate) fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
 }
 
 /// Grows (or shrinks) the file behind `fd` to `len` bytes.
-pub(crate) fn set_file_len(fd: &OwnedFd, len: usize) -> io::Result<()> {
+fn set_file_len(fd: &OwnedFd, len: usize) -> io::Result<()> {
     let len = libc::off_t::try_from(len).map_err(io::Error::other)?;
     // SAFETY: ftruncate on a descriptor we own has no memory-safety effects.
     if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
@@ -107,7 +119,7 @@ pub(crate) fn set_file_len(fd: &OwnedFd, len: usize) -> io::Result<()> {
 }
 
 /// Writes all of `bytes` into the file behind `fd` at `offset`.
-pub(crate) fn write_at(fd: &OwnedFd, offset: usize, bytes: &[u8]) -> io::Result<()> {
+fn write_at(fd: &OwnedFd, offset: usize, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     let file = std::fs::File::from(fd.try_clone()?);
     file.write_all_at(bytes, offset as u64)
@@ -120,7 +132,7 @@ pub(crate) fn write_at(fd: &OwnedFd, offset: usize, bytes: &[u8]) -> io::Result<
 /// `at..at + len` must lie inside a reservation the caller owns and that
 /// holds nothing anyone still uses (reserved pages or an earlier view of the
 /// same bytes of `fd`).
-pub(crate) unsafe fn map_view(
+unsafe fn map_view(
     at: NonNull<u8>,
     len: usize,
     fd: &OwnedFd,

@@ -1,6 +1,8 @@
-//! The binding to the C shim `asm/crash_guard.c`: its types, installing its
-//! signal handler, publishing the table of module code it reads, and the
-//! guarded call itself. All of the guard's raw pointers live here.
+//! The crash guard's catching on Linux: the binding to the C shim
+//! `asm/crash_guard.c` (its types, installing its signal handler,
+//! publishing the table of module code it reads, and the guarded call
+//! itself) and the words for what it caught. All of the guard's raw
+//! pointers live here.
 
 use std::ffi::{c_int, c_void};
 use std::ops::Range;
@@ -37,13 +39,47 @@ struct Published {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Fault {
     /// The signal.
-    pub(crate) signal: c_int,
+    signal: c_int,
     /// Its `si_code`.
-    pub(crate) code: c_int,
+    code: c_int,
     /// The faulting instruction.
     pub(crate) pc: usize,
     /// The address accessed (`si_addr`), for SIGSEGV and SIGBUS.
-    pub(crate) address: usize,
+    address: usize,
+}
+
+impl Fault {
+    /// "SIGSEGV (address not mapped) accessing 0x0": the signal, why, and
+    /// what was accessed.
+    pub(crate) fn describe(&self) -> String {
+        let cause = match (self.signal, self.code) {
+            (libc::SIGSEGV, 1) => " (address not mapped)",
+            (libc::SIGSEGV, 2) => " (access not permitted)",
+            (libc::SIGBUS, 1) => " (misaligned address)",
+            (libc::SIGBUS, 2) => " (no such physical address)",
+            (libc::SIGBUS, 3) => " (hardware error, or past the end of a mapped file)",
+            (libc::SIGILL, _) => " (illegal instruction)",
+            (libc::SIGFPE, 1) => " (integer division by zero)",
+            (libc::SIGFPE, 2) => " (integer overflow)",
+            _ => "",
+        };
+        let access = match self.signal {
+            libc::SIGSEGV | libc::SIGBUS => format!(" accessing {:#x}", self.address),
+            _ => String::new(),
+        };
+        format!("{}{cause}{access}", signal_name(self.signal))
+    }
+}
+
+/// The name of one of the guarded signals.
+fn signal_name(signal: c_int) -> String {
+    match signal {
+        libc::SIGSEGV => "SIGSEGV".to_owned(),
+        libc::SIGBUS => "SIGBUS".to_owned(),
+        libc::SIGILL => "SIGILL".to_owned(),
+        libc::SIGFPE => "SIGFPE".to_owned(),
+        other => format!("signal {other}"),
+    }
 }
 
 unsafe extern "C" {
@@ -75,7 +111,7 @@ pub(crate) fn install() -> Result<(), String> {
             }
             Err(format!(
                 "the crash guard cannot install its handler for {}: {}",
-                super::signal_name(failed),
+                signal_name(failed),
                 std::io::Error::last_os_error()
             ))
         })

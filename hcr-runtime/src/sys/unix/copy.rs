@@ -26,9 +26,10 @@ pub(crate) struct LibraryCopy {
 }
 
 impl LibraryCopy {
-    /// A copy of `bytes`, shown as `memfd:hcr:<name>` in `/proc/self/maps`.
-    pub(crate) fn new(name: &str, bytes: &[u8]) -> io::Result<LibraryCopy> {
-        let label = CString::new(format!("hcr:{name}")).map_err(io::Error::other)?;
+    /// A copy of `bytes`, load `id` of module `module`, shown as
+    /// `memfd:hcr:lib<module>.<id>.so` in `/proc/self/maps`.
+    pub(crate) fn new(module: &str, id: u64, bytes: &[u8]) -> io::Result<LibraryCopy> {
+        let label = CString::new(format!("hcr:lib{module}.{id}.so")).map_err(io::Error::other)?;
         let mut file = std::fs::File::from(super::memfd(&label)?);
         file.write_all(bytes)?;
         let fd = OwnedFd::from(file);

@@ -1,0 +1,68 @@
+//! Module libraries on Linux: `lib<name>.so`, checked as ELF before
+//! `dlopen` (glibc's loader trusts the headers), opened with
+//! `RTLD_NOW | RTLD_LOCAL` so that every symbol resolves before any module
+//! code runs and no module's symbols leak into another's lookups.
+
+use std::path::Path;
+
+use libloading::os::unix::{Library as Dl, RTLD_LOCAL, RTLD_NOW};
+
+pub(crate) use crate::elf::ElfError as FormatError;
+
+/// The file name of module `name`'s library.
+pub(crate) fn library_file_name(name: &str) -> String {
+    format!("lib{name}.so")
+}
+
+/// Checks a library's bytes before they are loaded (see [`crate::elf`]).
+///
+/// # Errors
+/// The first problem found.
+pub(crate) fn check_library(bytes: &[u8]) -> Result<(), FormatError> {
+    crate::elf::check_shared_library(bytes)
+}
+
+/// Whether `problem` is what a file still being written shows: it ends
+/// before what its headers describe.
+pub(crate) fn is_unfinished(problem: &FormatError) -> bool {
+    matches!(
+        problem,
+        FormatError::TooShort { .. } | FormatError::Truncated { .. }
+    )
+}
+
+/// A loaded library; dropping it closes it (`dlclose`).
+#[derive(Debug)]
+pub(crate) struct Library(Dl);
+
+impl Library {
+    /// Opens the library at `path`.
+    ///
+    /// # Safety
+    /// Loading runs the library's initializers: the caller vouches for its
+    /// code (it passed the ELF check, and running it is what loading a
+    /// module is for).
+    ///
+    /// # Errors
+    /// The loader's message.
+    pub(crate) unsafe fn open(path: &Path) -> Result<Library, String> {
+        // SAFETY: forwarded from the caller.
+        unsafe { Dl::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
+            .map(Library)
+            .map_err(|err| err.to_string())
+    }
+
+    /// The exported `name`, as a `T`.
+    ///
+    /// # Safety
+    /// `T` is the type of what `name` is (a C function pointer of the
+    /// signature the module ABI fixes), and the copied-out value is used
+    /// only while the library stays loaded.
+    pub(crate) unsafe fn get<T: Copy>(&self, name: &str) -> Option<T> {
+        let with_nul = format!("{name}\0");
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.get::<T>(with_nul.as_bytes()) }
+            .ok()
+            .map(|symbol| *symbol)
+    }
+}
