@@ -56,12 +56,14 @@ pub(crate) unsafe fn module_list(list: *const *const c_char) -> Result<Vec<Strin
 }
 
 /// A module name: a symbol name that can also be part of a file name
-/// (`lib<name>.so`), so it holds no `/` and is not `.` or `..`.
+/// (`lib<name>.so`, `<name>.dll`) on every system, so it holds no path
+/// separator (`/`, `\`) or drive or stream mark (`:`), and is not `.` or
+/// `..`.
 pub(crate) fn module_name(name: &CStr) -> Result<&str, String> {
     let text = symbol_name(name)?;
-    if text.contains('/') || text == "." || text == ".." {
+    if text.contains(['/', '\\', ':']) || text == "." || text == ".." {
         return Err(format!(
-            "`{text}` cannot be a module name (it must not contain `/`)"
+            "`{text}` cannot be a module name (it must not contain `/`, `\\` or `:`)"
         ));
     }
     Ok(text)
@@ -76,6 +78,10 @@ mod tests {
         assert_eq!(module_name(c"physics"), Ok("physics"));
         assert!(module_name(c"").is_err());
         assert!(module_name(c"../etc").is_err());
+        for bad in [c"a\\b", c"c:physics", c".."] {
+            let err = module_name(bad).unwrap_err();
+            assert!(err.contains("cannot be a module name"), "{err}");
+        }
         assert!(symbol_name(c"a/b").is_ok());
         let bad = c"\xff\xfe";
         assert!(symbol_name(bad).unwrap_err().contains("UTF-8"));
