@@ -34,6 +34,7 @@ extern "C" {
 #define HCR_ERR_SHUT_DOWN           (-14) /* hcr_shutdown ran: no more reloads */
 #define HCR_ERR_ACTIVE_FRAME        (-15) /* this thread runs code the reload would replace */
 #define HCR_ERR_FAULTED             (-16) /* a guarded call faulted in a module's code */
+#define HCR_ERR_UNSUPPORTED         (-17) /* not supported on this platform (the crash guard on Windows) */
 
 /* Results of hcr_register_global. */
 #define HCR_GLOBAL_EXISTING       0  /* kept as it was: do not initialize again */
@@ -57,7 +58,8 @@ extern "C" {
  *     (1 to 2047; 500 on 64-bit targets, 50 on 32-bit ones). A full table is
  *     an error (HCR_ERR_JUMP_TABLE), never memory corruption.
  * HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS  the table's executable view at this
- *     page-aligned address (0x10000000, as Nim's runtime, or decimal), for
+ *     address (0x10000000, as Nim's runtime, or decimal; a multiple of the page
+ *     size on Linux, of 64 KiB on Windows), for
  *     the same stub addresses run after run. Unset (the default), the table
  *     goes beside where the loader maps libraries next, so that the modules
  *     loaded after it lie within reach of the slots they are given first:

@@ -41,6 +41,8 @@ pub mod code {
     pub const ACTIVE_FRAME: c_int = -15;
     /// A guarded call faulted in a module's code.
     pub const FAULTED: c_int = -16;
+    /// Not supported on this platform.
+    pub const UNSUPPORTED: c_int = -17;
 }
 
 /// What went wrong in a runtime call.
@@ -138,6 +140,9 @@ pub enum Error {
     /// A panic inside the runtime, caught at the C boundary.
     #[error("internal error in hcr-runtime: {0}")]
     Internal(String),
+    /// What was asked is not supported on this platform.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Error {
@@ -166,6 +171,7 @@ impl Error {
             Error::ShutDown => code::SHUT_DOWN,
             Error::ActiveFrame(_) => code::ACTIVE_FRAME,
             Error::Faulted { .. } => code::FAULTED,
+            Error::Unsupported(_) => code::UNSUPPORTED,
         }
     }
 

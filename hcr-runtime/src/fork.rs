@@ -37,6 +37,9 @@ thread_local! {
 pub(crate) fn install() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
+        if !crate::sys::HAS_FORK {
+            return;
+        }
         if let Err(err) = crate::sys::at_fork(prepare, parent, child) {
             eprintln!("hcr: warning: cannot watch for fork ({err}); a forked child shares stubs");
         }

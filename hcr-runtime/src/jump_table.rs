@@ -139,7 +139,7 @@ pub enum TableError {
     #[error("{SIZE_ENV} must be a whole number of MiB between 1 and {MAX_SIZE_MIB}, got `{0}`")]
     BadSize(String),
     /// The address variable is malformed.
-    #[error("{ADDRESS_ENV} must be a page-aligned address such as 0x10000000, got `{text}`: {why}")]
+    #[error("{ADDRESS_ENV} must be an aligned address such as 0x10000000, got `{text}`: {why}")]
     BadAddress {
         /// The variable's value.
         text: String,

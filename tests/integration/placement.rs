@@ -142,7 +142,7 @@ scenario! {
         let err = host.rt.init("main", &["spin"], Some(&host.modules)).unwrap_err();
         assert!(err.message.contains("HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS"), "{}", err.message);
         assert!(err.message.contains("`0x10000001`"), "{}", err.message);
-        assert!(err.message.contains("page size"), "{}", err.message);
+        assert!(err.message.contains("not aligned"), "{}", err.message);
         assert_eq!(err.code, -9);
     }
 }

@@ -55,7 +55,7 @@ pub(crate) unsafe fn call(
     function: GuardedFunction,
     arg: *mut c_void,
 ) -> Result<(), Error> {
-    shim::install().map_err(Error::Internal)?;
+    shim::install()?;
     // SAFETY: forwarded from the caller.
     let Some(fault) = (unsafe { shim::call(function, arg) }) else {
         return Ok(());

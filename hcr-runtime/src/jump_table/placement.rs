@@ -29,7 +29,8 @@ pub enum Placement {
     /// default; see the module docs).
     #[default]
     Near,
-    /// The executable view at this page-aligned address, or near when it
+    /// The executable view at this address (aligned to where the system
+    /// places mappings), or near when it
     /// is not free.
     Fixed(usize),
 }
@@ -39,9 +40,9 @@ impl Placement {
     /// [`Placement::Fixed`] when it is set, else [`Placement::Near`].
     ///
     /// # Errors
-    /// [`TableError::BadAddress`] when the variable is not a nonzero,
-    /// page-aligned address (`0x10000000` or decimal) with room for
-    /// `size` bytes above it.
+    /// [`TableError::BadAddress`] when the variable is not a nonzero
+    /// address (`0x10000000` or decimal) aligned to where this system
+    /// places mappings, with room for `size` bytes above it.
     pub fn from_env(size: usize) -> Result<Self, TableError> {
         match std::env::var_os(ADDRESS_ENV) {
             None => Ok(Placement::Near),
@@ -131,8 +132,11 @@ fn parse_address(text: &str, size: usize) -> Result<usize, TableError> {
     if address == 0 {
         return Err(bad("it is zero"));
     }
-    if address % sys::page_size() != 0 {
-        return Err(bad("it is not a multiple of the page size"));
+    if address % sys::allocation_granularity() != 0 {
+        return Err(bad(
+            "it is not aligned to where this system places mappings (a page on Linux, 64 KiB on \
+             Windows)",
+        ));
     }
     if address.checked_add(size).is_none() {
         return Err(bad("the table would run past the end of the address space"));
@@ -156,15 +160,15 @@ mod tests {
 
     #[test]
     fn a_malformed_address_says_what_is_wrong() {
-        let page = sys::page_size();
+        let granularity = sys::allocation_granularity();
         for (text, why) in [
             ("low", "not a number"),
             ("0x", "not a number"),
             ("-4096", "not a number"),
             ("0", "zero"),
-            (&format!("{:#x}", page + 8), "page size"),
+            (&format!("{:#x}", granularity + 8), "not aligned"),
             (
-                &format!("{:#x}", usize::MAX - page + 1),
+                &format!("{:#x}", usize::MAX - granularity + 1),
                 "end of the address space",
             ),
         ] {

@@ -18,5 +18,10 @@ mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
 
-#[cfg(not(unix))]
-compile_error!("hcr-runtime supports Unix-like systems only (it needs mmap and memfd)");
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+
+#[cfg(not(any(unix, windows)))]
+compile_error!("hcr-runtime supports Linux and Windows");

@@ -8,6 +8,8 @@ use std::ffi::{c_int, c_void};
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use crate::error::Error;
+
 /// A range of code, `[start, end)` (`struct hcr_guard_range`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -96,9 +98,12 @@ unsafe extern "C" {
 pub type GuardedFunction = unsafe extern "C" fn(*mut c_void);
 
 /// Installs the shim's signal handler once per process; the handlers found
-/// then are the ones faults that are not caught go on to. The error names
-/// the signal whose handler could not be read or set.
-pub(crate) fn install() -> Result<(), String> {
+/// then are the ones faults that are not caught go on to.
+///
+/// # Errors
+/// [`Error::Internal`] naming the signal whose handler could not be read
+/// or set.
+pub(crate) fn install() -> Result<(), Error> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     INSTALLED
         .get_or_init(|| {
@@ -116,6 +121,7 @@ pub(crate) fn install() -> Result<(), String> {
             ))
         })
         .clone()
+        .map_err(Error::Internal)
 }
 
 /// Hands the shim the ranges that hold module code, replacing the ones it

@@ -36,6 +36,11 @@ pub(crate) fn page_size() -> usize {
     usize::try_from(size).unwrap_or(4096)
 }
 
+/// The granularity at which views can be placed: a page.
+pub(crate) fn allocation_granularity() -> usize {
+    page_size()
+}
+
 /// Reserves `len` bytes of address space with no access and no backing
 /// memory. With a `hint`, the kernel is asked for exactly that address
 /// without replacing anything mapped there (`MAP_FIXED_NOREPLACE`); the
@@ -158,6 +163,10 @@ unsafe fn map_view(
     }
     Ok(())
 }
+
+/// Whether this system has `fork` (and so the jump table's copies for a
+/// forked child).
+pub(crate) const HAS_FORK: bool = true;
 
 /// Registers `pthread_atfork` handlers.
 pub(crate) fn at_fork(
