@@ -11,6 +11,7 @@ pub struct CModule {
     defines: Vec<(String, String)>,
     runtime_dir: Option<PathBuf>,
     opt_level: u32,
+    target: String,
 }
 
 impl CModule {
@@ -21,7 +22,15 @@ impl CModule {
             defines: Vec::new(),
             runtime_dir: None,
             opt_level: 1,
+            target: crate::build_target().to_owned(),
         }
+    }
+
+    /// Compiles for `target` (a target triple; default: the target this
+    /// crate was built for), with that target's C compiler.
+    pub fn target(mut self, target: &str) -> Self {
+        self.target = target.to_owned();
+        self
     }
 
     /// Optimizes at `-O<level>` (1 unless set).
@@ -36,13 +45,16 @@ impl CModule {
         self
     }
 
-    /// Links with `-lhcr_runtime` from `dir`, as C modules are meant to.
+    /// Links with `-lhcr_runtime` from `dir` (where `libhcr_runtime.so`,
+    /// or on Windows the import library `libhcr_runtime.dll.a`, is), as C
+    /// modules are meant to.
     pub fn link_runtime(mut self, dir: impl Into<PathBuf>) -> Self {
         self.runtime_dir = Some(dir.into());
         self
     }
 
-    /// Compiles to `output` (any name; hcr loads `lib<name>.so`).
+    /// Compiles to `output` (any name; hcr loads `lib<name>.so`, or
+    /// `<name>.dll` on Windows).
     ///
     /// # Errors
     /// [`BuildError`] when no compiler is found or it fails; the compiler's
@@ -51,7 +63,7 @@ impl CModule {
         // The machine that built this crate is the one running the compiler
         // (a cross-compiled test suite runs under an emulator on it).
         let compiler = cc::Build::new()
-            .target(env!("HCR_BUILD_TARGET"))
+            .target(&self.target)
             .host(env!("HCR_BUILD_HOST"))
             .opt_level(self.opt_level)
             .cargo_metadata(false)

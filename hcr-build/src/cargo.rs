@@ -20,9 +20,26 @@ pub fn cross_target() -> Option<&'static str> {
     (target != host).then_some(target)
 }
 
-/// Adds `--target` for a cross build.
-fn for_target(command: &mut Command) {
-    if let Some(target) = cross_target() {
+/// The target this crate was built for: what its builds are for unless
+/// told otherwise.
+pub fn build_target() -> &'static str {
+    env!("HCR_BUILD_TARGET")
+}
+
+/// The file name of a shared library `name` on `target`: `lib<name>.so`
+/// on Linux, `<name>.dll` on Windows (what cargo names a `cdylib` and hcr
+/// loads a module from).
+pub fn library_file_name(target: &str, name: &str) -> String {
+    if target.contains("windows") {
+        format!("{name}.dll")
+    } else {
+        format!("lib{name}.so")
+    }
+}
+
+/// Adds `--target` for a build for another machine than this one.
+fn for_target(command: &mut Command, target: &str) {
+    if target != env!("HCR_BUILD_HOST") {
         command.args(["--target", target]);
     }
 }
@@ -163,6 +180,14 @@ pub fn runtime_library(release: bool) -> Result<PathBuf, BuildError> {
     runtime_library_from(&workspace_dir().join("Cargo.toml"), None, release)
 }
 
+/// [`runtime_library`] for `target` (a target triple), from this machine.
+///
+/// # Errors
+/// [`BuildError`] when cargo fails or names no runtime library.
+pub fn runtime_library_for(target: &str, release: bool) -> Result<PathBuf, BuildError> {
+    build_runtime(&workspace_dir().join("Cargo.toml"), None, release, target)
+}
+
 /// Builds `libhcr_runtime.so` from the package or workspace at `manifest`
 /// (which holds `hcr-runtime`), into `target_dir` (default: its own).
 ///
@@ -172,6 +197,15 @@ pub fn runtime_library_from(
     manifest: &Path,
     target_dir: Option<&Path>,
     release: bool,
+) -> Result<PathBuf, BuildError> {
+    build_runtime(manifest, target_dir, release, build_target())
+}
+
+fn build_runtime(
+    manifest: &Path,
+    target_dir: Option<&Path>,
+    release: bool,
+    target: &str,
 ) -> Result<PathBuf, BuildError> {
     let mut command = cargo();
     command
@@ -185,12 +219,12 @@ pub fn runtime_library_from(
     if release {
         command.arg("--release");
     }
-    for_target(&mut command);
+    for_target(&mut command, target);
     build_artifact(
         command,
         "cargo build -p hcr-runtime".to_owned(),
         "hcr_runtime",
-        "libhcr_runtime.so",
+        &library_file_name(target, "hcr_runtime"),
     )
 }
 
@@ -288,14 +322,14 @@ impl RustModule {
         if self.release {
             command.arg("--release");
         }
-        for_target(&mut command);
+        for_target(&mut command, build_target());
         command.args(["--", "--cfg", "hcr_module"]);
         for cfg in &self.cfgs {
             command.args(["--cfg", cfg]);
         }
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let target_name = self.package.replace('-', "_");
-        let suffix = format!("lib{target_name}.so");
+        let suffix = library_file_name(build_target(), &target_name);
         spawn_build(
             command,
             format!("cargo rustc -p {}", self.package),
@@ -369,7 +403,7 @@ impl HostBinary {
         if self.release {
             command.arg("--release");
         }
-        for_target(&mut command);
+        for_target(&mut command, build_target());
         build_artifact(
             command,
             format!("cargo build -p {} --bin {}", self.package, self.bin),

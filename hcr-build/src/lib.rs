@@ -32,7 +32,8 @@ pub mod watch;
 
 pub use c_module::CModule;
 pub use cargo::{
-    HostBinary, Running, RustModule, cross_target, runtime_library, runtime_library_from,
+    HostBinary, Running, RustModule, build_target, cross_target, library_file_name,
+    runtime_library, runtime_library_for, runtime_library_from,
 };
 pub use layout::{Layout, build_project, install_file, module_build, place};
 pub use manifest::{LoadedModule, Manifest, manifest_path};

@@ -160,7 +160,7 @@ impl HostBuilder {
             return Ok(PathBuf::from(path));
         }
         let exe = std::env::current_exe().map_err(StartError::NoExecutableDir)?;
-        Ok(exe.with_file_name("libhcr_runtime.so"))
+        Ok(exe.with_file_name(crate::sys::RUNTIME_FILE))
     }
 
     /// Loads the runtime and the module tree: every import and,

@@ -155,6 +155,7 @@ mod guarded;
 mod host;
 pub mod lifecycle;
 pub mod runtime;
+mod sys;
 
 /// Makes a function reloadable: every call, from any crate, reaches the
 /// newest code through its stub's cell, and a pointer to it is the stub.

@@ -1,9 +1,9 @@
 //! A typed binding to the runtime's C ABI (`hcr-runtime/include/hcr.h`).
 //!
-//! The runtime is a shared library loaded once per process with
+//! The runtime is a shared library loaded once per process (on Linux with
 //! `RTLD_GLOBAL`, so that modules opened later resolve their `hcr_*` calls
-//! against it, and never unloaded: its jump table is where every handed-out
-//! function pointer points. [`RuntimeLibrary::open`] loads it and resolves
+//! against it; on Windows modules import it by name) and never unloaded:
+//! its jump table is where every handed-out function pointer points. [`RuntimeLibrary::open`] loads it and resolves
 //! every entry point into an [`Api`], whose methods take Rust strings and
 //! return `Result`.
 
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+use crate::sys::{self, Library};
 
 /// An error reported by the runtime, or met before calling it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -194,22 +194,20 @@ fn c_string(text: &str, what: &str) -> Result<CString, RuntimeError> {
 }
 
 impl RuntimeLibrary {
-    /// Opens `libhcr_runtime.so` at `path` with `RTLD_NOW | RTLD_GLOBAL`
-    /// and keeps it loaded until the process exits. Opening it again
-    /// returns the same runtime.
+    /// Opens the runtime library (`libhcr_runtime.so`, `hcr_runtime.dll`)
+    /// at `path` (on Linux with `RTLD_NOW | RTLD_GLOBAL`) and keeps it
+    /// loaded until the process exits. Opening it again returns the same
+    /// runtime.
     ///
     /// # Errors
     /// [`OpenError`] when the library cannot be loaded or lacks an entry point.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
         let shown = path.display().to_string();
         // SAFETY: loading the runtime runs only its own (Rust std) initializers.
-        let library =
-            unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }.map_err(|source| {
-                OpenError::Open {
-                    path: shown.clone(),
-                    source,
-                }
-            })?;
+        let library = unsafe { sys::open_runtime(path) }.map_err(|source| OpenError::Open {
+            path: shown.clone(),
+            source,
+        })?;
         let api = Api::resolve(&library, &shown)?;
         // Never closed: stubs, globals and modules depend on the runtime.
         let _ = library.into_raw();
@@ -219,7 +217,7 @@ impl RuntimeLibrary {
     /// The runtime another part of this process already loaded (with
     /// `RTLD_GLOBAL`, or linked in), if any.
     pub fn loaded() -> Option<Self> {
-        let this = Library::this();
+        let this = sys::loaded_runtime()?;
         // One lookup first: without a runtime (a module crate's own tests,
         // which ask on every call) this is all it costs.
         // SAFETY: the symbol is only checked for presence, never called.

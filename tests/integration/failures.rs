@@ -116,82 +116,10 @@ scenario! {
     fn a_missing_module_fails_init_with_its_path(host) {
         let err = host.rt.init("main", &["ghost"], Some(&host.modules)).unwrap_err();
         assert_eq!(err.code, -5, "{}", err.message);
-        assert!(err.message.contains("libghost.so"), "{}", err.message);
+        assert!(err.message.contains(&hcr_tests::library_file("ghost")), "{}", err.message);
         // Nothing stayed loaded: once the file exists, init succeeds.
         host.install("ghost", "spin-1");
         host.init(&["ghost"]);
         assert_eq!(host.call("spin", "value"), 1);
-    }
-}
-
-scenario! {
-    /// Property: whatever the ELF check lets through of a truncated library
-    /// or one with flipped header bits, glibc's loader opens (or refuses)
-    /// without faulting. `HCR_FUZZ_CASES` sets the number of mutants.
-    fn what_the_elf_check_lets_through_loads_without_faulting(host) {
-        let library = host.fixture("spin-1");
-        let dir = host.modules.join("mutants");
-        std::fs::create_dir_all(&dir).unwrap();
-        let default_cases = if hcr_tests::under_valgrind() { 20 } else { 300 };
-        let cases: usize = std::env::var("HCR_FUZZ_CASES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(default_cases);
-        let wide = library[4] == 2;
-        let phoff = if wide {
-            u64::from_le_bytes(library[32..40].try_into().unwrap()) as usize
-        } else {
-            u32::from_le_bytes(library[28..32].try_into().unwrap()) as usize
-        };
-        let headers = if wide { 64 } else { 52 };
-        let phnum_at = if wide { 56 } else { 44 };
-        let phnum = u16::from_le_bytes([library[phnum_at], library[phnum_at + 1]]) as usize;
-        let program_headers = phoff..phoff + if wide { 56 } else { 32 } * phnum;
-        let mut rng = hcr_tests::Rng(0x5eed_0003);
-        let mut passed = 0;
-        for case in 0..cases {
-            let mut bytes = library.clone();
-            let mut mutation = Vec::new();
-            if case % 3 == 0 {
-                bytes.truncate(rng.below(library.len()));
-                mutation.push(format!("cut at {}", bytes.len()));
-            } else {
-                for _ in 0..1 + rng.below(3) {
-                    let at = if rng.next() & 1 == 0 {
-                        rng.below(headers)
-                    } else {
-                        program_headers.start + rng.below(program_headers.len())
-                    };
-                    let bit = rng.below(8);
-                    bytes[at] ^= 1 << bit;
-                    mutation.push(format!("bit {bit} of byte {at}"));
-                }
-            }
-            if hcr_runtime::elf::check_shared_library(&bytes).is_err() {
-                continue;
-            }
-            passed += 1;
-            let path = dir.join(format!("libmutant{case}.so"));
-            std::fs::write(&path, &bytes).unwrap();
-            let path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-            // SAFETY: the child only calls dlopen and _exit.
-            let child = unsafe { libc::fork() };
-            if child == 0 {
-                // SAFETY: a valid path; whatever dlopen returns, the child ends.
-                unsafe {
-                    libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
-                    libc::_exit(0);
-                }
-            }
-            let mut status = 0;
-            // SAFETY: waits for our own child.
-            assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
-            assert!(
-                !libc::WIFSIGNALED(status),
-                "mutant {case} ({mutation:?}) passed the check, and dlopen died of signal {}",
-                libc::WTERMSIG(status)
-            );
-        }
-        println!("{passed} of {cases} mutants passed the ELF check; each loaded without a fault");
     }
 }

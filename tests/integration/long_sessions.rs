@@ -5,23 +5,7 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-/// Lines of `/proc/self/maps` that map one of the runtime's copies.
-fn mapped_copies() -> usize {
-    std::fs::read_to_string("/proc/self/maps")
-        .unwrap()
-        .lines()
-        .filter(|line| line.contains("memfd:hcr:"))
-        .count()
-}
-
-/// Resident memory of this process, in KiB.
-fn resident_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-    pages * page / 1024
-}
+use hcr_tests::{mapped_copies, resident_kib};
 
 scenario! {
     fn collect_unmaps_old_versions_and_stubs_keep_working(host) {
@@ -172,7 +156,7 @@ scenario! {
         host.install("spin", "spin-1");
         host.init(&["spin"]);
         let bytes = host.fixture("spin-2");
-        let path = host.modules.join("libspin.so");
+        let path = host.library("spin");
         // A slow writer: truncates the file, then writes it in pieces.
         let writer = {
             let path = path.clone();
@@ -208,81 +192,6 @@ scenario! {
         host.install("spin", "spin-2");
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.call("spin", "value"), 2);
-    }
-}
-
-/// Loads two versions of a module, then ends the way `HCR_TEST_ENDING`
-/// says.
-fn end_after_loading(host: &mut hcr_tests::Host) {
-    host.install("spin", "spin-1");
-    host.init(&["spin"]);
-    host.install("spin", "spin-2");
-    host.rt.perform_code_reload().unwrap();
-    assert_eq!(host.copy_names().len(), 2);
-    let ending = std::env::var("HCR_TEST_ENDING").unwrap();
-    let signal = match ending.as_str() {
-        "exit" => std::process::exit(3),
-        "sigterm" => libc::SIGTERM,
-        "sigsegv" => libc::SIGSEGV,
-        "sigkill" => libc::SIGKILL,
-        other => panic!("unknown ending {other}"),
-    };
-    // SAFETY: the default action of each of these signals ends the process;
-    // resetting the handler first keeps Rust's SIGSEGV handler out of it.
-    unsafe {
-        libc::signal(signal, libc::SIG_DFL);
-        libc::raise(signal);
-    }
-    unreachable!("signal {signal} did not end the process");
-}
-
-/// However a process ends, no file of the runtime's is left: its copies
-/// live in memory, so the temporary directory stays empty and the module
-/// directory holds the library and the manifest only.
-#[test]
-fn no_file_of_the_runtime_outlives_its_process() {
-    use hcr_tests::{Ending, Expect};
-    let test = concat!(
-        module_path!(),
-        "::no_file_of_the_runtime_outlives_its_process"
-    );
-    let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    if hcr_tests::in_scenario_process(work, test, end_after_loading) {
-        return;
-    }
-    let endings = [
-        ("exit", Ending::Exit(3)),
-        ("sigterm", Ending::Signal(libc::SIGTERM)),
-        ("sigsegv", Ending::Signal(libc::SIGSEGV)),
-        ("sigkill", Ending::Signal(libc::SIGKILL)),
-    ];
-    for (how, ending) in endings {
-        let temp = work.join("ending-temp").join(how);
-        let _ = std::fs::remove_dir_all(&temp);
-        std::fs::create_dir_all(&temp).unwrap();
-        let env = [("HCR_TEST_ENDING", how), ("TMPDIR", temp.to_str().unwrap())];
-        hcr_tests::run_scenario(work, test, &env, Expect::Ended(ending), end_after_loading);
-        let left: Vec<_> = std::fs::read_dir(&temp)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert!(
-            left.is_empty(),
-            "{how}: left in the temporary directory: {left:?}"
-        );
-        let modules = hcr_tests::scenario_dir(work, test).join("modules");
-        let mut files: Vec<String> = std::fs::read_dir(&modules)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        files.sort();
-        assert_eq!(
-            files,
-            ["hcr-manifest.json", "libspin.so"],
-            "{how}: the module directory"
-        );
     }
 }
 
@@ -342,9 +251,10 @@ fn two_processes_share_a_module_directory_while_it_is_rewritten() {
     let dir = work.join("shared-modules");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let fixture =
-        |variant: &str| std::fs::read(built.fixtures.join(format!("{variant}.so"))).unwrap();
-    let library = dir.join("libspin.so");
+    let fixture = |variant: &str| {
+        std::fs::read(built.fixtures.join(hcr_tests::library_file(variant))).unwrap()
+    };
+    let library = dir.join(hcr_tests::library_file("spin"));
     std::fs::write(&library, fixture("spin-1")).unwrap();
     let env = [
         ("HCR_TEST_SHARED_DIR", dir.to_str().unwrap()),
@@ -373,92 +283,4 @@ fn two_processes_share_a_module_directory_while_it_is_rewritten() {
         }
         std::fs::write(dir.join("done"), "").unwrap();
     });
-}
-
-/// Reads one byte from `fd` (a pipe), waiting for it.
-fn wait_for(fd: i32) {
-    let mut byte = 0u8;
-    // SAFETY: reads one byte into a live local.
-    let read = unsafe { libc::read(fd, (&raw mut byte).cast(), 1) };
-    assert_eq!(read, 1, "the other process went away");
-}
-
-/// Writes one byte to `fd` (a pipe).
-fn signal(fd: i32) {
-    // SAFETY: writes one byte from a live local.
-    let written = unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
-    assert_eq!(written, 1);
-}
-
-fn pipe() -> (i32, i32) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe writes two descriptors into the array.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    (fds[0], fds[1])
-}
-
-scenario! {
-    fn after_fork_parent_and_child_each_reload_their_own_versions(host) {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        host.install("spin", "spin-1");
-        host.init(&["spin"]);
-        let stub = host.stub("spin", "value");
-        // Another thread takes the runtime's lock over and over, so a fork
-        // without the atfork handlers could leave the child's lock held.
-        let stop = Arc::new(AtomicBool::new(false));
-        let busy = {
-            let (stop, rt) = (stop.clone(), host.rt);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    rt.get_proc("spin", "value").unwrap();
-                }
-            })
-        };
-        let (from_parent, to_child) = pipe();
-        let (from_child, to_parent) = pipe();
-        // SAFETY: the child runs only the code below and leaves with _exit.
-        let child = unsafe { libc::fork() };
-        assert!(child >= 0, "fork failed");
-        // Each process keeps only its own pipe ends, so that one dying ends
-        // the other's wait.
-        let close = |fds: [i32; 2]| {
-            for fd in fds {
-                // SAFETY: closes a descriptor of this process's pipe.
-                unsafe { libc::close(fd) };
-            }
-        };
-        if child == 0 {
-            close([to_child, from_child]);
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                wait_for(from_parent);
-                assert_eq!(stub.call_int(), 1, "the parent's reload left the child's stub alone");
-                host.install("spin", "spin-3");
-                host.rt.perform_code_reload().unwrap();
-                assert_eq!(stub.call_int(), 3, "the child's own reload");
-            }));
-            signal(to_parent);
-            // SAFETY: ends the child without running the parent's exit code.
-            unsafe { libc::_exit(if result.is_ok() { 0 } else { 1 }) };
-        }
-        close([from_parent, to_parent]);
-        host.install("spin", "spin-2");
-        host.rt.perform_code_reload().unwrap();
-        assert_eq!(stub.call_int(), 2);
-        signal(to_child);
-        wait_for(from_child);
-        let mut status = 0;
-        // SAFETY: waits for our own child.
-        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "the child failed (status {status:#x}); see its message above"
-        );
-        assert_eq!(stub.call_int(), 2, "the child's reload left the parent's stub alone");
-        assert_eq!(host.copy_names().len(), 2, "the child's exit left the parent's copies alone");
-        host.rt.perform_code_reload().unwrap();
-        assert_eq!(stub.call_int(), 3, "the parent reloads the child's build on its own");
-        stop.store(true, Ordering::Relaxed);
-        busy.join().unwrap();
-    }
 }

@@ -42,6 +42,9 @@ macro_rules! scenario {
 
 mod abi;
 mod cargo_hcr;
+// The crash guard catches signals: Linux only (on Windows it refuses, which
+// abi.rs shows).
+#[cfg(unix)]
 mod crash_guard;
 mod diagnostics;
 mod example;
@@ -49,6 +52,8 @@ mod failures;
 mod fingerprints;
 mod long_sessions;
 mod placement;
+#[cfg(unix)]
+mod posix;
 mod reload;
 mod rust_modules;
 mod rust_state;

@@ -104,22 +104,11 @@ scenario! {
     env("HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS" = "0x20000000")
     stderr("HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS asks for the jump table at 0x20000000, but")
     fn a_fixed_address_that_is_taken_is_left_alone_and_the_start_goes_on(host) {
-        let page = 4096;
-        // SAFETY: an anonymous mapping at a free address (MAP_FIXED_NOREPLACE
-        // replaces nothing); it is this test's own.
-        let mine = unsafe {
-            libc::mmap(
-                TAKEN as *mut libc::c_void,
-                page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
-                -1,
-                0,
-            )
-        };
-        assert_eq!(mine as usize, TAKEN, "the scenario needs {TAKEN:#x} free");
-        // SAFETY: the page was just mapped readable and writable.
-        unsafe { std::ptr::write_bytes(mine.cast::<u8>(), 0x5a, page) };
+        let len = 64 * 1024;
+        let mine = hcr_tests::occupy(TAKEN, len)
+            .unwrap_or_else(|| panic!("the scenario needs {TAKEN:#x} free"));
+        // SAFETY: the memory was just mapped readable and writable.
+        unsafe { std::ptr::write_bytes(mine, 0x5a, len) };
 
         host.install("spin", "spin-1");
         host.init(&["spin"]);
@@ -127,9 +116,9 @@ scenario! {
         println!("{}", placement.description);
         assert_eq!(placement.kind, PlacementKind::NotFixed);
         assert_ne!(placement.base, TAKEN);
-        // SAFETY: the page is still this test's mapping (the table went
+        // SAFETY: the memory is still this test's (the table went
         // elsewhere): readable.
-        let bytes = unsafe { std::slice::from_raw_parts(mine.cast::<u8>(), page) };
+        let bytes = unsafe { std::slice::from_raw_parts(mine, len) };
         assert!(bytes.iter().all(|byte| *byte == 0x5a), "the page was replaced");
         assert_eq!(host.call("spin", "value"), 1);
     }

@@ -108,7 +108,7 @@ scenario! {
     fn two_same_size_builds_within_one_second_are_both_seen(host) {
         let (one, two) = (host.fixture("spin-1"), host.fixture("spin-2"));
         assert_eq!(one.len(), two.len(), "the fixtures must have the same size for this test");
-        let path = host.modules.join("libspin.so");
+        let path = host.library("spin");
         std::fs::write(&path, &one).unwrap();
         host.init(&["spin"]);
         // Rewrite in place: same inode, same size, within the same second.
@@ -125,13 +125,11 @@ scenario! {
 
 scenario! {
     fn no_mapping_is_ever_writable_and_executable(host) {
+        // /proc/self/maps on Linux, a VirtualQuery walk of the whole
+        // address space on Windows.
         fn assert_no_rwx() {
-            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-            let rwx: Vec<&str> = maps
-                .lines()
-                .filter(|line| line.split_whitespace().nth(1).is_some_and(|p| p.starts_with("rwx")))
-                .collect();
-            assert!(rwx.is_empty(), "rwx mappings: {rwx:#?}");
+            let rwx = hcr_tests::writable_and_executable();
+            assert!(rwx.is_empty(), "writable and executable memory: {rwx:#?}");
         }
         host.install("spin", "spin-1");
         host.init(&["spin"]);

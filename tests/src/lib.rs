@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use hcr_build::{CModule, RustModule};
 use hcr_client::RuntimeLibrary;
 
+mod sys;
+
 /// `-D` switches of a fixture build.
 type Defines = &'static [(&'static str, &'static str)];
 
@@ -139,11 +141,22 @@ const SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
 /// The runtime and the fixtures, built.
 #[derive(Debug)]
 pub struct Built {
-    /// `libhcr_runtime.so`.
+    /// The runtime library (`libhcr_runtime.so`, `hcr_runtime.dll`).
     pub runtime: PathBuf,
-    /// The directory of the fixtures (`<variant>.so`).
+    /// The directory of the fixtures ([`library_file`] of each variant).
     pub fixtures: PathBuf,
 }
+
+/// The file name of module `name`'s library on the target these tests
+/// were built for: `lib<name>.so`, or `<name>.dll` on Windows.
+pub fn library_file(name: &str) -> String {
+    hcr_build::library_file_name(hcr_build::build_target(), name)
+}
+
+/// Environment variable: a directory where `hcr-test-fixtures` built the
+/// runtime and the C fixtures for the target beforehand (for a target whose
+/// test binaries cannot run the build tools, such as Windows under wine).
+pub const PREBUILT_ENV: &str = "HCR_TEST_PREBUILT";
 
 /// Builds the runtime and every fixture, once per test run, for tests that
 /// run hosts of their own; `work` is the test's `CARGO_TARGET_TMPDIR`.
@@ -151,39 +164,66 @@ pub fn built_fixtures(work: &Path) -> &'static Built {
     built(work)
 }
 
-/// Builds the runtime and every fixture once per test run.
+/// Builds the runtime and every fixture once per test run, or takes them
+/// from `$HCR_TEST_PREBUILT`.
 fn built(work: &Path) -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let runtime = hcr_build::runtime_library(false).unwrap_or_else(|err| panic!("{err}"));
-        let runtime_dir = runtime.parent().expect("a file has a directory");
-        let fixtures = work.join("fixtures");
-        std::fs::create_dir_all(&fixtures).unwrap();
-        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        for (name, source, defines) in FIXTURES {
-            let module = defines
-                .iter()
-                .fold(CModule::new(sources.join(source)), |module, (k, v)| {
-                    module.define(k, v)
-                })
-                .link_runtime(runtime_dir);
-            module
-                .build(&fixtures.join(format!("{name}.so")))
-                .unwrap_or_else(|err| panic!("fixture {name}: {err}"));
+    BUILT.get_or_init(|| match std::env::var_os(PREBUILT_ENV) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            Built {
+                runtime: dir.join(library_file("hcr_runtime")),
+                fixtures: dir.join("fixtures"),
+            }
         }
+        None => build_fixtures(hcr_build::build_target(), work, true),
+    })
+}
+
+/// Builds the runtime and the C fixtures for `target` into `out` (the
+/// fixtures into `out/fixtures`), and the Rust fixtures too when `rust`.
+/// The runtime is copied into `out`, with its import library on Windows.
+///
+/// # Panics
+/// When a build fails, with the builder's message.
+pub fn build_fixtures(target: &str, out: &Path, rust: bool) -> Built {
+    let name = |base: &str| hcr_build::library_file_name(target, base);
+    let built_runtime =
+        hcr_build::runtime_library_for(target, false).unwrap_or_else(|err| panic!("{err}"));
+    let runtime_dir = built_runtime.parent().expect("a file has a directory");
+    let fixtures = out.join("fixtures");
+    std::fs::create_dir_all(&fixtures).unwrap();
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for (variant, source, defines) in FIXTURES {
+        let module = defines
+            .iter()
+            .fold(
+                CModule::new(sources.join(source)).target(target),
+                |module, (k, v)| module.define(k, v),
+            )
+            .link_runtime(runtime_dir);
+        module
+            .build(&fixtures.join(name(variant)))
+            .unwrap_or_else(|err| panic!("fixture {variant}: {err}"));
+    }
+    if rust {
         let manifest = hcr_build::workspace_dir().join("Cargo.toml");
-        for (name, package, cfgs) in RUST_FIXTURES {
+        for (variant, package, cfgs) in RUST_FIXTURES {
             let module = cfgs.iter().fold(
                 RustModule::new(package).manifest_path(&manifest),
                 |module, cfg| module.cfg(cfg),
             );
             let library = module
                 .build()
-                .unwrap_or_else(|err| panic!("fixture {name}: {err}"));
-            std::fs::copy(&library, fixtures.join(format!("{name}.so"))).unwrap();
+                .unwrap_or_else(|err| panic!("fixture {variant}: {err}"));
+            std::fs::copy(&library, fixtures.join(name(variant))).unwrap();
         }
-        Built { runtime, fixtures }
-    })
+    }
+    let runtime = out.join(name("hcr_runtime"));
+    if runtime != built_runtime {
+        std::fs::copy(&built_runtime, &runtime).unwrap();
+    }
+    Built { runtime, fixtures }
 }
 
 /// Builds binary `bin` of `package` with `features` and keeps a copy named
@@ -227,19 +267,18 @@ esac
 /// directory (everything is rebuilt, as for a real other compiler) and
 /// returns the library. Slow: only the test that needs it calls this.
 pub fn fx_shapes_by_another_compiler(work: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let dir = work.join("other-compiler");
     std::fs::create_dir_all(&dir).unwrap();
     let wrapper = dir.join("other-rustc");
     std::fs::write(&wrapper, OTHER_RUSTC).unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sys::make_executable(&wrapper);
     let library = RustModule::new("fx_shapes")
         .manifest_path(hcr_build::workspace_dir().join("Cargo.toml"))
         .target_dir(dir.join("target"))
         .env("RUSTC_WRAPPER", &wrapper)
         .build()
         .unwrap_or_else(|err| panic!("fx_shapes by another compiler: {err}"));
-    let stored = dir.join("fx_shapes-other.so");
+    let stored = dir.join(library_file("fx_shapes-other"));
     std::fs::copy(library, &stored).unwrap();
     stored
 }
@@ -377,21 +416,16 @@ pub fn run_scenario(
             printed(text);
         }
         Expect::Ended(ending) | Expect::EndedSaying(ending, _) => {
-            use std::os::unix::process::ExitStatusExt;
-            let ended = match status.signal() {
-                Some(signal) => Ending::Signal(signal),
-                None => Ending::Exit(status.code().unwrap_or(-1)),
-            };
+            let ended = sys::ending(status);
             assert_eq!(ended, ending, "scenario {name} ended otherwise\n{report}");
             if let Expect::EndedSaying(_, text) = expect {
                 printed(text);
             }
         }
         Expect::Abort(text) => {
-            use std::os::unix::process::ExitStatusExt;
             assert_eq!(
-                status.signal(),
-                Some(6),
+                sys::ending(status),
+                ABORTED,
                 "scenario {name} did not abort\n{report}"
             );
             printed(text);
@@ -414,29 +448,8 @@ fn self_command() -> Command {
         }
         None => Command::new(exe),
     };
-    no_core_dumps(&mut command);
+    sys::no_core_dumps(&mut command);
     command
-}
-
-/// Scenarios that expect an abort must not dump core: nobody reads the
-/// dump, and qemu-user, writing one for a guest with several threads, can
-/// hang.
-fn no_core_dumps(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the child between fork and exec and only
-    // calls setrlimit, which is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
 }
 
 /// What a scenario's process did: its exit status (`None` when it ran past
@@ -523,22 +536,27 @@ impl Host {
             .unwrap_or_else(|err| panic!("{err}"))
     }
 
-    /// The directory of the built fixtures (`<variant>.so`).
+    /// The directory of the built fixtures ([`library_file`] of each variant).
     pub fn fixtures(&self) -> &Path {
         &self.fixtures
     }
 
     /// The built fixture `variant`.
     pub fn fixture(&self, variant: &str) -> Vec<u8> {
-        std::fs::read(self.fixtures.join(format!("{variant}.so"))).unwrap()
+        std::fs::read(self.fixtures.join(library_file(variant))).unwrap()
     }
 
-    /// Installs bytes as `lib<module>.so` the way a linker does: a new file
-    /// renamed over the old one.
+    /// Where module `module`'s library goes in the module directory.
+    pub fn library(&self, module: &str) -> PathBuf {
+        self.modules.join(library_file(module))
+    }
+
+    /// Installs bytes as module `module`'s library the way a linker does:
+    /// a new file renamed over the old one.
     pub fn install_bytes(&self, module: &str, bytes: &[u8]) {
-        let tmp = self.modules.join(format!(".lib{module}.so.tmp"));
+        let tmp = self.modules.join(format!(".{}.tmp", library_file(module)));
         std::fs::write(&tmp, bytes).unwrap();
-        std::fs::rename(&tmp, self.modules.join(format!("lib{module}.so"))).unwrap();
+        std::fs::rename(&tmp, self.library(module)).unwrap();
     }
 
     /// Installs fixture `variant` as module `module`.
@@ -591,8 +609,9 @@ impl Host {
         unsafe { block.as_ptr().cast::<c_int>().write(value) };
     }
 
-    /// Names of the runtime's in-memory library copies open in this
-    /// process (`lib<module>.<load>.so`).
+    /// Names of the runtime's library copies in this process
+    /// (`lib<module>.<load>.so` memfds on Linux, `<module>.<load>.dll`
+    /// files on Windows).
     pub fn copy_names(&self) -> Vec<String> {
         copy_names()
     }
@@ -626,37 +645,10 @@ impl Stub {
     }
 }
 
-/// Names of the runtime's in-memory library copies open in this process:
-/// its memfds, `memfd:hcr:<name>` in `/proc/self/fd`.
-pub fn copy_names() -> Vec<String> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue;
-        };
-        let target = target.to_string_lossy();
-        if let Some(name) = target.strip_prefix("/memfd:hcr:") {
-            names.push(name.trim_end_matches(" (deleted)").to_owned());
-        }
-    }
-    names.sort();
-    names
-}
-
-/// Whether this process runs under valgrind (its preloaded helper is
-/// mapped), where W^X and memory figures describe valgrind, not hcr.
-pub fn under_valgrind() -> bool {
-    std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
-}
-
-/// Whether this process runs under AddressSanitizer (its runtime is linked
-/// in and exported, as `.ci/asan` builds the tests): a fault nobody
-/// catches is then reported by its handler, which exits with status 1.
-pub fn under_asan() -> bool {
-    // SAFETY: dlsym only reads the loader's tables; the name is a valid
-    // NUL-terminated string.
-    !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__asan_init".as_ptr()) }.is_null()
-}
+pub use sys::{
+    ABORTED, copy_names, mapped_copies, occupy, resident_kib, under_asan, under_valgrind,
+    writable_and_executable,
+};
 
 /// A small deterministic generator (xorshift64*) for property tests: a
 /// failing case is replayed from its seed and number.

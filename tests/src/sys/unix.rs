@@ -1,0 +1,129 @@
+//! Linux: signals end processes, core dumps are turned off per process,
+//! the runtime's copies are memfds, and mappings are listed in
+//! `/proc/self/maps`.
+
+use std::process::{Command, ExitStatus};
+
+use crate::Ending;
+
+/// How a process that aborts ends: killed by SIGABRT.
+pub const ABORTED: Ending = Ending::Signal(6);
+
+/// How a process ended: its exit code, or the signal that killed it.
+pub fn ending(status: ExitStatus) -> Ending {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(signal) => Ending::Signal(signal),
+        None => Ending::Exit(status.code().unwrap_or(-1)),
+    }
+}
+
+/// Scenarios that expect an abort must not dump core: nobody reads the
+/// dump, and qemu-user, writing one for a guest with several threads, can
+/// hang.
+pub fn no_core_dumps(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls setrlimit, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes a file executable by its owner and everyone.
+pub fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Names of the runtime's in-memory library copies open in this process:
+/// its memfds, `memfd:hcr:<name>` in `/proc/self/fd`.
+pub fn copy_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        if let Some(name) = target.strip_prefix("/memfd:hcr:") {
+            names.push(name.trim_end_matches(" (deleted)").to_owned());
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Every mapping of this process that is writable and executable at once,
+/// as `/proc/self/maps` shows it.
+pub fn writable_and_executable() -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|perms| perms.starts_with("rwx"))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether this process runs under valgrind (its preloaded helper is
+/// mapped), where W^X and memory figures describe valgrind, not hcr.
+pub fn under_valgrind() -> bool {
+    std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
+}
+
+/// Whether this process runs under AddressSanitizer (its runtime is linked
+/// in and exported, as `.ci/asan` builds the tests): a fault nobody
+/// catches is then reported by its handler, which exits with status 1.
+pub fn under_asan() -> bool {
+    // SAFETY: dlsym only reads the loader's tables; the name is a valid
+    // NUL-terminated string.
+    !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__asan_init".as_ptr()) }.is_null()
+}
+
+/// How many mappings of the runtime's library copies this process has
+/// (lines of `/proc/self/maps`: one per segment of each copy).
+pub fn mapped_copies() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("memfd:hcr:"))
+        .count()
+}
+
+/// Resident memory of this process, in KiB.
+pub fn resident_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page / 1024
+}
+
+/// Maps `len` bytes of readable, writable memory at exactly `address`
+/// (which must be free) and returns it; `None` when something is there.
+pub fn occupy(address: usize, len: usize) -> Option<*mut u8> {
+    // SAFETY: an anonymous mapping at a free address (MAP_FIXED_NOREPLACE
+    // replaces nothing); it is the caller's from now on.
+    let mapped = unsafe {
+        libc::mmap(
+            address as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    (mapped as usize == address).then_some(mapped.cast())
+}

@@ -1,0 +1,136 @@
+//! Windows: processes end by exit codes (an abort is exit code 3), the
+//! runtime's copies are files in its per-process directory, and memory
+//! is listed with `VirtualQuery`.
+
+use std::process::{Command, ExitStatus};
+
+use windows_sys::Win32::System::Memory::{
+    MEM_COMMIT, MEM_RESERVE, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE_READWRITE,
+    PAGE_EXECUTE_WRITECOPY, PAGE_READWRITE, VirtualAlloc, VirtualQuery,
+};
+use windows_sys::Win32::System::ProcessStatus::{GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
+use windows_sys::Win32::System::Threading::GetCurrentProcess;
+
+use crate::Ending;
+
+/// How a process that aborts ends: `abort` exits with code 3 here.
+pub const ABORTED: Ending = Ending::Exit(3);
+
+/// How a process ended: its exit code (`abort` exits with 3 here).
+pub fn ending(status: ExitStatus) -> Ending {
+    Ending::Exit(status.code().unwrap_or(-1))
+}
+
+/// Nothing to turn off: Windows writes no core dumps by default.
+pub fn no_core_dumps(_command: &mut Command) {}
+
+/// Windows has no execute permission bit to set.
+pub fn make_executable(_path: &std::path::Path) {}
+
+/// Names of the runtime's library copies in this process's directory of
+/// copies (`%TEMP%\hcr-copies\<pid>`): `<module>.<load>.dll`.
+pub fn copy_names() -> Vec<String> {
+    let dir = std::env::temp_dir()
+        .join("hcr-copies")
+        .join(std::process::id().to_string());
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Every committed region of this process that is writable and executable
+/// at once, found by walking the address space with `VirtualQuery`.
+pub fn writable_and_executable() -> Vec<String> {
+    let mut found = Vec::new();
+    let mut address = 0usize;
+    loop {
+        // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is valid to be
+        // overwritten; VirtualQuery only describes the region at `address`.
+        let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; any address may be asked about.
+        let got = unsafe {
+            VirtualQuery(
+                address as *const std::ffi::c_void,
+                &mut info,
+                size_of::<MEMORY_BASIC_INFORMATION>(),
+            )
+        };
+        if got == 0 {
+            break;
+        }
+        let writable_and_executable = PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY;
+        if info.State == MEM_COMMIT && info.Protect & writable_and_executable != 0 {
+            found.push(format!(
+                "{:#x}..{:#x} protection {:#x}",
+                info.BaseAddress as usize,
+                info.BaseAddress as usize + info.RegionSize,
+                info.Protect
+            ));
+        }
+        let Some(next) = (info.BaseAddress as usize).checked_add(info.RegionSize) else {
+            break;
+        };
+        if next <= address {
+            break;
+        }
+        address = next;
+    }
+    found
+}
+
+/// valgrind does not run Windows programs.
+pub fn under_valgrind() -> bool {
+    false
+}
+
+/// AddressSanitizer is not used for the Windows build.
+pub fn under_asan() -> bool {
+    false
+}
+
+/// How many of the runtime's library copies exist for this process: a
+/// copy is deleted once it is unmapped and closed.
+pub fn mapped_copies() -> usize {
+    copy_names().len()
+}
+
+/// The working set of this process, in KiB.
+pub fn resident_kib() -> u64 {
+    // SAFETY: an all-zero PROCESS_MEMORY_COUNTERS is valid to be
+    // overwritten; the call fills in at most its size.
+    let mut counters: PROCESS_MEMORY_COUNTERS = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, for this process's pseudo-handle.
+    let ok = unsafe {
+        GetProcessMemoryInfo(
+            GetCurrentProcess(),
+            &mut counters,
+            size_of::<PROCESS_MEMORY_COUNTERS>() as u32,
+        )
+    };
+    assert_ne!(ok, 0, "GetProcessMemoryInfo failed");
+    counters.WorkingSetSize as u64 / 1024
+}
+
+/// Reserves and commits `len` bytes of readable, writable memory at
+/// exactly `address` (which must be free, 64 KiB aligned) and returns it;
+/// `None` when something is there.
+pub fn occupy(address: usize, len: usize) -> Option<*mut u8> {
+    // SAFETY: VirtualAlloc at a given address fails rather than replace
+    // anything; the memory is the caller's from now on.
+    let mapped = unsafe {
+        VirtualAlloc(
+            address as *const std::ffi::c_void,
+            len,
+            MEM_RESERVE | MEM_COMMIT,
+            PAGE_READWRITE,
+        )
+    };
+    (mapped as usize == address).then_some(mapped.cast())
+}
