@@ -10,8 +10,23 @@ use std::io::Write;
 use crate::runtime::Runtime;
 
 /// Entered from a slot's veneer with the slot's executable address as the
+/// first argument, as if the stub's caller had called it. On x86_64 the
+/// veneer passes it where the System V ABI does (`rdi`), on every system:
+/// Windows' own convention would look in `rcx`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) extern "sysv64" fn handler(slot: *const u8) -> ! {
+    report(slot)
+}
+
+/// Entered from a slot's veneer with the slot's executable address as the
 /// first argument, as if the stub's caller had called it.
+#[cfg(not(target_arch = "x86_64"))]
 pub(crate) extern "C" fn handler(slot: *const u8) -> ! {
+    report(slot)
+}
+
+/// Names the proc whose slot was called and aborts.
+fn report(slot: *const u8) -> ! {
     let name = std::panic::catch_unwind(|| describe(slot as usize)).unwrap_or(None);
     let name = name.unwrap_or_else(|| "an unknown proc".to_owned());
     let message = format!(

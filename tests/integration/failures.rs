@@ -14,9 +14,9 @@ scenario! {
         host.init(&["spin"]);
         let cases: [(&str, Vec<u8>, &str); 4] = [
             ("no module exports", host.fixture("plain"), "lacks the module export"),
-            ("garbage", b"this is not a library".to_vec(), "not an ELF file"),
+            ("garbage", b"this is not a library".to_vec(), hcr_tests::NOT_A_LIBRARY),
             ("truncated", truncated(host), "truncated"),
-            ("empty", Vec::new(), "not an ELF file"),
+            ("empty", Vec::new(), hcr_tests::NOT_A_LIBRARY),
         ];
         for (what, bytes, expected) in cases {
             host.install_bytes("spin", &bytes);

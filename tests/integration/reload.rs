@@ -88,7 +88,8 @@ scenario! {
         assert_eq!(host.call("grower", "value"), 2);
         assert_eq!(host.call("extra", "value"), 7);
         assert_eq!(host.global_int("extra", "g"), Some(7));
-        assert!(host.copy_names().iter().any(|n| n.starts_with("libextra.")), "{:?}", host.copy_names());
+        let extra = hcr_tests::copy_prefix("extra");
+        assert!(host.copy_names().iter().any(|n| n.starts_with(&extra)), "{:?}", host.copy_names());
 
         host.install("grower", "grower-3");
         host.rt.perform_code_reload().unwrap();
@@ -97,7 +98,7 @@ scenario! {
         assert_eq!(host.rt.retained_version_count(), 4, "old versions stay mapped");
         assert_eq!(host.rt.collect().unwrap(), 3, "grower-1, grower-2 and extra go");
         let copies = host.copy_names();
-        assert!(!copies.iter().any(|n| n.starts_with("libextra.")), "copy left behind: {copies:?}");
+        assert!(!copies.iter().any(|n| n.starts_with(&extra)), "copy left behind: {copies:?}");
         assert_eq!(copies.len(), 1, "only grower's current copy remains: {copies:?}");
         assert_eq!(host.rt.retained_version_count(), 1);
         assert_eq!(host.call("grower", "value"), 3);

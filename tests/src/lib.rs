@@ -541,6 +541,12 @@ impl Host {
         &self.fixtures
     }
 
+    /// Whether fixture `variant` was built (the Rust fixtures are not,
+    /// where fixtures were built beforehand for another target).
+    pub fn has_fixture(&self, variant: &str) -> bool {
+        self.fixtures.join(library_file(variant)).exists()
+    }
+
     /// The built fixture `variant`.
     pub fn fixture(&self, variant: &str) -> Vec<u8> {
         std::fs::read(self.fixtures.join(library_file(variant))).unwrap()
@@ -646,8 +652,8 @@ impl Stub {
 }
 
 pub use sys::{
-    ABORTED, copy_names, mapped_copies, occupy, resident_kib, under_asan, under_valgrind,
-    writable_and_executable,
+    ABORTED, NOT_A_LIBRARY, copy_names, copy_prefix, mapped_copies, occupy, resident_kib,
+    under_asan, under_valgrind, writable_and_executable,
 };
 
 /// A small deterministic generator (xorshift64*) for property tests: a

@@ -9,6 +9,14 @@ use crate::Ending;
 /// How a process that aborts ends: killed by SIGABRT.
 pub const ABORTED: Ending = Ending::Signal(6);
 
+/// What the runtime says of bytes that are no library at all.
+pub const NOT_A_LIBRARY: &str = "not an ELF file";
+
+/// How the names of module `module`'s copies start (`lib<module>.<load>.so`).
+pub fn copy_prefix(module: &str) -> String {
+    format!("lib{module}.")
+}
+
 /// How a process ended: its exit code, or the signal that killed it.
 pub fn ending(status: ExitStatus) -> Ending {
     use std::os::unix::process::ExitStatusExt;

@@ -13,8 +13,17 @@ use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
 use crate::Ending;
 
-/// How a process that aborts ends: `abort` exits with code 3 here.
-pub const ABORTED: Ending = Ending::Exit(3);
+/// How a process that aborts ends: Rust's `abort` is a fail-fast here,
+/// which ends the process with STATUS_STACK_BUFFER_OVERRUN (0xC0000409).
+pub const ABORTED: Ending = Ending::Exit(0xC000_0409_u32 as i32);
+
+/// What the runtime says of bytes that are no library at all.
+pub const NOT_A_LIBRARY: &str = "not a PE file";
+
+/// How the names of module `module`'s copies start (`<module>.<load>.dll`).
+pub fn copy_prefix(module: &str) -> String {
+    format!("{module}.")
+}
 
 /// How a process ended: its exit code (`abort` exits with 3 here).
 pub fn ending(status: ExitStatus) -> Ending {

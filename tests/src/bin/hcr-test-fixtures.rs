@@ -1,0 +1,31 @@
+//! Builds the runtime and the C fixture modules for another target, on
+//! this machine, for test binaries that cannot run the build tools where
+//! they run (Windows under wine):
+//!
+//! `cargo run -p hcr-tests --bin hcr-test-fixtures -- <target> <dir>`
+//!
+//! then run the tests with `HCR_TEST_PREBUILT=<dir>`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let (Some(target), Some(out), None) = (args.next(), args.next(), args.next()) else {
+        eprintln!("usage: hcr-test-fixtures <target triple> <output directory>");
+        return ExitCode::from(2);
+    };
+    let out = PathBuf::from(out);
+    if let Err(err) = std::fs::create_dir_all(&out) {
+        eprintln!("hcr-test-fixtures: cannot create {}: {err}", out.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!("hcr-test-fixtures: building the runtime and the C fixtures for {target}");
+    let built = hcr_tests::build_fixtures(&target, &out, false);
+    println!(
+        "runtime {}\nfixtures {}",
+        built.runtime.display(),
+        built.fixtures.display()
+    );
+    ExitCode::SUCCESS
+}
