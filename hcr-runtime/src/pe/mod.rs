@@ -124,6 +124,120 @@ pub fn imported_dlls(bytes: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// How many bytes of address space the DLL in `bytes` takes once loaded
+/// (`SizeOfImage`), if its headers can be read.
+pub fn image_size(bytes: &[u8]) -> Option<usize> {
+    fn size<Pe: ImageNtHeaders>(bytes: &[u8]) -> Option<usize> {
+        let file = PeFile::<Pe>::parse(bytes).ok()?;
+        Some(file.nt_headers().optional_header().size_of_image() as usize)
+    }
+    size::<pe::ImageNtHeaders64>(bytes).or_else(|| size::<pe::ImageNtHeaders32>(bytes))
+}
+
+/// Moves the DLL in `bytes` to load at `base` by preference: applies its
+/// base relocations for the move (as the loader would when it maps it
+/// there), records `base` as its image base and clears its ASLR flag, so
+/// that the loader puts it there when the range is free (and relocates it
+/// elsewhere, as it may any DLL with relocations, when it is not). Returns
+/// false, changing nothing, for a DLL without relocations.
+///
+/// # Errors
+/// [`PeError::Malformed`] for relocations that cannot be applied (a type
+/// other than those of 32- and 64-bit x86 images, or a place outside the
+/// file); `bytes` is then unchanged.
+pub fn rebase(bytes: &mut [u8], base: u64) -> Result<bool, PeError> {
+    fn plan<Pe: ImageNtHeaders>(bytes: &[u8], base: u64) -> Result<Option<Plan>, PeError> {
+        let malformed =
+            |err: object::read::Error| PeError::Malformed(format!("relocations: {err}"));
+        let file = PeFile::<Pe>::parse(bytes).map_err(malformed)?;
+        let header = file.nt_headers();
+        let stripped =
+            header.file_header().characteristics.get(LE).0 & pe::IMAGE_FILE_RELOCS_STRIPPED.0 != 0;
+        let table = file.section_table();
+        let blocks = file
+            .data_directories()
+            .relocation_blocks(bytes, &table)
+            .map_err(malformed)?;
+        let Some(mut blocks) = blocks.filter(|_| !stripped) else {
+            return Ok(None);
+        };
+        let optional = header.optional_header();
+        let delta = base.wrapping_sub(optional.image_base());
+        let mut fixups = Vec::new();
+        while let Some(block) = blocks.next().map_err(malformed)? {
+            for relocation in block {
+                let width = match relocation.typ {
+                    pe::IMAGE_REL_BASED_ABSOLUTE => continue,
+                    pe::IMAGE_REL_BASED_DIR64 => 8,
+                    pe::IMAGE_REL_BASED_HIGHLOW => 4,
+                    other => {
+                        return Err(PeError::Malformed(format!(
+                            "relocation type {} cannot be applied",
+                            other.0
+                        )));
+                    }
+                };
+                let at = table
+                    .pe_file_range_at(relocation.virtual_address)
+                    .filter(|(offset, len)| {
+                        *len as usize >= width && *offset as usize + width <= bytes.len()
+                    })
+                    .map(|(offset, _)| offset as usize)
+                    .ok_or_else(|| {
+                        PeError::Malformed("a relocation is not in the file's bytes".into())
+                    })?;
+                fixups.push((at, width));
+            }
+        }
+        let nt = u32_at(bytes, 0x3c).unwrap_or(0) as usize;
+        let optional_at = nt + 4 + size_of::<pe::ImageFileHeader>();
+        let (base_at, base_width) = if header.is_type_64() {
+            (optional_at + 24, 8)
+        } else {
+            (optional_at + 28, 4)
+        };
+        Ok(Some(Plan {
+            delta,
+            fixups,
+            base: (base_at, base_width, base),
+            dll_characteristics: optional_at + 70,
+        }))
+    }
+    struct Plan {
+        delta: u64,
+        fixups: Vec<(usize, usize)>,
+        base: (usize, usize, u64),
+        dll_characteristics: usize,
+    }
+    fn add(bytes: &mut [u8], at: usize, width: usize, delta: u64) {
+        let field = &mut bytes[at..at + width];
+        if width == 8 {
+            let value = u64::from_le_bytes(field.try_into().expect("8 bytes"));
+            field.copy_from_slice(&value.wrapping_add(delta).to_le_bytes());
+        } else {
+            let value = u32::from_le_bytes(field.try_into().expect("4 bytes"));
+            field.copy_from_slice(&value.wrapping_add(delta as u32).to_le_bytes());
+        }
+    }
+    let plan = match plan::<pe::ImageNtHeaders64>(bytes, base) {
+        Ok(plan) => plan,
+        Err(_) => plan::<pe::ImageNtHeaders32>(bytes, base)?,
+    };
+    let Some(plan) = plan else {
+        return Ok(false);
+    };
+    for (at, width) in plan.fixups {
+        add(bytes, at, width, plan.delta);
+    }
+    let (at, width, base) = plan.base;
+    bytes[at..at + width].copy_from_slice(&base.to_le_bytes()[..width]);
+    let flags = u16_at(bytes, plan.dll_characteristics).unwrap_or(0)
+        & !pe::IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE.0;
+    bytes[plan.dll_characteristics..plan.dll_characteristics + 2]
+        .copy_from_slice(&flags.to_le_bytes());
+    Ok(true)
+}
+
 fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
 }

@@ -135,6 +135,7 @@ fn arbitrary_bytes_are_refused_without_panicking() {
         }
         let _ = check_dll_for(&bytes, AMD64);
         let _ = imported_dlls(&bytes);
+        let _ = rebase(&mut bytes, 0x5_0000_0000);
     }
 }
 
@@ -153,6 +154,50 @@ fn mutated_headers_never_panic() {
         }
         refused += usize::from(check_dll_for(&bytes, AMD64).is_err());
         let _ = imported_dlls(&bytes);
+        let _ = rebase(&mut bytes, 0x5_0000_0000);
     }
     assert!(refused > 0, "no damaged header was refused");
+}
+
+#[test]
+fn a_rebased_dll_records_its_new_base_and_rebasing_back_restores_it() {
+    let Some(dll) = built(false) else { return };
+    let file = PeFile::<pe::ImageNtHeaders64>::parse(&dll[..]).unwrap();
+    let original = file.nt_headers().optional_header().image_base();
+    let mut moved = dll.clone();
+    assert!(rebase(&mut moved, 0x5_0000_0000).unwrap());
+    check_dll_for(&moved, AMD64).unwrap();
+    let file = PeFile::<pe::ImageNtHeaders64>::parse(&moved[..]).unwrap();
+    let optional = file.nt_headers().optional_header();
+    assert_eq!(optional.image_base(), 0x5_0000_0000);
+    assert_eq!(
+        optional.dll_characteristics().0 & pe::IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE.0,
+        0,
+        "the loader is to honour the base"
+    );
+    let changed = dll.iter().zip(&moved).filter(|(a, b)| a != b).count();
+    assert!(changed > 8, "only the header changed: {changed} bytes");
+    // Back where it was: every relocated word is as before; only the ASLR
+    // flag stays cleared.
+    assert!(rebase(&mut moved, original).unwrap());
+    let differing: Vec<usize> = (0..dll.len()).filter(|i| dll[*i] != moved[*i]).collect();
+    let nt = u32_at(&dll, 0x3c).unwrap() as usize;
+    let flags = nt + 4 + 20 + 70;
+    assert!(
+        differing.iter().all(|at| (flags..flags + 2).contains(at)),
+        "bytes differ at {differing:?}"
+    );
+}
+
+#[test]
+fn a_dll_without_relocations_is_left_as_it_is() {
+    let Some(dll) = built(false) else { return };
+    let mut stripped = dll.clone();
+    let nt = u32_at(&dll, 0x3c).unwrap() as usize;
+    let characteristics = nt + 4 + 18;
+    let flags = u16_at(&dll, characteristics).unwrap() | pe::IMAGE_FILE_RELOCS_STRIPPED.0;
+    stripped[characteristics..characteristics + 2].copy_from_slice(&flags.to_le_bytes());
+    let before = stripped.clone();
+    assert!(!rebase(&mut stripped, 0x5_0000_0000).unwrap());
+    assert_eq!(stripped, before);
 }

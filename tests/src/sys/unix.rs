@@ -9,6 +9,9 @@ use crate::Ending;
 /// How a process that aborts ends: killed by SIGABRT.
 pub const ABORTED: Ending = Ending::Signal(6);
 
+/// Whether the crash guard catches faults here: it does on Linux.
+pub const GUARD_SUPPORTED: bool = true;
+
 /// What the runtime says of bytes that are no library at all.
 pub const NOT_A_LIBRARY: &str = "not an ELF file";
 

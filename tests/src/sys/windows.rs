@@ -17,6 +17,10 @@ use crate::Ending;
 /// which ends the process with STATUS_STACK_BUFFER_OVERRUN (0xC0000409).
 pub const ABORTED: Ending = Ending::Exit(0xC000_0409_u32 as i32);
 
+/// Whether the crash guard catches faults here: not on Windows, where a
+/// guarded call is refused with HCR_ERR_UNSUPPORTED.
+pub const GUARD_SUPPORTED: bool = false;
+
 /// What the runtime says of bytes that are no library at all.
 pub const NOT_A_LIBRARY: &str = "not a PE file";
 

@@ -11,6 +11,13 @@
 //! processes leave (they cannot delete a directory their own copies are
 //! still in) are removed by the next process that starts, once the
 //! process they belonged to is gone.
+//!
+//! A copy is rebased (`pe::rebase`) to prefer the first free range above
+//! the jump table's executable view, beside its first slots: Windows
+//! would otherwise load each DLL at its own preferred base (mingw-w64
+//! derives one from the DLL's name) or wherever ASLR puts it, gigabytes
+//! from the table. Where the range is taken after all, the loader
+//! relocates the copy as it would any DLL.
 
 use std::io;
 use std::os::windows::fs::OpenOptionsExt as _;
@@ -22,6 +29,7 @@ use windows_sys::Win32::Storage::FileSystem::{
     DELETE, FILE_FLAG_DELETE_ON_CLOSE, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
 };
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
+use windows_sys::Win32::System::Memory::{MEM_FREE, MEMORY_BASIC_INFORMATION, VirtualQuery};
 use windows_sys::Win32::System::Threading::{
     GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
 };
@@ -43,7 +51,12 @@ impl LibraryCopy {
     /// No temporary directory, or the copy cannot be written.
     pub(crate) fn new(module: &str, id: u64, bytes: &[u8]) -> io::Result<LibraryCopy> {
         let path = copies_dir()?.join(format!("{module}.{id}.dll"));
-        std::fs::write(&path, bytes)?;
+        let mut bytes = bytes.to_vec();
+        if let Some(base) = crate::pe::image_size(&bytes).and_then(free_range_above_table) {
+            // A DLL that cannot be rebased loads where it would anyway.
+            let _ = crate::pe::rebase(&mut bytes, base as u64);
+        }
+        std::fs::write(&path, &bytes)?;
         let deletes = std::fs::OpenOptions::new()
             .access_mode(DELETE)
             .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
@@ -65,6 +78,41 @@ impl LibraryCopy {
         // SAFETY: a NUL-terminated wide string; looks loaded modules up only.
         !unsafe { GetModuleHandleW(wide(&self.path).as_ptr()) }.is_null()
     }
+}
+
+/// The first free range of `len` bytes (64 KiB aligned) above the jump
+/// table's executable view (or, before there is one, the runtime's
+/// image), within 2 GiB of it.
+fn free_range_above_table(len: usize) -> Option<usize> {
+    let from = match super::views::modules_from() {
+        Some(end) => end,
+        None => super::objects::image_range(super::objects::runtime_module()?)?.end,
+    };
+    let granularity = super::allocation_granularity();
+    let mut at = from.next_multiple_of(granularity);
+    let limit = from.checked_add(1 << 31)?;
+    while at < limit {
+        // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is valid to be
+        // overwritten; VirtualQuery only describes the region at `at`.
+        let mut region: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; any address may be asked about.
+        let got = unsafe {
+            VirtualQuery(
+                at as *const std::ffi::c_void,
+                &mut region,
+                size_of::<MEMORY_BASIC_INFORMATION>(),
+            )
+        };
+        if got == 0 {
+            return None;
+        }
+        let end = region.BaseAddress as usize + region.RegionSize;
+        if region.State == MEM_FREE && at + len <= end {
+            return Some(at);
+        }
+        at = end.next_multiple_of(granularity);
+    }
+    None
 }
 
 /// This process's directory of copies, made (after removing what dead

@@ -40,6 +40,31 @@ pub(crate) fn object_name(address: usize) -> Option<String> {
     (len > 0).then(|| String::from_utf16_lossy(&buffer[..len as usize]))
 }
 
+/// The headers of the loaded image at `module`: its NT headers, all its
+/// header bytes, and where the section table starts in them.
+fn headers(module: HMODULE) -> Option<(&'static ImageNtHeaders64, &'static [u8], u64)> {
+    let base = module as usize;
+    // SAFETY: a loaded image starts with its headers, mapped readable and
+    // never unmapped while it is loaded (the runtime's own, or a module
+    // version the runtime keeps): the DOS header, then the NT headers at
+    // `e_lfanew`, then the section table, all within its first
+    // `SizeOfHeaders` bytes (at least a page).
+    let bytes = |len: usize| unsafe { std::slice::from_raw_parts(base as *const u8, len) };
+    let first_page = bytes(super::page_size());
+    let dos = ImageDosHeader::parse(first_page).ok()?;
+    let mut offset = u64::from(dos.nt_headers_offset());
+    let (nt, _) = ImageNtHeaders64::parse(first_page, &mut offset).ok()?;
+    let all = bytes(nt.optional_header().size_of_headers() as usize);
+    Some((nt, all, offset))
+}
+
+/// The address range the loaded image at `module` occupies.
+pub(super) fn image_range(module: HMODULE) -> Option<Range<usize>> {
+    let (nt, _, _) = headers(module)?;
+    let base = module as usize;
+    Some(base..base + nt.optional_header().size_of_image() as usize)
+}
+
 /// The executable sections of the image loaded from `name`, as address
 /// ranges; empty when no loaded image has that path.
 pub(crate) fn code_ranges(name: &Path) -> Vec<Range<usize>> {
@@ -48,23 +73,13 @@ pub(crate) fn code_ranges(name: &Path) -> Vec<Range<usize>> {
     if module.is_null() {
         return Vec::new();
     }
-    let base = module as usize;
-    // SAFETY: a loaded image starts with its headers, mapped readable:
-    // the DOS header, then the NT headers at `e_lfanew`, then the section
-    // table, all within its first `SizeOfHeaders` bytes.
-    let headers = |len: usize| unsafe { std::slice::from_raw_parts(base as *const u8, len) };
-    let first_page = headers(super::page_size());
-    let Ok(dos) = ImageDosHeader::parse(first_page) else {
+    let Some((nt, all, offset)) = headers(module) else {
         return Vec::new();
     };
-    let mut offset = u64::from(dos.nt_headers_offset());
-    let Ok((nt, _)) = ImageNtHeaders64::parse(first_page, &mut offset) else {
-        return Vec::new();
-    };
-    let all = headers(nt.optional_header().size_of_headers() as usize);
     let Ok(sections) = nt.sections(all, offset) else {
         return Vec::new();
     };
+    let base = module as usize;
     sections
         .iter()
         .filter(|section| section.characteristics.get(LE).0 & IMAGE_SCN_MEM_EXECUTE.0 != 0)
@@ -73,6 +88,11 @@ pub(crate) fn code_ranges(name: &Path) -> Vec<Range<usize>> {
             start..start + section.virtual_size.get(LE) as usize
         })
         .collect()
+}
+
+/// The image this library (the runtime) was loaded as.
+pub(super) fn runtime_module() -> Option<HMODULE> {
+    module_of(super::this_image() as usize)
 }
 
 /// Where an address lies in the loaded image holding it.

@@ -5,29 +5,40 @@
 //! (`VirtualAlloc(MEM_COMMIT)`); the executable view then reads it as
 //! `PAGE_EXECUTE_READ`. No page is ever writable and executable.
 //!
-//! Near placement: Windows places each DLL at its preferred base or,
-//! with ASLR, among the other DLLs, so the executable view goes right
-//! below the runtime's own image, where the modules (DLLs loaded after
-//! it) land near, and slots are handed out from its top.
+//! Near placement: the executable view goes right below the runtime's own
+//! image (or as close below it as there is room), slots handed out from
+//! its top; each module version is loaded from a copy rebased to prefer
+//! the first free range above the view (`copy`), so the modules land
+//! beside the first slots.
 
 use std::io;
 use std::ops::Range;
 use std::os::windows::io::{AsRawHandle as _, FromRawHandle as _, OwnedHandle};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use windows_sys::Win32::Foundation::{ERROR_INVALID_ADDRESS, HMODULE, INVALID_HANDLE_VALUE};
-use windows_sys::Win32::System::LibraryLoader::{
-    GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-    GetModuleHandleExW,
-};
+use windows_sys::Win32::Foundation::{ERROR_INVALID_ADDRESS, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FILE_MAP, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE, MEM_COMMIT,
     MEMORY_MAPPED_VIEW_ADDRESS, MapViewOfFileEx, PAGE_EXECUTE_READWRITE, PAGE_READWRITE,
     SEC_RESERVE, UnmapViewOfFile, VirtualAlloc,
 };
 
-use super::{allocation_granularity, this_image};
+use super::allocation_granularity;
 use crate::jump_table::Growth;
+
+/// Where the executable view of the process's table ends: module copies
+/// are placed in the first free range from there up ([`modules_from`]).
+static TABLE_END: AtomicUsize = AtomicUsize::new(0);
+
+/// Where module copies should prefer to load from: the end of the jump
+/// table's executable view once one was reserved, else `None`.
+pub(super) fn modules_from() -> Option<usize> {
+    match TABLE_END.load(Ordering::Relaxed) {
+        0 => None,
+        end => Some(end),
+    }
+}
 
 /// A private copy of the table, for a forked child: Windows has no `fork`,
 /// so none is ever made.
@@ -151,12 +162,18 @@ impl Views {
     /// writable one anywhere.
     fn with_writable(section: OwnedHandle, rx: NonNull<u8>, len: usize) -> io::Result<Views> {
         match map(&section, FILE_MAP_WRITE, None, len) {
-            Ok(rw) => Ok(Views {
-                rx,
-                rw,
-                len,
-                _section: section,
-            }),
+            Ok(rw) => {
+                // The first table reserved is the runtime's; later ones
+                // (tests, benches) leave the modules where they are.
+                let end = rx.as_ptr() as usize + len;
+                let _ = TABLE_END.compare_exchange(0, end, Ordering::Relaxed, Ordering::Relaxed);
+                Ok(Views {
+                    rx,
+                    rw,
+                    len,
+                    _section: section,
+                })
+            }
             Err(err) => {
                 // SAFETY: mapped just above, not used.
                 unsafe { unmap(rx) };
@@ -237,15 +254,5 @@ impl Drop for Views {
 
 /// Where the runtime's own image starts.
 fn image_base() -> Option<usize> {
-    let mut module: HMODULE = std::ptr::null_mut();
-    // SAFETY: asks which loaded image holds this library's code, without
-    // changing its reference count; writes only `module`.
-    let found = unsafe {
-        GetModuleHandleExW(
-            GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-            this_image().cast(),
-            &mut module,
-        )
-    };
-    (found != 0 && !module.is_null()).then_some(module as usize)
+    super::objects::runtime_module().map(|module| module as usize)
 }
