@@ -12,6 +12,7 @@ pub struct CModule {
     runtime_dir: Option<PathBuf>,
     opt_level: u32,
     target: String,
+    libraries: Vec<(PathBuf, String)>,
 }
 
 impl CModule {
@@ -23,7 +24,16 @@ impl CModule {
             runtime_dir: None,
             opt_level: 1,
             target: crate::build_target().to_owned(),
+            libraries: Vec::new(),
         }
+    }
+
+    /// Links with shared library `name` from `dir` (`-L dir -l name`:
+    /// `lib<name>.so`, or on Windows `<name>.dll` or its import library),
+    /// which the module then needs, by that name, at load time.
+    pub fn link(mut self, dir: impl Into<PathBuf>, name: &str) -> Self {
+        self.libraries.push((dir.into(), name.to_owned()));
+        self
     }
 
     /// Compiles for `target` (a target triple; default: the target this
@@ -87,6 +97,9 @@ impl CModule {
             .arg(include_dir());
         for (name, value) in &self.defines {
             command.arg(format!("-D{name}={value}"));
+        }
+        for (dir, name) in &self.libraries {
+            command.arg("-L").arg(dir).arg(format!("-l{name}"));
         }
         if let Some(dir) = &self.runtime_dir {
             command.arg("-L").arg(dir).arg("-lhcr_runtime");

@@ -123,3 +123,17 @@ scenario! {
         assert_eq!(host.call("spin", "value"), 1);
     }
 }
+
+scenario! {
+    fn a_module_whose_own_dependency_is_missing_is_refused_naming_it(host) {
+        host.install("needy", "needy");
+        let err = host.rt.init("main", &["needy"], Some(&host.modules)).unwrap_err();
+        assert_eq!(err.code, -5, "{}", err.message);
+        assert!(err.message.contains("module `needy`"), "{}", err.message);
+        assert!(err.message.contains("missingdep"), "the missing library is named: {}", err.message);
+        // Nothing stays loaded: the tree can start without it.
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        assert_eq!(host.call("spin", "value"), 1);
+    }
+}

@@ -206,6 +206,21 @@ pub fn build_fixtures(target: &str, out: &Path, rust: bool) -> Built {
             .build(&fixtures.join(name(variant)))
             .unwrap_or_else(|err| panic!("fixture {variant}: {err}"));
     }
+    // A library built beside the fixtures, never where a loader looks for
+    // it, and a module that needs it.
+    let deps = out.join("deps");
+    std::fs::create_dir_all(&deps).unwrap();
+    let missing = deps.join(name("missingdep"));
+    CModule::new(sources.join("missingdep.c"))
+        .target(target)
+        .build(&missing)
+        .unwrap_or_else(|err| panic!("fixture missingdep: {err}"));
+    CModule::new(sources.join("needy.c"))
+        .target(target)
+        .link(&deps, "missingdep")
+        .link_runtime(runtime_dir)
+        .build(&fixtures.join(name("needy")))
+        .unwrap_or_else(|err| panic!("fixture needy: {err}"));
     if rust {
         let manifest = hcr_build::workspace_dir().join("Cargo.toml");
         for (variant, package, cfgs) in RUST_FIXTURES {

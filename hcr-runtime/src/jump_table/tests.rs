@@ -48,10 +48,10 @@ fn near_form(table: &JumpTable, slot: SlotId, target: usize) -> [u8; JUMP_LEN] {
 /// A table within near-jump reach of this test's code, if one can be placed.
 fn table_near_code() -> Option<JumpTable> {
     let code = one as *const () as usize;
-    let page = sys::page_size();
+    let granularity = sys::allocation_granularity();
     let reach = usize::try_from(host::NEAR_REACH).unwrap_or(usize::MAX);
     [reach / 2, reach / 4, reach / 8].iter().find_map(|offset| {
-        let address = (code.checked_add(*offset)? / page) * page;
+        let address = (code.checked_add(*offset)? / granularity) * granularity;
         let table = JumpTable::new(
             JumpTableConfig {
                 size: 1 << 20,
