@@ -1,6 +1,8 @@
-/* hcr.h: the C ABI of libhcr_runtime.so, the permanent hot-code-reloading
- * runtime. Hosts and modules written in C include this and link with
- * -lhcr_runtime; Rust code uses the hcr-client crate instead.
+/* hcr.h: the C ABI of libhcr_runtime.so (hcr_runtime.dll on Windows), the
+ * permanent hot-code-reloading runtime. Hosts and modules written in C
+ * include this and link with -lhcr_runtime (on Windows, with mingw-w64,
+ * against the import library libhcr_runtime.dll.a); Rust code uses the
+ * hcr-client crate instead.
  *
  * Every entry point validates its arguments. On failure it returns an error
  * value (a negative code, NULL or false, as documented) and sets a message
@@ -132,7 +134,7 @@ int hcr_get_previous_global_layout(const char *module, const char *name,
 /* Loads the tree of the host `main_module`: every module in `imports`
  * (NULL-terminated; NULL for none) and, recursively, theirs, from
  * module_dir (NULL: the executable's directory), where module m is
- * libm.so. Each module gets dat_init then init, leaves first. 0 or < 0; on
+ * libm.so (m.dll on Windows). Each module gets dat_init then init, leaves first. 0 or < 0; on
  * failure nothing stays loaded and hcr_init may be called again. */
 int hcr_init(const char *main_module, const char *const *imports,
              const char *module_dir);
@@ -218,7 +220,10 @@ int64_t hcr_generation(void);
  * call runs again (no cleanup, no destructor, no unlock). A lock held, or
  * the allocator or stdio state left mid-operation, by the faulting code
  * stays that way, and the process may deadlock or misbehave later. It is a
- * way to keep a session alive while developing, not a safety net. */
+ * way to keep a session alive while developing, not a safety net.
+ *
+ * Linux only for now: on Windows it returns HCR_ERR_UNSUPPORTED without
+ * calling fn. */
 int hcr_guarded_call(void (*fn)(void *arg), void *arg);
 
 /* ---- Tuning and diagnostics ----------------------------------------------- */

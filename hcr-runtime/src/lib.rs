@@ -109,6 +109,33 @@
 //!   run again; no before-handlers), and the faulting bytes are refused
 //!   until the module's file holds other bytes. See `docs/crash-guard.md`.
 //!
+//! # Windows
+//! The runtime builds for `x86_64-pc-windows-gnu` as `hcr_runtime.dll`,
+//! with the same C ABI. Where Windows differs:
+//! * The jump table is a pagefile-backed section reserved with
+//!   `SEC_RESERVE` and mapped twice; pages are committed through the
+//!   writable view. The executable view goes right below the runtime's
+//!   image (or as near below as there is room), slots from its top, and
+//!   every module copy is rebased to prefer the first free range above the
+//!   view, so that modules load beside their stubs. A fixed address
+//!   (`HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS`) must be 64 KiB aligned.
+//! * Module `m` is `m.dll`; each version is loaded from a copy in
+//!   `%TEMP%\hcr-copies\<pid>`, opened for deletion on close, so it is
+//!   deleted once the process has unloaded it or ended; the directories of
+//!   processes that are gone are removed by the next process that starts.
+//!   The library check is the PE check ([`pe`]).
+//! * A load that fails because a DLL the module imports is missing names
+//!   that DLL (read from the module's import directory).
+//! * File changes are judged by size, creation and last-write times, and
+//!   the content hash while the file is fresh.
+//! * The active-frame check walks the stack with
+//!   `RtlCaptureStackBackTrace`.
+//! * The crash guard is not supported yet: `hcr_guarded_call` returns
+//!   `HCR_ERR_UNSUPPORTED` without calling the function.
+//! * There is no `fork`, so nothing is done for it.
+//! * On x86_64 the bad-call handler takes the slot where the veneer puts
+//!   it, in `rdi`, as the System V ABI does, on every system.
+//!
 //! # Warning
 //! A reload replaces code while the process runs. The host must call
 //! `hcr_perform_code_reload` where no frame of a module being reloaded is
