@@ -134,8 +134,9 @@ int hcr_get_previous_global_layout(const char *module, const char *name,
 /* Loads the tree of the host `main_module`: every module in `imports`
  * (NULL-terminated; NULL for none) and, recursively, theirs, from
  * module_dir (NULL: the executable's directory), where module m is
- * libm.so (m.dll on Windows). Each module gets dat_init then init, leaves first. 0 or < 0; on
- * failure nothing stays loaded and hcr_init may be called again. */
+ * libm.so (m.dll on Windows). Each module gets dat_init then init, leaves
+ * first. 0 or < 0; on failure nothing stays loaded and hcr_init may be
+ * called again. */
 int hcr_init(const char *main_module, const char *const *imports,
              const char *module_dir);
 
