@@ -156,6 +156,7 @@ mod file_identity;
 mod fork;
 mod global_memory;
 pub mod jump_table;
+pub mod library_error;
 mod loader;
 mod manifest;
 mod names;

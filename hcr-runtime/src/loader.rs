@@ -184,7 +184,7 @@ fn read_complete(path: &Path, wait: Duration) -> Result<(std::fs::Metadata, Vec<
         let unfinished = match library::check_library(&bytes) {
             Ok(()) if stable => return Ok((meta, bytes)),
             Ok(()) => "it changed while it was read".to_owned(),
-            Err(problem) if library::is_unfinished(&problem) => problem.to_string(),
+            Err(problem) if problem.is_unfinished() => problem.to_string(),
             Err(problem) if stable => return Err(ReadError::Format(problem)),
             Err(problem) => problem.to_string(),
         };

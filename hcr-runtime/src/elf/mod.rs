@@ -16,44 +16,7 @@
     reason = "needed where the file's words are 32-bit"
 )]
 
-/// Why a file is not a loadable shared library for this process.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ElfError {
-    /// The file does not start with the ELF magic.
-    #[error("not an ELF file")]
-    NotElf,
-    /// The file ends inside the ELF header.
-    #[error("truncated: {len} bytes is too short for an ELF header")]
-    TooShort {
-        /// The file's length.
-        len: usize,
-    },
-    /// Class, byte order, version or machine differ from this process.
-    #[error("built for {found}, but this process is {expected}")]
-    WrongTarget {
-        /// What the file declares.
-        found: String,
-        /// What this process needs.
-        expected: String,
-    },
-    /// The file is an executable, object file or core dump.
-    #[error("not a shared library (ELF type {0})")]
-    NotShared(u16),
-    /// A table or segment the loader reads lies past the end of the file.
-    #[error("truncated: {what} ends at byte {end}, but the file has {len} bytes")]
-    Truncated {
-        /// Which part.
-        what: String,
-        /// Where it ends.
-        end: u64,
-        /// The file's length.
-        len: usize,
-    },
-    /// A header field holds a value no loader accepts.
-    #[error("malformed: {0}")]
-    Malformed(String),
-}
+pub use crate::library_error::LibraryError as ElfError;
 
 mod dynamic;
 mod segments;
@@ -120,36 +83,26 @@ fn machine_name(machine: u16) -> String {
     }
 }
 
-fn end_within(
-    what: impl FnOnce() -> String,
-    start: u64,
-    size: u64,
-    len: usize,
-) -> Result<(), ElfError> {
-    match start.checked_add(size) {
-        Some(end) if end <= len as u64 => Ok(()),
-        end => Err(ElfError::Truncated {
-            what: what(),
-            end: end.unwrap_or(u64::MAX),
-            len,
-        }),
-    }
-}
-
 /// Checks that the identification bytes describe a file of this process's
 /// class, byte order, ELF version and machine, and a shared library.
 fn check_identity(bytes: &[u8]) -> Result<(), ElfError> {
     if bytes.len() < 4 || bytes[..4] != elf::ELFMAG {
         return Err(
             if bytes.len() < 4 && elf::ELFMAG.starts_with(bytes) && !bytes.is_empty() {
-                ElfError::TooShort { len: bytes.len() }
+                ElfError::TooShort {
+                    len: bytes.len(),
+                    what: "an ELF header",
+                }
             } else {
-                ElfError::NotElf
+                ElfError::NotLibrary("an ELF file")
             },
         );
     }
     if bytes.len() < size_of::<Elf>() {
-        return Err(ElfError::TooShort { len: bytes.len() });
+        return Err(ElfError::TooShort {
+            len: bytes.len(),
+            what: "an ELF header",
+        });
     }
     let expected = machine_name(HOST_MACHINE);
     if bytes[4] != HOST_CLASS || bytes[5] != HOST_DATA || bytes[6] != elf::EV_CURRENT.0 {
@@ -204,7 +157,7 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
     }
     let kind = header.e_type(endian);
     if kind != elf::ET_DYN {
-        return Err(ElfError::NotShared(kind.0));
+        return Err(ElfError::NotShared(format!("ELF type {}", kind.0)));
     }
     let phoff: u64 = header.e_phoff(endian).into();
     let shoff: u64 = header.e_shoff(endian).into();
@@ -223,7 +176,7 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
         return Err(ElfError::Malformed("no program headers".into()));
     }
     let len = bytes.len();
-    end_within(
+    ElfError::end_within(
         || "the program header table".into(),
         phoff,
         phnum * phentsize,
@@ -237,7 +190,7 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
                 "section header entries are {shentsize} bytes, not {expected_shentsize}"
             )));
         }
-        end_within(
+        ElfError::end_within(
             || "the section header table".into(),
             shoff,
             shnum * shentsize,
@@ -277,7 +230,7 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
             }
             _ => continue,
         };
-        end_within(
+        ElfError::end_within(
             || format!("{name} {index}"),
             segment.offset,
             segment.filesz,

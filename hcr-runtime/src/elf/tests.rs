@@ -44,7 +44,10 @@ fn every_truncation_of_a_real_library_is_refused() {
 
 #[test]
 fn garbage_is_not_elf() {
-    assert_eq!(check_shared_library(b"hello, world"), Err(ElfError::NotElf));
+    assert_eq!(
+        check_shared_library(b"hello, world"),
+        Err(ElfError::NotLibrary("an ELF file"))
+    );
 }
 
 #[test]
@@ -69,7 +72,10 @@ fn an_executable_is_not_a_shared_library() {
     let mut library = a_real_library();
     library[16] = 2;
     library[17] = 0;
-    assert_eq!(check_shared_library(&library), Err(ElfError::NotShared(2)));
+    assert_eq!(
+        check_shared_library(&library),
+        Err(ElfError::NotShared("ELF type 2".into()))
+    );
 }
 
 #[test]

@@ -16,44 +16,7 @@ use object::LittleEndian as LE;
 use object::pe;
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader as _, PeFile};
 
-/// Why a file is not a loadable DLL for this process.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PeError {
-    /// The file does not start with the `MZ` and `PE` signatures.
-    #[error("not a PE file")]
-    NotPe,
-    /// The file ends inside the DOS header.
-    #[error("truncated: {len} bytes is too short for a PE file's headers")]
-    TooShort {
-        /// The file's length.
-        len: usize,
-    },
-    /// Built for another machine or word size.
-    #[error("built for {found}, but this process is {expected}")]
-    WrongTarget {
-        /// What the file declares.
-        found: String,
-        /// What this process needs.
-        expected: String,
-    },
-    /// An executable, not a DLL.
-    #[error("not a DLL (the file header does not have IMAGE_FILE_DLL)")]
-    NotDll,
-    /// A table or section lies past the end of the file.
-    #[error("truncated: {what} ends at byte {end}, but the file has {len} bytes")]
-    Truncated {
-        /// Which part.
-        what: String,
-        /// Where it ends.
-        end: u64,
-        /// The file's length.
-        len: usize,
-    },
-    /// A header field or directory holds a value no loader accepts.
-    #[error("malformed: {0}")]
-    Malformed(String),
-}
+pub use crate::library_error::LibraryError as PeError;
 
 /// The machine this process runs on, as a PE file header names it.
 #[cfg(target_arch = "x86_64")]
@@ -246,15 +209,9 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// `Ok` when a file of `len` bytes reaches `end`, else what is cut off.
 fn end_within(what: &str, end: u64, len: usize) -> Result<(), PeError> {
-    if end <= len as u64 {
-        return Ok(());
-    }
-    Err(PeError::Truncated {
-        what: what.to_owned(),
-        end,
-        len,
-    })
+    PeError::end_within(|| what.to_owned(), 0, end, len)
 }
 
 /// The signatures, the machine, the DLL flag and that the headers and the
@@ -264,13 +221,19 @@ fn check_headers(bytes: &[u8], machine: u16) -> Result<(), PeError> {
     const DOS_HEADER: usize = size_of::<pe::ImageDosHeader>();
     if bytes.len() < 2 || bytes[..2] != *b"MZ" {
         return Err(if bytes == b"M" {
-            PeError::TooShort { len: 1 }
+            PeError::TooShort {
+                len: 1,
+                what: "a PE file's headers",
+            }
         } else {
-            PeError::NotPe
+            PeError::NotLibrary("a PE file")
         });
     }
     if bytes.len() < DOS_HEADER {
-        return Err(PeError::TooShort { len: bytes.len() });
+        return Err(PeError::TooShort {
+            len: bytes.len(),
+            what: "a PE file's headers",
+        });
     }
     let len = bytes.len();
     let nt = u32_at(bytes, 0x3c).unwrap_or(0) as usize;
@@ -278,7 +241,7 @@ fn check_headers(bytes: &[u8], machine: u16) -> Result<(), PeError> {
     let optional_header = file_header + size_of::<pe::ImageFileHeader>();
     end_within("the PE file header", optional_header as u64, len)?;
     if bytes[nt..nt + 4] != *b"PE\0\0" {
-        return Err(PeError::NotPe);
+        return Err(PeError::NotLibrary("a PE file"));
     }
     let found = u16_at(bytes, file_header).unwrap_or(0);
     if found != machine {
@@ -291,7 +254,9 @@ fn check_headers(bytes: &[u8], machine: u16) -> Result<(), PeError> {
     let optional_len = u16_at(bytes, file_header + 16).unwrap_or(0) as usize;
     let characteristics = u16_at(bytes, file_header + 18).unwrap_or(0);
     if characteristics & pe::IMAGE_FILE_DLL.0 == 0 {
-        return Err(PeError::NotDll);
+        return Err(PeError::NotShared(
+            "the file header does not have IMAGE_FILE_DLL".into(),
+        ));
     }
     let table_end = optional_header + optional_len + sections * size_of::<pe::ImageSectionHeader>();
     end_within("the section table", table_end as u64, len)

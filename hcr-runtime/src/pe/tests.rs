@@ -99,12 +99,20 @@ fn every_truncation_of_a_real_dll_is_refused() {
 #[test]
 fn an_executable_is_not_a_dll_and_garbage_is_not_pe() {
     if let Some(exe) = built(true) {
-        assert_eq!(check_dll_for(&exe, AMD64), Err(PeError::NotDll));
+        assert_eq!(
+            check_dll_for(&exe, AMD64),
+            Err(PeError::NotShared(
+                "the file header does not have IMAGE_FILE_DLL".into()
+            ))
+        );
     }
-    assert_eq!(check_dll_for(b"hello, world", AMD64), Err(PeError::NotPe));
+    assert_eq!(
+        check_dll_for(b"hello, world", AMD64),
+        Err(PeError::NotLibrary("a PE file"))
+    );
     assert_eq!(
         check_dll_for(b"\x7fELF\x02\x01\x01", AMD64),
-        Err(PeError::NotPe)
+        Err(PeError::NotLibrary("a PE file"))
     );
 }
 

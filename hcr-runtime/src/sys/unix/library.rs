@@ -7,7 +7,7 @@ use std::path::Path;
 
 use libloading::os::unix::{Library as Dl, RTLD_LOCAL, RTLD_NOW};
 
-pub(crate) use crate::elf::ElfError as FormatError;
+pub(crate) use crate::library_error::LibraryError as FormatError;
 
 /// The file name of module `name`'s library.
 pub(crate) fn library_file_name(name: &str) -> String {
@@ -20,15 +20,6 @@ pub(crate) fn library_file_name(name: &str) -> String {
 /// The first problem found.
 pub(crate) fn check_library(bytes: &[u8]) -> Result<(), FormatError> {
     crate::elf::check_shared_library(bytes)
-}
-
-/// Whether `problem` is what a file still being written shows: it ends
-/// before what its headers describe.
-pub(crate) fn is_unfinished(problem: &FormatError) -> bool {
-    matches!(
-        problem,
-        FormatError::TooShort { .. } | FormatError::Truncated { .. }
-    )
 }
 
 /// A loaded library; dropping it closes it (`dlclose`).

@@ -13,7 +13,7 @@ use windows_sys::Win32::System::LibraryLoader::{
 
 use super::wide;
 
-pub(crate) use crate::pe::PeError as FormatError;
+pub(crate) use crate::library_error::LibraryError as FormatError;
 
 /// The file name of module `name`'s library.
 pub(crate) fn library_file_name(name: &str) -> String {
@@ -26,15 +26,6 @@ pub(crate) fn library_file_name(name: &str) -> String {
 /// The first problem found.
 pub(crate) fn check_library(bytes: &[u8]) -> Result<(), FormatError> {
     crate::pe::check_dll(bytes)
-}
-
-/// Whether `problem` is what a file still being written shows: it ends
-/// before what its headers describe.
-pub(crate) fn is_unfinished(problem: &FormatError) -> bool {
-    matches!(
-        problem,
-        FormatError::TooShort { .. } | FormatError::Truncated { .. }
-    )
 }
 
 /// A loaded library; dropping it unloads it (`FreeLibrary`).
