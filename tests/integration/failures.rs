@@ -137,3 +137,16 @@ scenario! {
         assert_eq!(host.call("spin", "value"), 1);
     }
 }
+
+scenario! {
+    fn a_library_built_for_another_machine_is_refused_naming_it(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let (foreign, machine) = hcr_tests::for_another_machine(&host.fixture("spin-2"));
+        host.install_bytes("spin", &foreign);
+        let err = host.rt.perform_code_reload().unwrap_err();
+        assert_eq!(err.code, -5, "{}", err.message);
+        assert!(err.message.contains(&format!("built for {machine}")), "{}", err.message);
+        assert_eq!(host.call("spin", "value"), 1, "the old code still runs");
+    }
+}

@@ -59,3 +59,5 @@ mod rust_modules;
 mod rust_state;
 mod state;
 mod threads;
+#[cfg(windows)]
+mod windows;

@@ -180,8 +180,8 @@ fn the_state_fixture_prints_the_same_hot_and_static_and_shuts_down_importers_fir
         ("fx_state_user", "fx_state_user-1"),
     ] {
         std::fs::copy(
-            fixtures.fixtures.join(format!("{variant}.so")),
-            modules.join(format!("lib{module}.so")),
+            fixtures.fixtures.join(hcr_tests::library_file(variant)),
+            modules.join(hcr_tests::library_file(module)),
         )
         .unwrap();
     }

@@ -667,8 +667,8 @@ impl Stub {
 }
 
 pub use sys::{
-    ABORTED, GUARD_SUPPORTED, NOT_A_LIBRARY, copy_names, copy_prefix, mapped_copies, occupy,
-    resident_kib, under_asan, under_valgrind, writable_and_executable,
+    ABORTED, GUARD_SUPPORTED, NOT_A_LIBRARY, copy_names, copy_prefix, for_another_machine,
+    mapped_copies, occupy, resident_kib, under_asan, under_valgrind, writable_and_executable,
 };
 
 /// A small deterministic generator (xorshift64*) for property tests: a

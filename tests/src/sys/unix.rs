@@ -15,6 +15,19 @@ pub const GUARD_SUPPORTED: bool = true;
 /// What the runtime says of bytes that are no library at all.
 pub const NOT_A_LIBRARY: &str = "not an ELF file";
 
+/// `library` with its header naming another machine (ARM, or x86_64 on
+/// ARM) and the name of that machine as the runtime says it.
+pub fn for_another_machine(library: &[u8]) -> (Vec<u8>, &'static str) {
+    let mut bytes = library.to_vec();
+    let (machine, name) = if cfg!(target_arch = "arm") {
+        (62u16, "x86_64")
+    } else {
+        (40u16, "ARM")
+    };
+    bytes[18..20].copy_from_slice(&machine.to_le_bytes()); // e_machine
+    (bytes, name)
+}
+
 /// How the names of module `module`'s copies start (`lib<module>.<load>.so`).
 pub fn copy_prefix(module: &str) -> String {
     format!("lib{module}.")

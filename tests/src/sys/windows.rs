@@ -24,6 +24,15 @@ pub const GUARD_SUPPORTED: bool = false;
 /// What the runtime says of bytes that are no library at all.
 pub const NOT_A_LIBRARY: &str = "not a PE file";
 
+/// `library` with its file header naming another machine (AArch64) and
+/// the name of that machine as the runtime says it.
+pub fn for_another_machine(library: &[u8]) -> (Vec<u8>, &'static str) {
+    let mut bytes = library.to_vec();
+    let nt = u32::from_le_bytes(bytes[0x3c..0x40].try_into().unwrap()) as usize;
+    bytes[nt + 4..nt + 6].copy_from_slice(&0xaa64u16.to_le_bytes()); // Machine
+    (bytes, "AArch64")
+}
+
 /// How the names of module `module`'s copies start (`<module>.<load>.dll`).
 pub fn copy_prefix(module: &str) -> String {
     format!("{module}.")

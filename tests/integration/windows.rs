@@ -1,0 +1,81 @@
+//! Windows only: the copies modules are loaded from live in a directory of
+//! the process's (`%TEMP%\hcr-copies\<pid>`), go when the process goes,
+//! however it ends, and what a process leaves is removed by the next one.
+
+use hcr_tests::{Ending, Expect};
+
+/// Loads two versions of a module, then ends the way `HCR_TEST_ENDING`
+/// says: `exit`, or `kill` (terminated, as a task manager would).
+fn end_after_loading(host: &mut hcr_tests::Host) {
+    host.install("spin", "spin-1");
+    host.init(&["spin"]);
+    host.install("spin", "spin-2");
+    host.rt.perform_code_reload().unwrap();
+    assert_eq!(host.copy_names().len(), 2);
+    match std::env::var("HCR_TEST_ENDING").unwrap().as_str() {
+        "exit" => std::process::exit(3),
+        "kill" => {
+            use windows_sys::Win32::System::Threading::{GetCurrentProcess, TerminateProcess};
+            // SAFETY: ends this process; nothing runs after it.
+            unsafe { TerminateProcess(GetCurrentProcess(), 7) };
+            unreachable!("the process was terminated");
+        }
+        other => panic!("unknown ending {other}"),
+    }
+}
+
+/// The directories (one per process) and the files in them under a
+/// temporary directory's `hcr-copies`.
+fn copies_under(temp: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(temp.join("hcr-copies"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        dirs.push(dir.file_name().to_string_lossy().into_owned());
+        for file in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            files.push(file.file_name().to_string_lossy().into_owned());
+        }
+    }
+    (dirs, files)
+}
+
+#[test]
+fn copies_go_with_their_process_and_the_next_process_removes_its_directory() {
+    let test = concat!(
+        module_path!(),
+        "::copies_go_with_their_process_and_the_next_process_removes_its_directory"
+    );
+    let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if hcr_tests::in_scenario_process(work, test, end_after_loading) {
+        return;
+    }
+    for (how, ending) in [("exit", Ending::Exit(3)), ("kill", Ending::Exit(7))] {
+        let temp = work.join("copies-temp").join(how);
+        let _ = std::fs::remove_dir_all(&temp);
+        std::fs::create_dir_all(&temp).unwrap();
+        let env = [
+            ("HCR_TEST_ENDING", how),
+            ("TEMP", temp.to_str().unwrap()),
+            ("TMP", temp.to_str().unwrap()),
+        ];
+        hcr_tests::run_scenario(work, test, &env, Expect::Ended(ending), end_after_loading);
+        let (dirs, files) = copies_under(&temp);
+        assert!(files.is_empty(), "{how}: copies left behind: {files:?}");
+        assert!(dirs.len() <= 1, "{how}: {dirs:?}");
+        // The next process removes what the first left (its directory).
+        hcr_tests::run_scenario(work, test, &env, Expect::Ended(ending), end_after_loading);
+        let (after, files) = copies_under(&temp);
+        assert!(files.is_empty(), "{how}: copies left behind: {files:?}");
+        assert!(
+            dirs.iter().all(|dir| !after.contains(dir)),
+            "{how}: the first process's directory {dirs:?} is still there: {after:?}"
+        );
+    }
+}
