@@ -242,6 +242,7 @@ pub struct RustModule {
     release: bool,
     cfgs: Vec<String>,
     envs: Vec<(OsString, OsString)>,
+    target: String,
 }
 
 impl RustModule {
@@ -254,7 +255,15 @@ impl RustModule {
             release: false,
             cfgs: Vec::new(),
             envs: Vec::new(),
+            target: build_target().to_owned(),
         }
+    }
+
+    /// Builds for `target` (a target triple; default: the target this
+    /// crate was built for).
+    pub fn target(mut self, target: &str) -> Self {
+        self.target = target.to_owned();
+        self
     }
 
     /// The `Cargo.toml` of the workspace or package (default: cargo's
@@ -322,14 +331,14 @@ impl RustModule {
         if self.release {
             command.arg("--release");
         }
-        for_target(&mut command, build_target());
+        for_target(&mut command, &self.target);
         command.args(["--", "--cfg", "hcr_module"]);
         for cfg in &self.cfgs {
             command.args(["--cfg", cfg]);
         }
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let target_name = self.package.replace('-', "_");
-        let suffix = library_file_name(build_target(), &target_name);
+        let suffix = library_file_name(&self.target, &target_name);
         spawn_build(
             command,
             format!("cargo rustc -p {}", self.package),

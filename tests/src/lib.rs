@@ -225,7 +225,9 @@ pub fn build_fixtures(target: &str, out: &Path, rust: bool) -> Built {
         let manifest = hcr_build::workspace_dir().join("Cargo.toml");
         for (variant, package, cfgs) in RUST_FIXTURES {
             let module = cfgs.iter().fold(
-                RustModule::new(package).manifest_path(&manifest),
+                RustModule::new(package)
+                    .manifest_path(&manifest)
+                    .target(target),
                 |module, cfg| module.cfg(cfg),
             );
             let library = module
