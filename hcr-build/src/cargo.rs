@@ -333,6 +333,12 @@ impl RustModule {
         }
         for_target(&mut command, &self.target);
         command.args(["--", "--cfg", "hcr_module"]);
+        if self.target.ends_with("windows-gnu") {
+            // GNU ld drops the sections of the module's list of reloadable
+            // functions and globals (linkme's distributed slices) as unused
+            // when it links a PE with --gc-sections, which rustc asks for.
+            command.args(["-C", "link-arg=-Wl,--no-gc-sections"]);
+        }
         for cfg in &self.cfgs {
             command.args(["--cfg", cfg]);
         }

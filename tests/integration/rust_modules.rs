@@ -55,18 +55,19 @@ scenario! {
     }
 }
 
-/// The dynamic symbols a library defines, but for the linker's bounds of
-/// its list of reloadable functions (`__start_*`/`__stop_*`, which the
-/// linker makes protected: they always resolve inside the library).
+/// The symbols a library exports (its dynamic symbols, or a DLL's export
+/// table), but for the linker's bounds of its list of reloadable functions
+/// (`__start_*`/`__stop_*`, which the linker makes protected: they always
+/// resolve inside the library).
 fn exports(library: &std::path::Path) -> Vec<String> {
-    let out = std::process::Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(library)
-        .output()
-        .expect("nm runs");
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| line.split_whitespace().last().map(str::to_owned))
+    use object::Object as _;
+    let bytes = std::fs::read(library).unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    let mut names: Vec<String> = file
+        .exports()
+        .unwrap()
+        .filter_map(|export| export.unwrap().into_name().into_name())
+        .map(|name| String::from_utf8_lossy(&name).into_owned())
         .filter(|name| !name.starts_with("__start_") && !name.starts_with("__stop_"))
         .collect();
     names.sort();
@@ -79,7 +80,7 @@ scenario! {
         // fx_app links fx_shapes as a library, yet exports only its own
         // module functions: fx_shapes's code is reached through stubs.
         assert_eq!(
-            exports(&host.modules.join("libfx_app.so")),
+            exports(&host.library("fx_app")),
             [
                 "hcr_module_can_reload",
                 "hcr_module_dat_init",
@@ -227,7 +228,7 @@ fn without_hcr_runtime_set_the_runtime_is_looked_for_beside_the_executable() {
     let exe = std::env::current_exe().unwrap();
     assert_eq!(
         hcr_client::Host::builder().runtime_path().unwrap(),
-        exe.with_file_name("libhcr_runtime.so")
+        exe.with_file_name(hcr_tests::library_file("hcr_runtime"))
     );
 }
 

@@ -176,17 +176,17 @@ fn built(work: &Path) -> &'static Built {
                 fixtures: dir.join("fixtures"),
             }
         }
-        None => build_fixtures(hcr_build::build_target(), work, true),
+        None => build_fixtures(hcr_build::build_target(), work),
     })
 }
 
-/// Builds the runtime and the C fixtures for `target` into `out` (the
-/// fixtures into `out/fixtures`), and the Rust fixtures too when `rust`.
+/// Builds the runtime and the C and Rust fixtures for `target` into `out`
+/// (the fixtures into `out/fixtures`).
 /// The runtime is copied into `out`, with its import library on Windows.
 ///
 /// # Panics
 /// When a build fails, with the builder's message.
-pub fn build_fixtures(target: &str, out: &Path, rust: bool) -> Built {
+pub fn build_fixtures(target: &str, out: &Path) -> Built {
     let name = |base: &str| hcr_build::library_file_name(target, base);
     let built_runtime =
         hcr_build::runtime_library_for(target, false).unwrap_or_else(|err| panic!("{err}"));
@@ -221,20 +221,18 @@ pub fn build_fixtures(target: &str, out: &Path, rust: bool) -> Built {
         .link_runtime(runtime_dir)
         .build(&fixtures.join(name("needy")))
         .unwrap_or_else(|err| panic!("fixture needy: {err}"));
-    if rust {
-        let manifest = hcr_build::workspace_dir().join("Cargo.toml");
-        for (variant, package, cfgs) in RUST_FIXTURES {
-            let module = cfgs.iter().fold(
-                RustModule::new(package)
-                    .manifest_path(&manifest)
-                    .target(target),
-                |module, cfg| module.cfg(cfg),
-            );
-            let library = module
-                .build()
-                .unwrap_or_else(|err| panic!("fixture {variant}: {err}"));
-            std::fs::copy(&library, fixtures.join(name(variant))).unwrap();
-        }
+    let manifest = hcr_build::workspace_dir().join("Cargo.toml");
+    for (variant, package, cfgs) in RUST_FIXTURES {
+        let module = cfgs.iter().fold(
+            RustModule::new(package)
+                .manifest_path(&manifest)
+                .target(target),
+            |module, cfg| module.cfg(cfg),
+        );
+        let library = module
+            .build()
+            .unwrap_or_else(|err| panic!("fixture {variant}: {err}"));
+        std::fs::copy(&library, fixtures.join(name(variant))).unwrap();
     }
     let runtime = out.join(name("hcr_runtime"));
     if runtime != built_runtime {

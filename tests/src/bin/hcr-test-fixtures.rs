@@ -1,6 +1,6 @@
-//! Builds the runtime and the C fixture modules for another target, on
-//! this machine, for test binaries that cannot run the build tools where
-//! they run (Windows under wine):
+//! Builds the runtime and the fixture modules (C and Rust) for another
+//! target, on this machine, for test binaries that cannot run the build
+//! tools where they run (Windows under wine):
 //!
 //! `cargo run -p hcr-tests --bin hcr-test-fixtures -- <target> <dir>`
 //!
@@ -20,10 +20,8 @@ fn main() -> ExitCode {
         eprintln!("hcr-test-fixtures: cannot create {}: {err}", out.display());
         return ExitCode::FAILURE;
     }
-    // The Rust fixtures are left out: Rust modules on Windows are not
-    // tested yet (their registrations are not found there).
-    eprintln!("hcr-test-fixtures: building the runtime and the C fixtures for {target}");
-    let built = hcr_tests::build_fixtures(&target, &out, false);
+    eprintln!("hcr-test-fixtures: building the runtime and the fixtures for {target}");
+    let built = hcr_tests::build_fixtures(&target, &out);
     println!(
         "runtime {}\nfixtures {}",
         built.runtime.display(),
