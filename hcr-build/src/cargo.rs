@@ -37,9 +37,25 @@ pub fn library_file_name(target: &str, name: &str) -> String {
     }
 }
 
+/// The file name of program `name` on `target`: `<name>.exe` on Windows.
+pub fn executable_file_name(target: &str, name: &str) -> String {
+    if target.contains("windows") {
+        format!("{name}.exe")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The directory cargo puts `target`'s builds in under its target
+/// directory: none for the machine building (cargo is not passed
+/// `--target` then), the triple for another.
+pub fn target_subdir(target: &str) -> Option<&str> {
+    (target != env!("HCR_BUILD_HOST")).then_some(target)
+}
+
 /// Adds `--target` for a build for another machine than this one.
 fn for_target(command: &mut Command, target: &str) {
-    if target != env!("HCR_BUILD_HOST") {
+    if let Some(target) = target_subdir(target) {
         command.args(["--target", target]);
     }
 }
@@ -177,7 +193,12 @@ fn build_artifact(
 /// # Errors
 /// [`BuildError`] when cargo fails or names no runtime library.
 pub fn runtime_library(release: bool) -> Result<PathBuf, BuildError> {
-    runtime_library_from(&workspace_dir().join("Cargo.toml"), None, release)
+    runtime_library_from(
+        &workspace_dir().join("Cargo.toml"),
+        None,
+        release,
+        build_target(),
+    )
 }
 
 /// [`runtime_library`] for `target` (a target triple), from this machine.
@@ -185,23 +206,16 @@ pub fn runtime_library(release: bool) -> Result<PathBuf, BuildError> {
 /// # Errors
 /// [`BuildError`] when cargo fails or names no runtime library.
 pub fn runtime_library_for(target: &str, release: bool) -> Result<PathBuf, BuildError> {
-    build_runtime(&workspace_dir().join("Cargo.toml"), None, release, target)
+    runtime_library_from(&workspace_dir().join("Cargo.toml"), None, release, target)
 }
 
-/// Builds `libhcr_runtime.so` from the package or workspace at `manifest`
-/// (which holds `hcr-runtime`), into `target_dir` (default: its own).
+/// Builds the runtime library for `target` (`libhcr_runtime.so`,
+/// `hcr_runtime.dll`) from the package or workspace at `manifest` (which
+/// holds `hcr-runtime`), into `target_dir` (default: its own).
 ///
 /// # Errors
 /// [`BuildError`] when cargo fails or names no runtime library.
 pub fn runtime_library_from(
-    manifest: &Path,
-    target_dir: Option<&Path>,
-    release: bool,
-) -> Result<PathBuf, BuildError> {
-    build_runtime(manifest, target_dir, release, build_target())
-}
-
-fn build_runtime(
     manifest: &Path,
     target_dir: Option<&Path>,
     release: bool,
@@ -362,6 +376,7 @@ pub struct HostBinary {
     features: Vec<String>,
     release: bool,
     manifest: Option<PathBuf>,
+    target: String,
 }
 
 impl HostBinary {
@@ -373,7 +388,15 @@ impl HostBinary {
             features: Vec::new(),
             release: false,
             manifest: None,
+            target: build_target().to_owned(),
         }
+    }
+
+    /// Builds for `target` (a target triple; default: the target this
+    /// crate was built for).
+    pub fn target(mut self, target: &str) -> Self {
+        self.target = target.to_owned();
+        self
     }
 
     /// Enables a feature of the package (e.g. `static`).
@@ -418,12 +441,12 @@ impl HostBinary {
         if self.release {
             command.arg("--release");
         }
-        for_target(&mut command, build_target());
+        for_target(&mut command, &self.target);
         build_artifact(
             command,
             format!("cargo build -p {} --bin {}", self.package, self.bin),
             &self.bin,
-            &format!("/{}", self.bin),
+            &format!("/{}", executable_file_name(&self.target, &self.bin)),
         )
     }
 }

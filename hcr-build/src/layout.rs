@@ -4,14 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::{BuildError, HostBinary, Project, RustModule, runtime_library_from};
+use crate::{BuildError, BuildOptions, HostBinary, Project, RustModule, runtime_library_from};
 
 /// Where everything was put.
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// The host binary.
     pub host: PathBuf,
-    /// Its directory, holding `libhcr_runtime.so` and `lib<module>.so`.
+    /// Its directory, holding the runtime library and the modules'
+    /// (`libhcr_runtime.so` and `lib<module>.so`; `hcr_runtime.dll` and
+    /// `<module>.dll` on Windows).
     pub dir: PathBuf,
     /// The module libraries, by module name.
     pub modules: Vec<(String, PathBuf)>,
@@ -48,10 +50,11 @@ pub fn install_file(file: &Path, target: &Path) -> Result<(), BuildError> {
 }
 
 /// How one module crate of `project` is built.
-pub fn module_build(project: &Project, package: &str, release: bool) -> RustModule {
+pub fn module_build(project: &Project, package: &str, options: &BuildOptions) -> RustModule {
     RustModule::new(package)
         .manifest_path(&project.manifest)
-        .release(release)
+        .release(options.release)
+        .target(options.target())
 }
 
 /// Builds the host, the runtime and every module of `project`, reporting
@@ -61,14 +64,20 @@ pub fn module_build(project: &Project, package: &str, release: bool) -> RustModu
 /// The first [`BuildError`], with cargo's diagnostics.
 pub fn build_project(
     project: &Project,
-    release: bool,
+    options: &BuildOptions,
     status: &mut dyn FnMut(&str),
 ) -> Result<Layout, BuildError> {
     let started = Instant::now();
-    status(&format!("building host `{}`…", project.host));
+    let target = options.target();
+    let for_target = match &options.target {
+        Some(target) => format!(" for {target}"),
+        None => String::new(),
+    };
+    status(&format!("building host `{}`{for_target}…", project.host));
     let host = HostBinary::new(&project.host, &project.host_bin)
         .manifest_path(&project.manifest)
-        .release(release)
+        .release(options.release)
+        .target(target)
         .build()?;
     let dir = host
         .parent()
@@ -80,17 +89,30 @@ pub fn build_project(
     status("building the runtime…");
     let runtime_target =
         (!project.runtime_in_workspace).then(|| project.target_dir.join("hcr-runtime"));
-    let runtime = runtime_library_from(&project.runtime_manifest, runtime_target.as_deref(), true)?;
+    let runtime = runtime_library_from(
+        &project.runtime_manifest,
+        runtime_target.as_deref(),
+        true,
+        target,
+    )?;
     place(&runtime, &dir)?;
 
-    let mut modules = Vec::new();
+    let mut built = Vec::new();
     for module in &project.modules {
         status(&format!("building module `{}`…", module.name));
-        let library = module_build(project, &module.package, release).build()?;
+        built.push((
+            module,
+            module_build(project, &module.package, options).build()?,
+        ));
+    }
+    // Laid out once all are built, so that a running host sees the new
+    // versions together, or nothing when one fails.
+    let mut modules = Vec::new();
+    for (module, library) in built {
         modules.push((module.name.clone(), place(&library, &dir)?));
     }
     status(&format!(
-        "built `{}`, the runtime and {} module(s) in {:.1?} into {}",
+        "built `{}`, the runtime and {} module(s){for_target} in {:.1?} into {}",
         project.host,
         modules.len(),
         started.elapsed(),

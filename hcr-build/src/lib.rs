@@ -5,7 +5,8 @@
 //!   module crates it uses (marked `[package.metadata.hcr] module = true`)
 //!   and where the runtime's sources are.
 //! * [`build_project`] builds the host, the runtime (always optimized) and
-//!   every module, and lays them out beside the host binary.
+//!   every module, and lays them out beside the host binary, for the
+//!   profile and target [`BuildOptions`] say.
 //! * [`watch::watch`] rebuilds modules as their sources change
 //!   (debounced, cancelling a build a newer change makes useless).
 //! * [`runtime_library`] builds `libhcr_runtime.so` with cargo and returns
@@ -14,6 +15,13 @@
 //!   `hcr_module` cfg set for that crate alone.
 //! * [`CModule`] compiles a module written in C into `lib<name>.so` with the
 //!   C compiler the `cc` crate finds, linked against the runtime.
+//! * [`Runner`] starts a host built for another target through cargo's
+//!   runner for it, or wine for a Windows host.
+//!
+//! Every build can be for another target (a triple, as cargo's
+//! `--target`): libraries are then named as there (`<name>.dll` on
+//! Windows, see [`library_file_name`]) and C is compiled with the
+//! target's compiler.
 //!
 //! The `cargo-hcr` binary (`cargo install --path hcr-build`, or `cargo run
 //! -p hcr-build -- <command>`) offers `build`, `run`, `watch` and `status`;
@@ -27,17 +35,21 @@ mod c_module;
 mod cargo;
 mod layout;
 mod manifest;
+mod options;
 mod project;
+mod runner;
 pub mod watch;
 
 pub use c_module::CModule;
 pub use cargo::{
-    HostBinary, Running, RustModule, build_target, cross_target, library_file_name,
-    runtime_library, runtime_library_for, runtime_library_from,
+    HostBinary, Running, RustModule, build_target, cross_target, executable_file_name,
+    library_file_name, runtime_library, runtime_library_for, runtime_library_from, target_subdir,
 };
 pub use layout::{Layout, build_project, install_file, module_build, place};
 pub use manifest::{LoadedModule, Manifest, manifest_path};
+pub use options::BuildOptions;
 pub use project::{ModuleCrate, Project};
+pub use runner::{Runner, runner_variable};
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]

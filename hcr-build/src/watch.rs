@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::{BuildError, ModuleCrate, Project, Running, module_build, place};
+use crate::{BuildError, BuildOptions, ModuleCrate, Project, Running, module_build, place};
 
 /// How long the files must stay quiet before a rebuild starts.
 pub const QUIET: Duration = Duration::from_millis(100);
@@ -246,16 +246,17 @@ impl<B: Builder> Rebuilder<B> {
 pub struct CargoBuilds {
     project: Project,
     dir: PathBuf,
-    release: bool,
+    options: BuildOptions,
 }
 
 impl CargoBuilds {
-    /// Builds for `project`, laying libraries out in `dir`.
-    pub fn new(project: Project, dir: PathBuf, release: bool) -> Self {
+    /// Builds for `project` as `options` say, laying libraries out in
+    /// `dir`.
+    pub fn new(project: Project, dir: PathBuf, options: BuildOptions) -> Self {
         CargoBuilds {
             project,
             dir,
-            release,
+            options,
         }
     }
 }
@@ -264,7 +265,7 @@ impl Builder for CargoBuilds {
     type Build = Running;
 
     fn start(&mut self, module: &ModuleCrate) -> Result<Running, BuildError> {
-        module_build(&self.project, &module.package, self.release).spawn()
+        module_build(&self.project, &module.package, &self.options).spawn()
     }
 
     fn poll(&mut self, build: &mut Running) -> Option<Result<(), BuildError>> {
@@ -278,15 +279,15 @@ impl Builder for CargoBuilds {
 }
 
 /// Watches the project's module and host crates and rebuilds changed
-/// modules into `dir`, reporting to `report`, until `keep_going` says
-/// stop (checked every few milliseconds).
+/// modules into `dir` as `options` say, reporting to `report`, until
+/// `keep_going` says stop (checked every few milliseconds).
 ///
 /// # Errors
 /// When the files cannot be watched.
 pub fn watch(
     project: &Project,
     dir: &Path,
-    release: bool,
+    options: &BuildOptions,
     report: &mut dyn FnMut(&Event),
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<(), BuildError> {
@@ -323,7 +324,7 @@ pub fn watch(
         }
     }
     report(&Event::Watching(watched));
-    let builds = CargoBuilds::new(project.clone(), dir.to_path_buf(), release);
+    let builds = CargoBuilds::new(project.clone(), dir.to_path_buf(), options.clone());
     let mut rebuilder = Rebuilder::new(project.clone(), builds);
     while keep_going() {
         match receiver.recv_timeout(Duration::from_millis(20)) {

@@ -1,9 +1,10 @@
 //! The host's side: start the module tree, reload it at safe points.
 //!
-//! In a hot build (the default) [`Host`] loads `libhcr_runtime.so`, hands
-//! it the host's imports and reloads what changed. In a static build (the
-//! `static` feature) the modules are linked in, so starting does nothing
-//! and there is never anything to reload; the host's code is the same.
+//! In a hot build (the default) [`Host`] loads the runtime library
+//! (`libhcr_runtime.so`; `hcr_runtime.dll` on Windows), hands it the
+//! host's imports and reloads what changed. In a static build (the `static`
+//! feature) the modules are linked in, so starting does nothing and there
+//! is never anything to reload; the host's code is the same.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -81,6 +82,18 @@ pub struct GuardError {
     pub message: String,
 }
 
+impl GuardError {
+    /// `HCR_ERR_UNSUPPORTED`: the guard does not run on this system (on
+    /// Windows, for now), and the function was not called.
+    const UNSUPPORTED: i32 = -17;
+
+    /// Whether the guard does not run on this system (on Windows, for
+    /// now): the function was not called; call it unguarded.
+    pub fn is_unsupported(&self) -> bool {
+        self.code == Self::UNSUPPORTED
+    }
+}
+
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -90,7 +103,7 @@ pub enum StartError {
     Runtime(#[from] crate::runtime::OpenError),
     /// The executable's directory, where the runtime is looked for by
     /// default, is unknown.
-    #[error("cannot find the executable's directory to look for libhcr_runtime.so")]
+    #[error("cannot find the executable's directory to look for the runtime library")]
     NoExecutableDir(#[source] std::io::Error),
     /// The runtime refused to start the tree (a module failed to load or
     /// init, a cyclic import, another compiler, ...); nothing stays loaded.
@@ -132,21 +145,23 @@ impl HostBuilder {
         self
     }
 
-    /// Where `libhcr_runtime.so` is. Default: the `HCR_RUNTIME` environment
-    /// variable, else beside the executable. Ignored in a static build.
+    /// Where the runtime library (`libhcr_runtime.so`; `hcr_runtime.dll` on
+    /// Windows) is. Default: the `HCR_RUNTIME` environment variable, else
+    /// beside the executable. Ignored in a static build.
     pub fn runtime_library(mut self, path: impl Into<PathBuf>) -> Self {
         self.runtime = Some(path.into());
         self
     }
 
-    /// Where the modules' libraries are (`lib<module>.so`). Default: the
-    /// executable's directory. Ignored in a static build.
+    /// Where the modules' libraries are (`lib<module>.so`; `<module>.dll` on
+    /// Windows). Default: the executable's directory. Ignored in a static
+    /// build.
     pub fn module_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.module_dir = Some(dir.into());
         self
     }
 
-    /// Where [`HostBuilder::start`] looks for `libhcr_runtime.so`: the path
+    /// Where [`HostBuilder::start`] looks for the runtime library: the path
     /// given to [`HostBuilder::runtime_library`], else `$HCR_RUNTIME`, else
     /// beside the executable.
     ///
@@ -340,7 +355,9 @@ impl Host {
     /// promises the same of the code it calls, or accepts the leak.
     ///
     /// # Errors
-    /// [`GuardError`] when the call faulted.
+    /// [`GuardError`] when the call faulted, or when the guard does not
+    /// run on this system ([`GuardError::is_unsupported`]; `f` did not
+    /// run).
     pub unsafe fn call_guarded<F, R>(&self, f: F) -> Result<R, GuardError>
     where
         F: FnOnce() -> R + Copy,

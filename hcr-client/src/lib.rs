@@ -4,7 +4,8 @@
 //!
 //! A program is a small **host** (a binary) and **module** crates. In a hot
 //! build each module crate is also built as a shared library
-//! (`lib<crate>.so`); the host loads `libhcr_runtime.so`, which loads the
+//! (`lib<crate>.so`; `<crate>.dll` on Windows); the host loads the runtime
+//! library (`libhcr_runtime.so`; `hcr_runtime.dll`), which loads the
 //! modules, and reloads a module when its library changes. Every
 //! reloadable function has a stub in the runtime's jump table, and a
 //! function pointer to it is the stub, so pointers taken before a reload
@@ -58,7 +59,7 @@
 //! use hcr_client::Host;
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     // Loads libhcr_runtime.so and libphysics.so from beside the executable.
+//!     // Loads the runtime and the physics module from beside the executable.
 //!     let host = Host::builder().import("physics").start()?;
 //!     let mut bodies = vec![physics::Body { name: "ball".into(), height: 10.0, speed: 0.0 }];
 //!     loop {

@@ -4,9 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[cfg(unix)]
+mod for_windows;
+
 fn binary(package: &str, bin: &str) -> PathBuf {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR"));
     hcr_tests::build_binary(work, package, bin, &[], bin)
+}
+
+/// `cargo-hcr`, built once for all the tests here (a copy made while
+/// another test runs it would fail as busy).
+fn cargo_hcr() -> &'static Path {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| binary("hcr-build", "cargo-hcr"))
 }
 
 /// The target directory the demo script builds its copy in; the fresh
@@ -90,31 +100,55 @@ fn the_demo_script_edits_rebuilds_reloads_and_recovers_from_a_broken_build_and_a
     line("done at generation 6: a failed build and a crash recovered");
 }
 
+/// A host that runs `rounds` rounds (its first argument, default 1),
+/// reloading at the top of each and printing one greeting.
 const HOST_MAIN: &str = r#"
 use hcr_client::Host;
 
 fn main() {
     let host = Host::builder().import("greet").start().unwrap_or_else(|err| panic!("{err}"));
-    println!("{}", greet::greeting("outside"));
-    println!("generation {}", host.generation());
+    let rounds: u32 = std::env::args().nth(1).map_or(1, |n| n.parse().expect("a number"));
+    for _ in 0..rounds {
+        if host.reload_needed() {
+            host.reload().unwrap_or_else(|err| panic!("{err}"));
+        }
+        println!("{} (generation {})", greet::greeting("outside"), host.generation());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 "#;
 
 const GREET_LIB: &str = r#"
-hcr_client::module!();
+hcr_client::module!(imports = [words]);
 
 /// A greeting, from a module.
 #[hcr_client::reloadable]
 pub fn greeting(name: &str) -> String {
-    format!("hello, {name}, from a module")
+    format!("{}, {name}, from a module", words::salutation())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn greets_without_a_runtime() {
-        assert_eq!(super::greeting("test"), "hello, test, from a module");
+        assert_eq!(super::greeting("test"), "hello #1, test, from a module");
     }
+}
+"#;
+
+/// The module `greet` imports; its counter persists across reloads.
+const WORDS_LIB: &str = r#"
+use std::sync::atomic::{AtomicU64, Ordering};
+
+hcr_client::module!();
+
+#[hcr_client::global]
+static SAID: AtomicU64 = AtomicU64::new(0);
+
+/// A salutation, numbered.
+#[hcr_client::reloadable]
+pub fn salutation() -> String {
+    format!("hello #{}", SAID.fetch_add(1, Ordering::Relaxed) + 1)
 }
 "#;
 
@@ -123,16 +157,27 @@ fn write(path: &Path, contents: &str) {
     std::fs::write(path, contents).unwrap();
 }
 
-#[test]
-fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
-    let cargo_hcr = binary("hcr-build", "cargo-hcr");
-    let project = std::env::temp_dir().join(format!("hcr-outside-{}", std::process::id()));
+/// A module crate's `Cargo.toml`.
+fn module_manifest(name: &str, dependencies: &str) -> String {
+    format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [package.metadata.hcr]\nmodule = true\n\n\
+         [dependencies]\nhcr-client.workspace = true\n{dependencies}\n\
+         [lints.rust]\nunexpected_cfgs = {{ level = \"warn\", check-cfg = ['cfg(hcr_module)'] }}\n"
+    )
+}
+
+/// A workspace outside this repository, in a fresh directory named after
+/// `name`: a host and two modules, `greet` importing `words`, depending on
+/// hcr-client by path. Returns its directory.
+fn outside_project(name: &str) -> PathBuf {
+    let project = std::env::temp_dir().join(format!("hcr-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&project);
     let client = hcr_build::workspace_dir().join("hcr-client");
     write(
         &project.join("Cargo.toml"),
         &format!(
-            "[workspace]\nresolver = \"3\"\nmembers = [\"host\", \"greet\"]\n\n\
+            "[workspace]\nresolver = \"3\"\nmembers = [\"host\", \"greet\", \"words\"]\n\n\
              [workspace.dependencies]\nhcr-client = {{ path = {:?} }}\n",
             client.display().to_string()
         ),
@@ -143,11 +188,13 @@ fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
     )
     .unwrap();
     write(
+        &project.join("words/Cargo.toml"),
+        &module_manifest("words", ""),
+    );
+    write(&project.join("words/src/lib.rs"), WORDS_LIB);
+    write(
         &project.join("greet/Cargo.toml"),
-        "[package]\nname = \"greet\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-         [package.metadata.hcr]\nmodule = true\n\n\
-         [dependencies]\nhcr-client.workspace = true\n\n\
-         [lints.rust]\nunexpected_cfgs = { level = \"warn\", check-cfg = ['cfg(hcr_module)'] }\n",
+        &module_manifest("greet", "words = { path = \"../words\" }\n"),
     );
     write(&project.join("greet/src/lib.rs"), GREET_LIB);
     write(
@@ -156,34 +203,44 @@ fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
          [dependencies]\ngreet = { path = \"../greet\" }\nhcr-client.workspace = true\n",
     );
     write(&project.join("host/src/main.rs"), HOST_MAIN);
+    project
+}
 
+/// Runs `cargo hcr` (built from this workspace) on the project in
+/// `project`, with the shared target directory: whether it succeeded, its
+/// stdout and its stderr.
+fn cargo_hcr_in(project: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(cargo_hcr())
+        .arg("hcr")
+        .args(args)
+        .arg("--manifest-path")
+        .arg(project.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", shared_target())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+#[test]
+fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
+    let project = outside_project("outside");
     let target = shared_target();
-    let cargo_hcr_in = |args: &[&str]| {
-        let output = Command::new(&cargo_hcr)
-            .arg("hcr")
-            .args(args)
-            .arg("--manifest-path")
-            .arg(project.join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .unwrap();
-        (
-            output.status.success(),
-            text(&output.stdout),
-            text(&output.stderr),
-        )
-    };
+    let cargo_hcr_in = |args: &[&str]| cargo_hcr_in(&project, args);
     let (ok, _, stderr) = cargo_hcr_in(&["build"]);
     assert!(ok, "{stderr}");
     assert!(
-        stderr.contains("built `host`, the runtime and 1 module(s)"),
+        stderr.contains("built `host`, the runtime and 2 module(s)"),
         "{stderr}"
     );
 
     // The host runs with no environment: the runtime and the module are
     // beside it.
     let host = target.join("debug").join("host");
-    for file in ["libhcr_runtime.so", "libgreet.so"] {
+    for file in ["libhcr_runtime.so", "libgreet.so", "libwords.so"] {
         assert!(
             target.join("debug").join(file).is_file(),
             "{file} is not beside the host"
@@ -197,7 +254,7 @@ fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stdout),
-        "hello, outside, from a module\ngeneration 0\n"
+        "hello #1, outside, from a module (generation 0)\n"
     );
 
     let (ok, stdout, stderr) = cargo_hcr_in(&["status"]);
@@ -221,4 +278,37 @@ fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
     assert!(test.status.success(), "{}", text(&test.stderr));
     assert!(text(&test.stdout).contains("greets_without_a_runtime ... ok"));
     let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn run_for_windows_without_wine_says_the_target_cannot_run_here_before_building() {
+    // PATH holds the toolchain's directory alone: cargo and rustc, no wine.
+    let cargo = PathBuf::from(std::env::var_os("CARGO").expect("cargo sets CARGO for its tests"));
+    let toolchain = cargo.parent().expect("cargo is in a directory");
+    assert!(!toolchain.join("wine").exists());
+    let output = Command::new(cargo_hcr())
+        .args([
+            "hcr",
+            "run",
+            "-p",
+            "hcr-demo",
+            "--target",
+            "x86_64-pc-windows-gnu",
+        ])
+        .arg("--manifest-path")
+        .arg(hcr_build::workspace_dir().join("Cargo.toml"))
+        .env("PATH", toolchain)
+        .env_remove("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER")
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the host is built for x86_64-pc-windows-gnu, which cannot run on this machine: \
+             install wine, or set CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("building"), "{stderr}");
 }

@@ -2,29 +2,36 @@
 //! their sources change.
 //!
 //! ```text
-//! cargo hcr build  [-p HOST] [--release] [--manifest-path PATH]
-//! cargo hcr run    [-p HOST] [--release] [--manifest-path PATH] [-- ARGS...]
-//! cargo hcr watch  [-p HOST] [--release] [--manifest-path PATH]
-//! cargo hcr status [-p HOST] [--release] [--manifest-path PATH]
+//! cargo hcr build  [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH]
+//! cargo hcr run    [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH] [-- ARGS...]
+//! cargo hcr watch  [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH]
+//! cargo hcr status [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH]
 //! ```
+//!
+//! With `--target`, everything is built for that target and laid out in
+//! `target/<triple>/<profile>/`; `run` starts the host through
+//! `CARGO_TARGET_<TRIPLE>_RUNNER` when it is set, and a Windows host on
+//! another system under `wine`.
 //!
 //! Installed with `cargo install --path hcr-build`, or run from this
 //! repository with `cargo run -p hcr-build -- <command> ...`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use hcr_build::watch::{Event, watch};
-use hcr_build::{BuildError, Manifest, Project, build_project, manifest_path};
+use hcr_build::{
+    BuildError, BuildOptions, Manifest, Project, Runner, build_project, manifest_path,
+};
 
 const USAGE: &str = "usage: cargo hcr <build|run|watch|status> [-p HOST] [--release] \
-                     [--manifest-path PATH] [-- ARGS...]";
+                     [--target TRIPLE] [--manifest-path PATH] [-- ARGS...]";
 
 struct Args {
     command: String,
     host: Option<String>,
-    release: bool,
+    options: BuildOptions,
     manifest: Option<PathBuf>,
     rest: Vec<String>,
 }
@@ -38,14 +45,17 @@ fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
         command,
         host: None,
-        release: false,
+        options: BuildOptions::default(),
         manifest: None,
         rest: Vec::new(),
     };
     while let Some(word) = words.next() {
         match word.as_str() {
             "-p" | "--package" => args.host = Some(words.next().ok_or("-p needs a package")?),
-            "--release" => args.release = true,
+            "--release" => args.options.release = true,
+            "--target" => {
+                args.options.target = Some(words.next().ok_or("--target needs a target triple")?);
+            }
             "--manifest-path" => {
                 args.manifest = Some(words.next().ok_or("--manifest-path needs a path")?.into());
             }
@@ -87,13 +97,6 @@ fn report(event: &Event) {
     }
 }
 
-/// The host binary's directory for a profile, where modules are laid out.
-fn host_dir(project: &Project, release: bool) -> PathBuf {
-    project
-        .target_dir
-        .join(if release { "release" } else { "debug" })
-}
-
 /// Reports each new generation the host's manifest shows.
 struct Reloads {
     dir: PathBuf,
@@ -128,16 +131,22 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
     let project = Project::load(args.manifest.as_deref(), args.host.as_deref())?;
     match args.command.as_str() {
         "build" => {
-            build_project(&project, args.release, &mut status)?;
+            build_project(&project, &args.options, &mut status)?;
             Ok(ExitCode::SUCCESS)
         }
         "run" => {
-            let layout = build_project(&project, args.release, &mut status)?;
+            // Before the build: a host that cannot run here is said at once.
+            let runner = Runner::for_target(args.options.target())?;
+            let layout = build_project(&project, &args.options, &mut status)?;
+            let through = runner
+                .through()
+                .map_or(String::new(), |through| format!(" under {through}"));
             status(&format!(
-                "running {} (editing a module rebuilds it; Ctrl-C stops)",
+                "running {}{through} (editing a module rebuilds it; Ctrl-C stops)",
                 layout.host.display()
             ));
-            let mut child = Command::new(&layout.host)
+            let mut child = runner
+                .command(&layout.host)
                 .args(&args.rest)
                 .spawn()
                 .map_err(|source| BuildError::Spawn {
@@ -149,7 +158,7 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
             watch(
                 &project,
                 &layout.dir,
-                args.release,
+                &args.options,
                 &mut report,
                 &mut || {
                     reloads.poll();
@@ -161,7 +170,7 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
         "watch" => {
-            let dir = host_dir(&project, args.release);
+            let dir = args.options.output_dir(&project);
             status(&format!(
                 "watching {} module(s) of `{}`; libraries go to {}",
                 project.modules.len(),
@@ -169,21 +178,21 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
                 dir.display()
             ));
             let mut reloads = Reloads::new(dir.clone());
-            watch(&project, &dir, args.release, &mut report, &mut || {
+            watch(&project, &dir, &args.options, &mut report, &mut || {
                 reloads.poll();
                 true
             })?;
             Ok(ExitCode::SUCCESS)
         }
         "status" => {
-            let dir = host_dir(&project, args.release);
+            let dir = args.options.output_dir(&project);
             let manifest = Manifest::read(&dir).ok_or_else(|| {
                 BuildError::Project(format!(
                     "no manifest at {}: has the host run yet?",
                     manifest_path(&dir).display()
                 ))
             })?;
-            print_status(&manifest);
+            print_status(&manifest, args.options.target());
             Ok(ExitCode::SUCCESS)
         }
         other => Err(BuildError::Project(format!(
@@ -192,13 +201,22 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
     }
 }
 
-fn print_status(manifest: &Manifest) {
+/// Prints the manifest of a host built for `target`.
+fn print_status(manifest: &Manifest, target: &str) {
     let pid = manifest.pid;
-    let running = Path::new(&format!("/proc/{pid}")).exists();
+    // A Windows host under wine has a process id of its own system, which
+    // this one cannot look up.
+    let foreign_pid = target.contains("windows") != env!("HCR_BUILD_HOST").contains("windows");
+    let running = if foreign_pid {
+        format!("a process for {target}")
+    } else if Path::new(&format!("/proc/{pid}")).exists() {
+        "running".to_owned()
+    } else {
+        "not running".to_owned()
+    };
     println!(
-        "host `{}` (pid {pid}, {}), generation {}, last reload {}",
+        "host `{}` (pid {pid}, {running}), generation {}, last reload {}",
         manifest.main,
-        if running { "running" } else { "not running" },
         manifest.generation,
         manifest
             .last_reload

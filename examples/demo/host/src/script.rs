@@ -14,7 +14,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use hcr_build::watch::{Event, watch};
-use hcr_build::{Project, build_project};
+use hcr_build::{BuildOptions, Project, build_project};
 
 /// One change to a file of the copy.
 struct Edit {
@@ -218,7 +218,8 @@ pub fn run() -> Result<(), String> {
     eprintln!("script: building it (the first time also builds hcr-client and the runtime)…");
     let project =
         Project::load(Some(&manifest), Some("hcr-demo")).map_err(|err| err.to_string())?;
-    let layout = build_project(&project, false, &mut |line| eprintln!("script: {line}"))
+    let options = BuildOptions::default();
+    let layout = build_project(&project, &options, &mut |line| eprintln!("script: {line}"))
         .map_err(|err| err.to_string())?;
 
     let (events, received) = mpsc::channel();
@@ -229,7 +230,7 @@ pub fn run() -> Result<(), String> {
             watch(
                 &project,
                 &dir,
-                false,
+                &options,
                 &mut |event| {
                     let _ = events.send(event.clone());
                 },
