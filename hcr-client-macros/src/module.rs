@@ -163,17 +163,12 @@ fn expand_input(input: &Input) -> TokenStream {
                 };
             }
             static {
-                const _: () = {
-                    #[::hcr_client::__private::linkme::distributed_slice(
-                        ::hcr_client::__private::STATIC_MODULES
-                    )]
-                    #[linkme(crate = ::hcr_client::__private::linkme)]
-                    static MODULE: ::hcr_client::__private::StaticModule =
-                        ::hcr_client::__private::StaticModule::of::<#lifecycle>(
-                            ::core::env!("CARGO_CRATE_NAME"),
-                            &[#(#static_names),*],
-                        );
-                };
+                ::hcr_client::__private::inventory::submit! {
+                    ::hcr_client::__private::StaticModule::of::<#lifecycle>(
+                        ::core::env!("CARGO_CRATE_NAME"),
+                        &[#(#static_names),*],
+                    )
+                }
             }
         }
     }

@@ -154,8 +154,9 @@ pub fn library_file(name: &str) -> String {
 }
 
 /// Environment variable: a directory where `hcr-test-fixtures` built the
-/// runtime and the C fixtures for the target beforehand (for a target whose
-/// test binaries cannot run the build tools, such as Windows under wine).
+/// runtime, the fixtures and the binaries the tests run for the target
+/// beforehand (for a target whose test binaries cannot run the build
+/// tools, such as Windows under wine).
 pub const PREBUILT_ENV: &str = "HCR_TEST_PREBUILT";
 
 /// Builds the runtime and every fixture, once per test run, for tests that
@@ -241,11 +242,22 @@ pub fn build_fixtures(target: &str, out: &Path) -> Built {
     Built { runtime, fixtures }
 }
 
-/// Builds binary `bin` of `package` with `features` and keeps a copy named
-/// `name` under the tests' scratch directory `work` (the next build with
-/// other features overwrites cargo's own file).
-pub fn build_binary(
-    work: &Path,
+/// The binaries [`build_binary`] can take from `$HCR_TEST_PREBUILT` (its
+/// `binaries` directory), as `(package, bin, features, name)`: those the
+/// tests that run under wine ask for.
+pub const PREBUILT_BINARIES: &[(&str, &str, &[&str], &str)] = &[
+    ("fx_state_host", "fx_state_host", &[], "hot"),
+    ("fx_state_host", "fx_state_host", &["static"], "static"),
+];
+
+/// Builds binary `bin` of `package` for `target` with `features` into
+/// `dir` as `name` (plus `.exe` on Windows), and returns its path.
+///
+/// # Panics
+/// When the build fails, with cargo's message.
+pub fn build_binary_for(
+    target: &str,
+    dir: &Path,
     package: &str,
     bin: &str,
     features: &[&str],
@@ -255,16 +267,54 @@ pub fn build_binary(
         .iter()
         .fold(
             hcr_build::HostBinary::new(package, bin)
-                .manifest_path(hcr_build::workspace_dir().join("Cargo.toml")),
+                .manifest_path(hcr_build::workspace_dir().join("Cargo.toml"))
+                .target(target),
             |binary, feature| binary.feature(feature),
         )
         .build()
         .unwrap_or_else(|err| panic!("{err}"));
-    let dir = work.join("binaries").join(package);
-    std::fs::create_dir_all(&dir).unwrap();
-    let copy = dir.join(name);
+    std::fs::create_dir_all(dir).unwrap();
+    let copy = dir.join(hcr_build::executable_file_name(target, name));
     std::fs::copy(binary, &copy).unwrap();
     copy
+}
+
+/// Builds binary `bin` of `package` with `features` and keeps a copy named
+/// `name` under the tests' scratch directory `work` (the next build with
+/// other features overwrites cargo's own file). With `$HCR_TEST_PREBUILT`,
+/// takes it from there instead (see [`PREBUILT_BINARIES`]).
+pub fn build_binary(
+    work: &Path,
+    package: &str,
+    bin: &str,
+    features: &[&str],
+    name: &str,
+) -> PathBuf {
+    if let Some(dir) = std::env::var_os(PREBUILT_ENV) {
+        let prebuilt =
+            Path::new(&dir)
+                .join("binaries")
+                .join(package)
+                .join(hcr_build::executable_file_name(
+                    hcr_build::build_target(),
+                    name,
+                ));
+        assert!(
+            prebuilt.is_file(),
+            "{} was not prebuilt: add it to PREBUILT_BINARIES",
+            prebuilt.display()
+        );
+        return prebuilt;
+    }
+    let dir = work.join("binaries").join(package);
+    build_binary_for(
+        hcr_build::build_target(),
+        &dir,
+        package,
+        bin,
+        features,
+        name,
+    )
 }
 
 /// A stand-in for another compiler: runs rustc, but reports another
@@ -278,24 +328,43 @@ case " $* " in
 esac
 "#;
 
-/// Builds fixture `fx_shapes` with a stand-in for another compiler into its own target
-/// directory (everything is rebuilt, as for a real other compiler) and
-/// returns the library. Slow: only the test that needs it calls this.
-pub fn fx_shapes_by_another_compiler(work: &Path) -> PathBuf {
-    let dir = work.join("other-compiler");
-    std::fs::create_dir_all(&dir).unwrap();
+/// Builds fixture `fx_shapes` for `target` with a stand-in for another
+/// compiler, in `dir` with a target directory of its own (everything is
+/// rebuilt, as for a real other compiler), and returns the library. Slow:
+/// only the test that needs it calls this.
+///
+/// # Panics
+/// When the build fails, with cargo's message.
+pub fn build_fx_shapes_by_another_compiler(target: &str, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let wrapper = dir.join("other-rustc");
     std::fs::write(&wrapper, OTHER_RUSTC).unwrap();
     sys::make_executable(&wrapper);
     let library = RustModule::new("fx_shapes")
         .manifest_path(hcr_build::workspace_dir().join("Cargo.toml"))
         .target_dir(dir.join("target"))
+        .target(target)
         .env("RUSTC_WRAPPER", &wrapper)
         .build()
         .unwrap_or_else(|err| panic!("fx_shapes by another compiler: {err}"));
-    let stored = dir.join(library_file("fx_shapes-other"));
+    let stored = dir.join(hcr_build::library_file_name(target, "fx_shapes-other"));
     std::fs::copy(library, &stored).unwrap();
     stored
+}
+
+/// Fixture `fx_shapes` built by a stand-in for another compiler (see
+/// [`build_fx_shapes_by_another_compiler`]), or the one in
+/// `$HCR_TEST_PREBUILT`'s fixtures.
+pub fn fx_shapes_by_another_compiler(work: &Path) -> PathBuf {
+    match std::env::var_os(PREBUILT_ENV) {
+        Some(dir) => Path::new(&dir)
+            .join("fixtures")
+            .join(library_file("fx_shapes-other")),
+        None => build_fx_shapes_by_another_compiler(
+            hcr_build::build_target(),
+            &work.join("other-compiler"),
+        ),
+    }
 }
 
 /// How a scenario's process must end.

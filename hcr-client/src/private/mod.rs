@@ -24,9 +24,11 @@ mod static_modules;
 pub use crate::global::RegisterGlobal;
 pub use crate::global::{Migration, old_layout};
 #[cfg(feature = "static")]
+pub use inventory;
+#[cfg(feature = "static")]
 pub(crate) use static_modules::Started;
 #[cfg(feature = "static")]
-pub use static_modules::{STATIC_MODULES, StaticModule};
+pub use static_modules::StaticModule;
 
 /// Keeps the `hot` tokens in a hot build and the `static` ones in a static
 /// build (the `static` feature of hcr-client).

@@ -1,7 +1,13 @@
 //! The module tree of a static build: every module crate linked into the
-//! host adds its name, imports and lifecycle to [`STATIC_MODULES`], and
+//! host registers its name, imports and lifecycle with [`inventory`], and
 //! the host starts and shuts them down in dependency order, as the runtime
 //! does in a hot build.
+//!
+//! Registered through a constructor rather than a linker section of its
+//! own (as a hot module's functions and globals are): a linker that drops
+//! unreferenced sections (GNU ld for Windows) keeps constructors, and the
+//! host is linked by the user's own `cargo build`, where hcr cannot add
+//! linker flags.
 
 use crate::lifecycle::{Lifecycle, Saved};
 
@@ -30,9 +36,7 @@ impl StaticModule {
     }
 }
 
-/// Every module crate linked into this program.
-#[linkme::distributed_slice]
-pub static STATIC_MODULES: [StaticModule];
+inventory::collect!(StaticModule);
 
 /// The started modules, leaves first.
 #[derive(Debug, Default)]
@@ -47,7 +51,8 @@ impl Started {
     /// The module and its message, after shutting down those started.
     pub(crate) fn start(imports: &[String]) -> Result<Started, (String, String)> {
         fn visit(name: &str, seen: &mut Vec<&'static str>, order: &mut Vec<&'static StaticModule>) {
-            let Some(module) = STATIC_MODULES.iter().find(|module| module.name == name) else {
+            let mut linked = inventory::iter::<StaticModule>.into_iter();
+            let Some(module) = linked.find(|module| module.name == name) else {
                 return;
             };
             if seen.contains(&module.name) {

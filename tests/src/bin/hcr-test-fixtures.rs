@@ -1,6 +1,7 @@
-//! Builds the runtime and the fixture modules (C and Rust) for another
-//! target, on this machine, for test binaries that cannot run the build
-//! tools where they run (Windows under wine):
+//! Builds the runtime, the fixture modules (C and Rust, and `fx_shapes` by
+//! a stand-in for another compiler) and the binaries the tests run, for
+//! another target, on this machine, for test binaries that cannot run the
+//! build tools where they run (Windows under wine):
 //!
 //! `cargo run -p hcr-tests --bin hcr-test-fixtures -- <target> <dir>`
 //!
@@ -22,6 +23,19 @@ fn main() -> ExitCode {
     }
     eprintln!("hcr-test-fixtures: building the runtime and the fixtures for {target}");
     let built = hcr_tests::build_fixtures(&target, &out);
+    eprintln!("hcr-test-fixtures: building fx_shapes with another compiler (rebuilds everything)");
+    let other =
+        hcr_tests::build_fx_shapes_by_another_compiler(&target, &out.join("other-compiler"));
+    let stored = built.fixtures.join(other.file_name().expect("a file"));
+    if let Err(err) = std::fs::copy(&other, &stored) {
+        eprintln!("hcr-test-fixtures: cannot copy {}: {err}", other.display());
+        return ExitCode::FAILURE;
+    }
+    for (package, bin, features, name) in hcr_tests::PREBUILT_BINARIES {
+        eprintln!("hcr-test-fixtures: building {package} ({name})");
+        let dir = out.join("binaries").join(package);
+        hcr_tests::build_binary_for(&target, &dir, package, bin, features, name);
+    }
     println!(
         "runtime {}\nfixtures {}",
         built.runtime.display(),
