@@ -9,6 +9,7 @@ use proc_macro::TokenStream;
 mod fingerprint_derive;
 mod foreign;
 mod global;
+mod methods;
 mod module;
 mod reloadable;
 mod signature;

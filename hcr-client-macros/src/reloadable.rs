@@ -26,7 +26,10 @@ use crate::signature::{Parts, fingerprint, parts};
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let result = if attr.is_empty() {
-        syn::parse2::<ItemFn>(item.clone()).and_then(|function| expand_fn(&function))
+        match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Impl(block)) => crate::methods::expand_impl(&block),
+            _ => syn::parse2::<ItemFn>(item.clone()).and_then(|function| expand_fn(&function)),
+        }
     } else {
         Err(syn::Error::new_spanned(
             attr,
@@ -84,6 +87,11 @@ fn expand_fn(function: &ItemFn) -> syn::Result<TokenStream> {
         Abi::Rust => rust_abi(function, &parts),
         Abi::C => c_abi(function, &parts),
     };
+    let entry = entry(
+        &name_text,
+        &quote!(#signature_const),
+        &quote!(__hcr_registered),
+    );
     let hot = quote! {
         #(#cfgs)*
         #[doc(hidden)]
@@ -97,15 +105,7 @@ fn expand_fn(function: &ItemFn) -> syn::Result<TokenStream> {
         const _: () = {
             #registered
 
-            #[cfg(hcr_module)]
-            #[::hcr_client::__private::linkme::distributed_slice(::hcr_client::__private::PROCS)]
-            #[linkme(crate = ::hcr_client::__private::linkme)]
-            static ENTRY: ::hcr_client::__private::ProcEntry = ::hcr_client::__private::ProcEntry {
-                module_path: ::core::module_path!(),
-                name: #name_text,
-                signature: &#signature_const,
-                address: __hcr_registered as *const (),
-            };
+            #entry
         };
     };
     Ok(quote! {
@@ -116,17 +116,106 @@ fn expand_fn(function: &ItemFn) -> syn::Result<TokenStream> {
     })
 }
 
-/// The stub's handle, as a `static` inside the wrapper.
-fn stub(function: &ItemFn) -> TokenStream {
-    let name_text = function.sig.ident.to_string();
-    let signature_const = format_ident!("__HCR_SIGNATURE_{}", function.sig.ident);
+/// The module build's record of one reloadable function (for its
+/// `dat_init` to register): registered name `name_text`, signature
+/// constant `signature`, code `address`.
+pub(crate) fn entry(
+    name_text: &str,
+    signature: &TokenStream,
+    address: &TokenStream,
+) -> TokenStream {
+    quote! {
+        #[cfg(hcr_module)]
+        #[::hcr_client::__private::linkme::distributed_slice(::hcr_client::__private::PROCS)]
+        #[linkme(crate = ::hcr_client::__private::linkme)]
+        static ENTRY: ::hcr_client::__private::ProcEntry = ::hcr_client::__private::ProcEntry {
+            module_path: ::core::module_path!(),
+            name: #name_text,
+            signature: &#signature,
+            address: #address as *const (),
+        };
+    }
+}
+
+/// The stub's handle, as a `static` inside the wrapper: function
+/// `name_text` (registered name, before its module path) with the
+/// signature constant `signature`.
+pub(crate) fn stub_static(name_text: &str, signature: &TokenStream) -> TokenStream {
     quote! {
         static STUB: ::hcr_client::__private::Stub = ::hcr_client::__private::Stub::new(
             ::core::env!("CARGO_CRATE_NAME"),
             ::core::module_path!(),
             #name_text,
-            &#signature_const,
+            &#signature,
         );
+    }
+}
+
+/// The type of a Rust-ABI shim taking `types` and returning `result`.
+pub(crate) fn shim_type(types: &[syn::Type], result: &syn::Type) -> TokenStream {
+    quote! {
+        unsafe fn(#(#types,)* *mut ::hcr_client::__private::Panicked)
+            -> ::core::mem::MaybeUninit<#result>
+    }
+}
+
+/// The body of a Rust-ABI wrapper: calls the shim whose stub `stub`
+/// declares (as `STUB`), of type `shim_type`, with `args`; without a
+/// runtime, runs `fallback`.
+pub(crate) fn call_through_stub(
+    stub: &TokenStream,
+    shim_type: &TokenStream,
+    args: &[TokenStream],
+    fallback: &TokenStream,
+) -> TokenStream {
+    quote! {
+        #stub
+        match STUB.current() {
+            ::core::option::Option::Some(target) => {
+                // SAFETY: the stub was looked up with this declaration's
+                // signature fingerprint, so its cell holds the shim
+                // generated from this same declaration, which has exactly
+                // this type.
+                let shim = unsafe { ::core::mem::transmute::<*const (), #shim_type>(target) };
+                let mut panicked = ::hcr_client::__private::Panicked::new();
+                // SAFETY: the shim takes the arguments as this function
+                // does and writes `panicked` only if the body panics.
+                let result = unsafe { shim(#(#args,)* &mut panicked) };
+                if panicked.raised() {
+                    panicked.reraise(&STUB)
+                }
+                // SAFETY: the body returned, so the shim returned its result.
+                unsafe { result.assume_init() }
+            }
+            // No runtime in this process: the code linked in here.
+            ::core::option::Option::None => #fallback,
+        }
+    }
+}
+
+/// A shim `name` that takes `params` and a `Panicked` and runs `call`
+/// (the body) under `serve`.
+pub(crate) fn shim_fn(
+    name: &syn::Ident,
+    generics: &syn::Generics,
+    params: &[(syn::Ident, syn::Type)],
+    result: &syn::Type,
+    call: &TokenStream,
+) -> TokenStream {
+    let (idents, types): (Vec<_>, Vec<_>) = params.iter().cloned().unzip();
+    quote! {
+        #[allow(dead_code, reason = "registered only by the module's own build")]
+        #[allow(non_snake_case, reason = "named after the function")]
+        #[doc(hidden)]
+        unsafe fn #name #generics(
+            #(#idents: #types,)*
+            panicked: *mut ::hcr_client::__private::Panicked,
+        ) -> ::core::mem::MaybeUninit<#result> {
+            // SAFETY: only the wrappers generated from this declaration
+            // call this shim, through the stub's cell, with their live
+            // `Panicked`.
+            unsafe { ::hcr_client::__private::serve(panicked, move || #call) }
+        }
     }
 }
 
@@ -142,7 +231,8 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     } = parts;
     let (name, generics, output, unsafety) =
         (&sig.ident, &sig.generics, &sig.output, &sig.unsafety);
-    let stub = stub(function);
+    let signature_const = format_ident!("__HCR_SIGNATURE_{}", name);
+    let stub = stub_static(&name.to_string(), &quote!(#signature_const));
     let body_name = body_name(function);
     let call_body = match unsafety {
         Some(_) => quote!(unsafe { #body_name(#(#idents),*) }),
@@ -150,51 +240,25 @@ fn rust_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     };
     let body_fn = body_fn(function);
     let inline = inline_unless_asked(attrs);
-    let shim_type = quote! {
-        unsafe fn(#(#types,)* *mut ::hcr_client::__private::Panicked)
-            -> ::core::mem::MaybeUninit<#result>
-    };
+    let args: Vec<TokenStream> = idents.iter().map(|ident| quote!(#ident)).collect();
+    let call = call_through_stub(&stub, &shim_type(types, result), &args, &call_body);
     let wrapper = quote! {
         #(#attrs)*
         #inline
         #vis #unsafety fn #name #generics(#(#idents: #types),*) #output {
-            #stub
-            match STUB.current() {
-                ::core::option::Option::Some(target) => {
-                    // SAFETY: the stub was looked up with this declaration's
-                    // signature fingerprint, so its cell holds the shim
-                    // generated from this same declaration
-                    // (`__hcr_registered`), which has exactly this type.
-                    let shim = unsafe { ::core::mem::transmute::<*const (), #shim_type>(target) };
-                    let mut panicked = ::hcr_client::__private::Panicked::new();
-                    // SAFETY: the shim takes the arguments as this function
-                    // does and writes `panicked` only if the body panics.
-                    let result = unsafe { shim(#(#idents,)* &mut panicked) };
-                    if panicked.raised() {
-                        panicked.reraise(&STUB)
-                    }
-                    // SAFETY: the body returned, so the shim returned its result.
-                    unsafe { result.assume_init() }
-                }
-                // No runtime in this process: the code linked in here.
-                ::core::option::Option::None => #call_body,
-            }
+            #call
         }
 
         #body_fn
     };
-    let registered = quote! {
-        #[allow(dead_code, reason = "registered only by the module's own build")]
-        unsafe fn __hcr_registered #generics(
-            #(#idents: #types,)*
-            panicked: *mut ::hcr_client::__private::Panicked,
-        ) -> ::core::mem::MaybeUninit<#result> {
-            // SAFETY: only the wrappers generated from this declaration
-            // call this shim, through the stub's cell, with their live
-            // `Panicked`.
-            unsafe { ::hcr_client::__private::serve(panicked, move || #call_body) }
-        }
-    };
+    let params: Vec<_> = idents.iter().cloned().zip(types.iter().cloned()).collect();
+    let registered = shim_fn(
+        &format_ident!("__hcr_registered"),
+        generics,
+        &params,
+        result,
+        &call_body,
+    );
     (wrapper, registered)
 }
 
@@ -236,11 +300,27 @@ fn body_fn(function: &ItemFn) -> TokenStream {
             }}
         }
     };
+    let lints = lint_attrs(&function.attrs);
     quote! {
+        #(#lints)*
         #[doc(hidden)]
         #[allow(non_snake_case, clippy::too_many_arguments, reason = "as the user wrote it")]
         #sig #block
     }
+}
+
+/// The attributes of a function that say how its code is linted (and
+/// where it is compiled): they go on its hidden body too, where that code
+/// now is.
+pub(crate) fn lint_attrs(attrs: &[syn::Attribute]) -> Vec<&syn::Attribute> {
+    attrs
+        .iter()
+        .filter(|attr| {
+            ["cfg", "allow", "warn", "deny", "forbid", "expect"]
+                .iter()
+                .any(|name| attr.path().is_ident(name))
+        })
+        .collect()
 }
 
 /// An `extern "C"` reloadable function: the wrapper calls the stub with the
@@ -252,7 +332,8 @@ fn c_abi(function: &ItemFn, parts: &Parts) -> (TokenStream, TokenStream) {
     let Parts { idents, types, .. } = parts;
     let (name, generics, output, unsafety) =
         (&sig.ident, &sig.generics, &sig.output, &sig.unsafety);
-    let stub = stub(function);
+    let signature_const = format_ident!("__HCR_SIGNATURE_{}", name);
+    let stub = stub_static(&name.to_string(), &quote!(#signature_const));
     let body_name = body_name(function);
     let body_fn = body_fn(function);
     let call = |target: TokenStream| match unsafety {

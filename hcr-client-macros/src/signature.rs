@@ -17,8 +17,9 @@ pub(crate) struct Parts {
     pub(crate) result: Type,
 }
 
-/// Reads the parameters, refusing what cannot cross a stub.
-pub(crate) fn parts(signature: &Signature) -> syn::Result<Parts> {
+/// Refuses what cannot cross a stub: generics (lifetimes aside), `async`,
+/// `const`, variadics and `impl Trait` in a parameter or the result.
+pub(crate) fn check(signature: &Signature) -> syn::Result<()> {
     if let Some(param) = signature
         .generics
         .params
@@ -49,6 +50,21 @@ pub(crate) fn parts(signature: &Signature) -> syn::Result<Parts> {
             "a reloadable function cannot be variadic",
         ));
     }
+    for input in &signature.inputs {
+        if let FnArg::Typed(typed) = input {
+            refuse_impl_trait(&typed.ty)?;
+        }
+    }
+    if let ReturnType::Type(_, ty) = &signature.output {
+        refuse_impl_trait(ty)?;
+    }
+    Ok(())
+}
+
+/// Reads the parameters of a free function, refusing what cannot cross a
+/// stub.
+pub(crate) fn parts(signature: &Signature) -> syn::Result<Parts> {
+    check(signature)?;
     let mut idents = Vec::new();
     let mut types = Vec::new();
     for (index, input) in signature.inputs.iter().enumerate() {
@@ -56,29 +72,31 @@ pub(crate) fn parts(signature: &Signature) -> syn::Result<Parts> {
             FnArg::Receiver(receiver) => {
                 return Err(syn::Error::new_spanned(
                     receiver,
-                    "methods cannot be reloadable yet; make it a free function that takes the \
-                     value as a parameter",
+                    "a method is made reloadable through its impl block: put \
+                     `#[hcr_client::reloadable]` on the `impl` (an attribute on a method cannot \
+                     see the type it belongs to); inside it, `#[reloadable]` on some methods \
+                     makes only those reloadable",
                 ));
             }
             FnArg::Typed(typed) => {
-                refuse_impl_trait(&typed.ty)?;
                 idents.push(format_ident!("__hcr_arg{index}"));
                 types.push((*typed.ty).clone());
             }
         }
     }
-    let result = match &signature.output {
-        ReturnType::Default => syn::parse_quote!(()),
-        ReturnType::Type(_, ty) => {
-            refuse_impl_trait(ty)?;
-            (**ty).clone()
-        }
-    };
     Ok(Parts {
         idents,
         types,
-        result,
+        result: result_type(signature),
     })
+}
+
+/// The result type, `()` when none is written.
+pub(crate) fn result_type(signature: &Signature) -> Type {
+    match &signature.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    }
 }
 
 fn refuse_impl_trait(ty: &Type) -> syn::Result<()> {

@@ -38,7 +38,7 @@ fn generic_async_const_methods_and_impl_trait_are_refused_with_reasons() {
             quote!(
                 pub fn f(&self) {}
             ),
-            "methods cannot be reloadable",
+            "a method is made reloadable through its impl block",
         ),
         (
             quote!(
@@ -317,5 +317,164 @@ fn a_wrapper_is_always_inlined_unless_its_author_says_otherwise() {
         foreign.contains("# [inline (always)] pub unsafe fn g ()")
             || foreign.contains("# [inline (always)] unsafe fn g ()"),
         "{foreign}"
+    );
+}
+
+#[test]
+fn an_impl_block_makes_its_methods_reloadable_and_registers_them_by_type() {
+    let expanded = reloadable(
+        quote!(),
+        quote!(
+            impl World {
+                pub fn step(&mut self, dt: f64) -> u32 {
+                    0
+                }
+                fn new() -> Self {
+                    World
+                }
+            }
+        ),
+    );
+    for needle in [
+        "\"World::step\"",
+        "\"World::new\"",
+        // The wrapper keeps the receiver and hands it to the shim first.
+        "pub fn step (& mut self , __hcr_arg1 : f64) -> u32",
+        "let result = unsafe { shim (self , __hcr_arg1 , & mut panicked) }",
+        // Without a runtime: the body, under its hidden name.
+        "Self :: __hcr_body_step (self , __hcr_arg1)",
+        "fn __hcr_body_step (& mut self , dt : f64) -> u32 { 0 }",
+        "unsafe fn __hcr_shim_step (__hcr_self : & mut Self , __hcr_arg1 : f64 , panicked",
+        // Outside the block, the signature names the type, not `Self`.
+        "text : \"fn(& mut World, f64) -> u32\"",
+        "address : < World > :: __hcr_shim_step as * const ()",
+        "text : \"fn() -> World\"",
+    ] {
+        assert!(expanded.contains(needle), "{needle:?} not in {expanded}");
+    }
+    assert!(error_of(&expanded).is_none(), "{expanded}");
+}
+
+#[test]
+fn a_trait_impl_keeps_the_trait_methods_and_puts_the_bodies_in_an_inherent_twin() {
+    let expanded = reloadable(
+        quote!(),
+        quote!(
+            impl Iterator for Counter {
+                type Item = u32;
+                fn next(&mut self) -> Option<Self::Item> {
+                    None
+                }
+            }
+        ),
+    );
+    for needle in [
+        "impl Iterator for Counter { type Item = u32 ;",
+        "fn next (& mut self) -> Option < Self :: Item >",
+        "# [doc (hidden)] impl Counter {",
+        // Associated types are the trait's, in the twin and in the text.
+        "fn __hcr_body_Iterator_next (& mut self) -> Option < < Self as Iterator > :: Item >",
+        "use Iterator as _ ;",
+        "\"<Counter as Iterator>::next\"",
+        "text : \"fn(& mut Counter) -> Option < < Counter as Iterator > :: Item >\"",
+    ] {
+        assert!(expanded.contains(needle), "{needle:?} not in {expanded}");
+    }
+}
+
+#[test]
+fn marked_methods_alone_are_reloadable_and_a_marked_generic_one_is_refused() {
+    let only_marked = reloadable(
+        quote!(),
+        quote!(
+            impl World {
+                #[reloadable]
+                fn hot(&self) {}
+                fn cold(&self) {}
+                fn generic<T>(&self, t: T) {}
+            }
+        ),
+    );
+    assert!(only_marked.contains("\"World::hot\""), "{only_marked}");
+    assert!(!only_marked.contains("\"World::cold\""), "{only_marked}");
+    assert!(!only_marked.contains("# [reloadable]"), "{only_marked}");
+    assert!(error_of(&only_marked).is_none(), "{only_marked}");
+
+    // Unmarked in a block that makes all reloadable: left as it is.
+    let all = reloadable(
+        quote!(),
+        quote!(
+            impl World {
+                fn plain(&self) {}
+                fn generic<T>(&self, t: T) {}
+            }
+        ),
+    );
+    assert!(
+        all.contains("\"World::plain\"") && !all.contains("\"World::generic\""),
+        "{all}"
+    );
+    assert!(error_of(&all).is_none(), "{all}");
+
+    for (method, reason) in [
+        (
+            quote!(
+                fn generic<T>(&self, t: T) {}
+            ),
+            "cannot be generic",
+        ),
+        (
+            quote!(
+                async fn later(&self) {}
+            ),
+            "cannot be async",
+        ),
+        (
+            quote!(
+                const fn fixed() -> u8 {
+                    1
+                }
+            ),
+            "cannot be const",
+        ),
+        (
+            quote!(
+                fn opaque(&self) -> impl Copy {
+                    1
+                }
+            ),
+            "`impl Trait` cannot cross a stub",
+        ),
+        (
+            quote!(
+                extern "C" fn c(&self) {}
+            ),
+            "a reloadable method has the Rust ABI",
+        ),
+    ] {
+        let expanded = reloadable(quote!(), quote!(impl World { #[reloadable] #method }));
+        let error = error_of(&expanded).unwrap_or_else(|| panic!("accepted: {expanded}"));
+        assert!(error.contains(reason), "{reason:?} not in {error}");
+    }
+}
+
+#[test]
+fn generic_and_negative_impl_blocks_are_refused() {
+    let generic = reloadable(
+        quote!(),
+        quote!(
+            impl<T> Wrapper<T> {
+                fn get(&self) {}
+            }
+        ),
+    );
+    assert!(
+        error_of(&generic).is_some_and(|e| e.contains("cannot be generic")),
+        "{generic}"
+    );
+    let negative = reloadable(quote!(), quote!(impl !Send for World {}));
+    assert!(
+        error_of(&negative).is_some_and(|e| e.contains("negative impl")),
+        "{negative}"
     );
 }

@@ -10,6 +10,14 @@
 //! has one, converts the old value, else the initializer runs again and a
 //! warning names the global. In a static build it is a plain lazily
 //! initialized static.
+//!
+//! Another crate (another module, or the host) that uses a `pub` global
+//! reads the owner's memory: the same value the owner's code sees, found
+//! through the runtime by module and path, and checked against the type
+//! this crate was built with (fingerprint, size and alignment; the owner
+//! records them beside the value). The address is kept and looked up
+//! again only after a reload. A global the owner no longer has, or has
+//! with another type, panics on use, naming it (and both types).
 
 use std::ops::Deref;
 
@@ -22,16 +30,17 @@ pub struct Global<T: 'static> {
     value: std::sync::LazyLock<T, fn() -> T>,
 }
 
-impl<T: Send + Sync> Deref for Global<T> {
+impl<T: crate::Fingerprint + Send + Sync> Deref for Global<T> {
     type Target = T;
 
-    /// The value.
+    /// The value. Do not keep the reference across a reload: a reload
+    /// that changes the global's type gives it new memory.
     ///
     /// # Panics
-    /// In a hot build with the runtime loaded, when the global is used
-    /// outside its module's own library (another crate linking the module
-    /// crate sees its own, unregistered copy), with a message that says so.
-    /// Without a runtime (a module crate's own tests), it is a plain
+    /// In a hot build with the runtime loaded: in the owner's module, when
+    /// used before its init registered the global; elsewhere, when the
+    /// owner's loaded version has no such global or has it with another
+    /// type. Without a runtime (a module crate's own tests), it is a plain
     /// lazily initialized static.
     fn deref(&self) -> &T {
         #[cfg(not(feature = "static"))]
@@ -41,7 +50,7 @@ impl<T: Send + Sync> Deref for Global<T> {
     }
 }
 
-impl<T: std::fmt::Debug + Send + Sync> std::fmt::Debug for Global<T> {
+impl<T: crate::Fingerprint + std::fmt::Debug + Send + Sync> std::fmt::Debug for Global<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&**self, f)
     }
@@ -105,11 +114,30 @@ pub use hot::RegisterGlobal;
 #[cfg(not(feature = "static"))]
 mod hot {
     use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicPtr, Ordering};
+    use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
     use super::{Global, Migration};
     use crate::__private::proc_name;
     use crate::runtime::{GlobalStatus, RuntimeLibrary};
+
+    /// What the owner records beside each global, for other crates to
+    /// check their type against: registered as the global `hcr.type:<path>`
+    /// of the owner's module.
+    #[repr(C)]
+    struct TypeRecord {
+        fingerprint: u64,
+        size: usize,
+        align: usize,
+        /// Leaked, so that it outlives the version that wrote it.
+        type_name: &'static str,
+    }
+
+    /// Tells a `TypeRecord` block from one of another layout.
+    const TYPE_RECORD_TAG: u64 = crate::fingerprint::start("hcr-client TypeRecord v1");
+
+    fn type_record_name(path: &str) -> String {
+        format!("hcr.type:{path}")
+    }
 
     pub(super) struct Slot<T: 'static> {
         crate_name: &'static str,
@@ -119,6 +147,9 @@ mod hot {
         init: fn() -> T,
         migration: Option<Migration<T>>,
         value: AtomicPtr<T>,
+        /// For another crate's global: the epoch of this copy's lookups
+        /// (see `handlers::foreign_epoch`) in which `value` was found.
+        epoch: AtomicU64,
         /// The value when no runtime is loaded (a module crate's own
         /// tests, a benchmark): a plain lazily initialized static.
         unhosted: OnceLock<T>,
@@ -141,6 +172,7 @@ mod hot {
                 init,
                 migration,
                 value: AtomicPtr::new(std::ptr::null_mut()),
+                epoch: AtomicU64::new(0),
                 unhosted: OnceLock::new(),
             }
         }
@@ -152,38 +184,78 @@ mod hot {
         fn path(&self) -> String {
             proc_name(self.crate_name, self.module_path, self.name)
         }
+    }
 
+    impl<T: crate::Fingerprint> Slot<T> {
         pub(super) fn get(&self) -> &T {
             let value = self.value.load(Ordering::Acquire);
-            if value.is_null() {
-                if crate::__private::runtime_loaded() {
-                    self.unavailable()
-                }
-                return self.unhosted.get_or_init(self.init);
+            let current = self.owner
+                || self.epoch.load(Ordering::Acquire) == crate::handlers::foreign_epoch();
+            if value.is_null() || !current {
+                return self.slow_get();
             }
-            // SAFETY: a non-NULL pointer was stored by `register` after
-            // the block held an initialized `T`; the block lives as long as
-            // this version of the module uses it (until a reload changes
-            // the global's layout, which loads a new version whose own
-            // copy of this static holds the new block).
+            // SAFETY: a non-NULL pointer was stored by `register` (the
+            // owner) or `look_up` (another crate, in the current epoch)
+            // after the block held an initialized `T`; the block lives
+            // until a reload changes the global's layout or removes it,
+            // after which the owner's new version has its own copy of this
+            // static and another crate's epoch has moved on.
             unsafe { &*value }
         }
 
         #[cold]
-        fn unavailable(&self) -> ! {
+        #[inline(never)]
+        fn slow_get(&self) -> &T {
+            let Some(runtime) = crate::__private::loaded_runtime() else {
+                return self.unhosted.get_or_init(self.init);
+            };
             if self.owner {
                 panic!(
                     "global {} is used before its module's init registered it",
                     self.full_name()
                 )
             }
-            panic!(
-                "global {} belongs to module `{}`: in a hot build only that module's code \
-                 (its reloadable functions and what they call) can use it; call one of its \
-                 reloadable functions instead",
-                self.full_name(),
-                self.crate_name
-            )
+            let found = self.look_up(&runtime);
+            // SAFETY: as in `get`: `look_up` checked that the block holds
+            // a `T`, in this epoch.
+            unsafe { &*found }
+        }
+
+        /// Finds the owner's memory for another crate, checking the type
+        /// the owner recorded, and keeps it for this epoch.
+        fn look_up(&self, runtime: &RuntimeLibrary) -> *mut T {
+            crate::handlers::install_for_host(runtime);
+            let epoch = crate::handlers::foreign_epoch();
+            let path = self.path();
+            let record = runtime.get_global(self.crate_name, &type_record_name(&path));
+            let value = runtime.get_global(self.crate_name, &path);
+            let (Some(record), Some(value)) = (record, value) else {
+                panic!(
+                    "global {} is not there: the loaded version of module `{}` does not \
+                     register it (was it removed, or is the module not loaded?)",
+                    self.full_name(),
+                    self.crate_name
+                )
+            };
+            // SAFETY: the owner registered this block with TypeRecord's
+            // tag, size and alignment and wrote one in its init.
+            let record = unsafe { &*record.as_ptr().cast::<TypeRecord>() };
+            let mine = (T::FINGERPRINT, size_of::<T>(), align_of::<T>());
+            if (record.fingerprint, record.size, record.align) != mine {
+                panic!(
+                    "global {} has another type in the loaded version of module `{}` \
+                     (`{}`) than this code was built with (`{}`): rebuild this crate \
+                     against the module's new version",
+                    self.full_name(),
+                    self.crate_name,
+                    record.type_name,
+                    std::any::type_name::<T>()
+                )
+            }
+            let value = value.as_ptr().cast::<T>();
+            self.value.store(value, Ordering::Release);
+            self.epoch.store(epoch, Ordering::Release);
+            value
         }
     }
 
@@ -219,8 +291,39 @@ mod hot {
                 unsafe { block.write(value) };
             }
             slot.value.store(block, Ordering::Release);
-            Ok(())
+            record_type::<T>(runtime, slot.crate_name, &path, status)
         }
+    }
+
+    /// Records the global's type beside it, for other crates' checks:
+    /// written when the record or the value is new.
+    fn record_type<T: crate::Fingerprint>(
+        runtime: &RuntimeLibrary,
+        module: &str,
+        path: &str,
+        value_status: GlobalStatus,
+    ) -> Result<(), String> {
+        let (block, status) = runtime
+            .register_global(
+                module,
+                &type_record_name(path),
+                size_of::<TypeRecord>(),
+                align_of::<TypeRecord>(),
+                TYPE_RECORD_TAG,
+            )
+            .map_err(|err| err.message)?;
+        if status != GlobalStatus::Existing || value_status != GlobalStatus::Existing {
+            let record = TypeRecord {
+                fingerprint: T::FINGERPRINT,
+                size: size_of::<T>(),
+                align: align_of::<T>(),
+                type_name: Box::leak(std::any::type_name::<T>().into()),
+            };
+            // SAFETY: a block of TypeRecord's size and alignment, which
+            // nothing else writes during this init.
+            unsafe { block.as_ptr().cast::<TypeRecord>().write(record) };
+        }
+        Ok(())
     }
 
     impl<T: crate::Fingerprint + Send + Sync + 'static> Global<T> {

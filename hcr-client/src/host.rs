@@ -198,6 +198,7 @@ impl HostBuilder {
         runtime
             .init(&self.main, &imports, self.module_dir.as_deref())
             .map_err(StartError::Tree)?;
+        crate::handlers::install_for_host(&runtime);
         Ok(Host {
             runtime,
             shut_down: false,
@@ -244,6 +245,19 @@ impl Host {
         return self.runtime.reload_needed();
         #[cfg(feature = "static")]
         false
+    }
+
+    /// Whether module `name`'s library changed on disk since it was
+    /// loaded (false for a module that is not loaded, and always in a
+    /// static build).
+    pub fn module_changed(&self, name: &str) -> bool {
+        #[cfg(not(feature = "static"))]
+        return self.runtime.has_module_changed(name);
+        #[cfg(feature = "static")]
+        {
+            let _ = name;
+            false
+        }
     }
 
     /// Reloads every changed module. Call it where no module function is

@@ -109,6 +109,8 @@
 //!   value across reloads; its initializer runs on the first load only. A
 //!   change of its type (found by [`Fingerprint`]: field names, order and
 //!   types) starts it again with a warning, or runs its migration hook.
+//!   Other modules and the host read a `pub` global in the owner's memory
+//!   (see below).
 //! * **Plain `static`s and thread-locals are not kept.** Every version of a
 //!   module is a new library with fresh statics: a `static COUNTER:
 //!   AtomicU32` in a module starts again at its initial value after each
@@ -135,12 +137,88 @@
 //! * **Code stays mapped.** Old versions are never unloaded, so a thread
 //!   still running old code, or a `&'static str` from a module, stays valid.
 //!
+//! # Reload handlers
+//! [`before_reload`] and [`after_reload`] add code that runs around every
+//! reload that replaces code, in every module of the tree and in the host
+//! (Nim's `beforeCodeReload` and `afterCodeReload`): the before-handlers
+//! of the code about to be replaced, then the after-handlers of the code
+//! now loaded, modules leaves first and the host last, each module's in
+//! the order it added them. A module adds its handlers in
+//! [`Lifecycle::load`], so that each version has its own; the host adds
+//! its own after [`HostBuilder::start`].
+//!
+//! ```no_run
+//! fn flush_log() { /* ... */ }
+//! fn reopen_log() { /* ... */ }
+//!
+//! struct Hooks;
+//! impl hcr_client::Lifecycle for Hooks {
+//!     fn load(_: hcr_client::Saved) -> Result<(), String> {
+//!         hcr_client::before_reload(flush_log);
+//!         hcr_client::after_reload(reopen_log);
+//!         Ok(())
+//!     }
+//! }
+//! hcr_client::module!(lifecycle = Hooks);
+//! ```
+//!
+//! # Other modules' globals
+//! A `pub` persistent global is one value, wherever it is used: another
+//! module (or the host) that names `physics::GRAVITY` reads and writes the
+//! memory `physics` registered, found through the runtime and checked
+//! against the type it was built with. The address is kept and looked up
+//! again only after a reload. If the owner's loaded version no longer has
+//! the global, or has it with another type, using it panics with a message
+//! that names the global (and both types).
+//!
+//! ```no_run
+//! // physics/src/lib.rs
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! #[hcr_client::global]
+//! pub static STEPS: AtomicU64 = AtomicU64::new(0);
+//!
+//! // In another module, or in the host:
+//! # fn elsewhere() {
+//! let steps = STEPS.load(Ordering::Relaxed); // physics's value
+//! # }
+//! ```
+//!
+//! # Methods and trait impls
+//! [`macro@reloadable`] on an inherent `impl` block makes its methods and
+//! associated functions reloadable (receivers `self`, `&self`,
+//! `&mut self`, `self: Box<Self>`, or none); with `#[reloadable]` on some
+//! of its methods, only those. On `impl Trait for Type`, the trait's
+//! methods call through stubs, so a `Box<dyn Trait>` made before a reload,
+//! and generic code compiled into any crate, run the newest code.
+//!
+//! ```no_run
+//! pub struct World { pub tick: u64 }
+//!
+//! #[hcr_client::reloadable]
+//! impl World {
+//!     pub fn new() -> World { World { tick: 0 } }
+//!     pub fn step(&mut self) { self.tick += 1 }
+//! }
+//!
+//! pub trait Draw { fn draw(&self) -> String; }
+//!
+//! #[hcr_client::reloadable]
+//! impl Draw for World {
+//!     fn draw(&self) -> String { format!("tick {}", self.tick) }
+//! }
+//! ```
+//!
 //! # Limits
-//! A reloadable function cannot be generic, `async`, `const`, a method, or
+//! A reloadable function or method cannot be generic, `async`, `const`, or
 //! take or return `impl Trait`: its code would be compiled into each
-//! caller, where a reload cannot reach it. Call such code from inside a
-//! reloadable function instead. The generated code names `::hcr_client`,
-//! so depend on this crate under its own name.
+//! caller, where a reload cannot reach it; call such code from inside a
+//! reloadable function instead. An impl block must not be generic either.
+//! Trait methods an impl does not write (the trait's defaults) and generic
+//! trait methods stay ordinary. A method is made reloadable through its
+//! impl block: an attribute on a method alone cannot see the type its
+//! registration names. The generated code names `::hcr_client`, so depend
+//! on this crate under its own name.
 
 #![deny(missing_docs)]
 
@@ -153,6 +231,7 @@ mod forward;
 mod global;
 #[cfg(not(feature = "static"))]
 mod guarded;
+mod handlers;
 mod host;
 pub mod lifecycle;
 pub mod runtime;
@@ -182,6 +261,23 @@ mod sys;
 /// #[hcr_client::reloadable]
 /// pub extern "C" fn twice(x: i32) -> i32 {
 ///     x * 2
+/// }
+/// ```
+///
+/// On an `impl` block it makes the block's methods reloadable, registered
+/// as `Type::method` (or `<Type as Trait>::method`): every eligible method
+/// of the block, or only those marked `#[reloadable]` inside it. Generic,
+/// `async`, `const` and `impl Trait` methods stay ordinary, and are refused
+/// with the reason when marked.
+///
+/// ```no_run
+/// pub struct Counter { pub count: u32 }
+///
+/// #[hcr_client::reloadable]
+/// impl Counter {
+///     #[reloadable]
+///     pub fn bump(&mut self) -> u32 { self.count += 1; self.count }
+///     pub fn peek(&self) -> u32 { self.count } // not marked: ordinary
 /// }
 /// ```
 pub use hcr_client_macros::reloadable;
@@ -242,6 +338,7 @@ pub use hcr_client_macros::global;
 
 pub use fingerprint::Fingerprint;
 pub use global::Global;
+pub use handlers::{after_reload, before_reload};
 /// Derives [`Fingerprint`] from the type's structure: field and variant
 /// names in order, each field type's fingerprint, and the `repr`. Every
 /// field type must implement [`Fingerprint`].

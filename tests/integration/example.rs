@@ -66,9 +66,22 @@ fn the_example_prints_the_same_hot_and_static_has_no_runtime_and_demo_reloads() 
     let libraries = String::from_utf8_lossy(&ldd.stdout);
     assert!(!libraries.contains("hcr"), "{libraries}");
 
+    // A static build accepts the reload handler and never runs it.
+    let (_, static_demo_err) = output(&fixed, &["--demo"]);
+    assert!(
+        static_demo_err.contains("nothing to reload")
+            && !static_demo_err.contains("after the reload"),
+        "{static_demo_err}"
+    );
+
     // Last, as it rebuilds the module library the hot runs above load.
     let (out, err) = output(&hot, &["--demo"]);
     assert!(err.contains("reloaded orbit_physics"), "{err}");
+    // The host's reload handler ran, after the new code was in.
+    assert!(
+        err.contains("orbit: after the reload, orbit_physics has taken 3 steps"),
+        "{err}"
+    );
     let lines: Vec<&str> = out.lines().collect();
     // Before the edit the moon turns 60° a frame, after it 180°; the step
     // count, a persistent global, goes on through the reload.

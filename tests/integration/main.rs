@@ -55,8 +55,10 @@ mod placement;
 #[cfg(unix)]
 mod posix;
 mod reload;
+mod rust_methods;
 mod rust_modules;
 mod rust_state;
+mod rust_tree;
 mod state;
 mod threads;
 #[cfg(windows)]

@@ -133,6 +133,21 @@ const RUST_FIXTURES: &[(&str, &str, &[&str])] = &[
     ),
     ("fx_state-load-fails", "fx_state", &["fixture_load_fails"]),
     ("fx_state_user-1", "fx_state_user", &[]),
+    ("fx_nim_leaf-1", "fx_nim_leaf", &[]),
+    ("fx_nim_leaf-6", "fx_nim_leaf", &["fixture_version=\"6\""]),
+    ("fx_nim_mid-1", "fx_nim_mid", &[]),
+    ("fx_nim_mid-2", "fx_nim_mid", &["fixture_version=\"2\""]),
+    ("fx_nim_mid-3", "fx_nim_mid", &["fixture_version=\"3\""]),
+    ("fx_nim_mid-4", "fx_nim_mid", &["fixture_version=\"4\""]),
+    (
+        "fx_nim_mid-retyped",
+        "fx_nim_mid",
+        &["fixture_global_retyped"],
+    ),
+    ("fx_nim_extra-1", "fx_nim_extra", &[]),
+    ("fx_nim_top-1", "fx_nim_top", &[]),
+    ("fx_nim_top-3", "fx_nim_top", &["fixture_version=\"3\""]),
+    ("fx_nim_top-5", "fx_nim_top", &["fixture_version=\"5\""]),
 ];
 
 /// How long one scenario process may run.
@@ -759,3 +774,8 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The Rust examples of `docs/state.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/state.md")]
+pub struct StateGuide;

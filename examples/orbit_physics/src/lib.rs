@@ -40,11 +40,14 @@ pub fn step(bodies: Vec<Body>) -> Vec<Body> {
         .collect()
 }
 
-/// Where a body is, as (x, y).
 #[hcr_client::reloadable]
-pub fn position(body: &Body) -> (f64, f64) {
-    let radians = f64::from(body.angle).to_radians();
-    (body.radius * radians.cos(), body.radius * radians.sin())
+impl Body {
+    /// Where the body is, as (x, y): a reloadable method, so callers in
+    /// other crates run the newest version of it.
+    pub fn position(&self) -> (f64, f64) {
+        let radians = f64::from(self.angle).to_radians();
+        (self.radius * radians.cos(), self.radius * radians.sin())
+    }
 }
 
 /// How many steps were taken, across every version of this module.

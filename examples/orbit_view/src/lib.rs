@@ -1,5 +1,5 @@
 //! Example module: turns the state of `orbit_physics` into a line of
-//! text, calling that module's reloadable `position`.
+//! text, calling that module's reloadable method `Body::position`.
 
 use orbit_physics::Body;
 
@@ -10,7 +10,7 @@ hcr_client::module!(imports = [orbit_physics]);
 pub fn render(frame: u32, bodies: &[Body]) -> String {
     let mut line = format!("frame {frame} (step {}):", orbit_physics::steps());
     for body in bodies {
-        let (x, y) = orbit_physics::position(body);
+        let (x, y) = body.position();
         line.push_str(&format!(
             " {}@{:>3}° ({x:5.1}, {y:5.1})",
             body.name, body.angle

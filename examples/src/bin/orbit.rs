@@ -107,8 +107,18 @@ fn start() -> Result<Host, Box<dyn Error>> {
     Ok(builder.runtime_library(runtime).module_dir(dir).start()?)
 }
 
+/// Runs after every reload (a typed reload handler of the host): the
+/// module's step count, a persistent global, went through it.
+fn after_reload() {
+    eprintln!(
+        "orbit: after the reload, orbit_physics has taken {} steps",
+        orbit_physics::steps()
+    );
+}
+
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let host = start()?;
+    hcr_client::after_reload(after_reload);
     let mut bodies = vec![
         Body {
             name: "moon".into(),

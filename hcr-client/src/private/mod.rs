@@ -12,12 +12,12 @@ mod word;
 pub use call::{Panicked, Stub, abort_on_panic, serve};
 pub use linkme;
 #[cfg(not(feature = "static"))]
-pub(crate) use module::toolchain;
-#[cfg(not(feature = "static"))]
 pub use module::{
     GLOBALS, NameList, PROCS, ProcEntry, can_reload, dat_init, init, runtime_loaded, self_module,
     shutdown,
 };
+#[cfg(not(feature = "static"))]
+pub(crate) use module::{runtime as loaded_runtime, toolchain};
 #[cfg(feature = "static")]
 mod static_modules;
 #[cfg(not(feature = "static"))]

@@ -143,6 +143,9 @@ static UNLOADED: AtomicBool = AtomicBool::new(false);
 /// adds the handlers that unload this version when it is reloaded.
 pub fn init<L: Lifecycle>(crate_name: &'static str) -> c_int {
     step("hcr_module_init", |runtime| {
+        // First, so that the handlers `startup` and `load` add, and the
+        // lookups of other modules' globals, belong to this version.
+        crate::handlers::install_for_module(&runtime);
         for global in GLOBALS {
             global.register(&runtime)?;
         }
