@@ -5,6 +5,7 @@
 use std::panic::catch_unwind;
 
 use fx_shapes::Shape;
+use hcr_tests::panic_text;
 
 /// Installs version 1 of the Rust fixtures and the C module, and starts
 /// the tree `main -> fx_app -> {fx_shapes, cfx -> fx_shapes}`.
@@ -13,14 +14,6 @@ fn start(host: &hcr_tests::Host) -> hcr_client::Host {
     host.install("fx_app", "fx_app-1");
     host.install("cfx", "cfx");
     host.start(&["fx_app"])
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default()
 }
 
 fn square() -> Shape {

@@ -8,6 +8,7 @@
 use std::panic::catch_unwind;
 
 use fx_nim_leaf::{note, take_events};
+use hcr_tests::panic_text;
 
 fn host_before() {
     note("host:before");
@@ -50,14 +51,6 @@ fn rebuild(
         "{report:?}"
     );
     take_events()
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default()
 }
 
 fn words(text: &str) -> Vec<String> {

@@ -775,6 +775,15 @@ impl Rng {
     }
 }
 
+/// The message of a caught panic (`""` for a payload that is not text).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
 /// The Rust examples of `docs/state.md`, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/state.md")]
