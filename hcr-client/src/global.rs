@@ -128,12 +128,50 @@ mod hot {
         fingerprint: u64,
         size: usize,
         align: usize,
-        /// Leaked, so that it outlives the version that wrote it.
-        type_name: &'static str,
+        /// Held in the block itself, so that it outlives the version that
+        /// wrote it (a pointer into that version would dangle once it is
+        /// unloaded): the first `name_len` bytes, cut at a character
+        /// boundary if the name is longer (then `cut` is set).
+        type_name: [u8; TYPE_NAME_CAPACITY],
+        name_len: usize,
+        cut: bool,
+    }
+
+    const TYPE_NAME_CAPACITY: usize = 232;
+
+    impl TypeRecord {
+        fn new<T: crate::Fingerprint>() -> Self {
+            let name = std::any::type_name::<T>();
+            let mut len = name.len().min(TYPE_NAME_CAPACITY);
+            while !name.is_char_boundary(len) {
+                len -= 1;
+            }
+            let mut type_name = [0; TYPE_NAME_CAPACITY];
+            type_name[..len].copy_from_slice(&name.as_bytes()[..len]);
+            TypeRecord {
+                fingerprint: T::FINGERPRINT,
+                size: size_of::<T>(),
+                align: align_of::<T>(),
+                type_name,
+                name_len: len,
+                cut: len < name.len(),
+            }
+        }
+
+        /// The type's name, with "…" where it was cut.
+        fn type_name(&self) -> String {
+            let len = self.name_len.min(TYPE_NAME_CAPACITY);
+            let name = String::from_utf8_lossy(&self.type_name[..len]);
+            if self.cut {
+                format!("{name}…")
+            } else {
+                name.into_owned()
+            }
+        }
     }
 
     /// Tells a `TypeRecord` block from one of another layout.
-    const TYPE_RECORD_TAG: u64 = crate::fingerprint::start("hcr-client TypeRecord v1");
+    const TYPE_RECORD_TAG: u64 = crate::fingerprint::start("hcr-client TypeRecord v2");
 
     fn type_record_name(path: &str) -> String {
         format!("hcr.type:{path}")
@@ -248,7 +286,7 @@ mod hot {
                      against the module's new version",
                     self.full_name(),
                     self.crate_name,
-                    record.type_name,
+                    record.type_name(),
                     std::any::type_name::<T>()
                 )
             }
@@ -313,12 +351,7 @@ mod hot {
             )
             .map_err(|err| err.message)?;
         if status != GlobalStatus::Existing || value_status != GlobalStatus::Existing {
-            let record = TypeRecord {
-                fingerprint: T::FINGERPRINT,
-                size: size_of::<T>(),
-                align: align_of::<T>(),
-                type_name: Box::leak(std::any::type_name::<T>().into()),
-            };
+            let record = TypeRecord::new::<T>();
             // SAFETY: a block of TypeRecord's size and alignment, which
             // nothing else writes during this init.
             unsafe { block.as_ptr().cast::<TypeRecord>().write(record) };
@@ -356,6 +389,25 @@ mod hot {
                     (slot.init)()
                 }
             }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::TypeRecord;
+
+        #[test]
+        fn a_type_record_holds_its_name_and_cuts_a_long_one_with_a_mark() {
+            assert_eq!(TypeRecord::new::<u64>().type_name(), "u64");
+            type Long = ((u64, u64, u64, u64), (u64, u64, u64, u64), [(u64, i64); 3]);
+            type Longer = (Long, Long, Long, Long, Long);
+            let full = std::any::type_name::<Longer>();
+            let record = TypeRecord::new::<Longer>();
+            let shown = record.type_name();
+            assert!(full.len() > record.type_name.len(), "{full}");
+            assert!(shown.ends_with('…'), "{shown}");
+            assert!(full.starts_with(shown.trim_end_matches('…')), "{shown}");
+            assert_eq!(record.fingerprint, <Longer as crate::Fingerprint>::FINGERPRINT);
         }
     }
 }

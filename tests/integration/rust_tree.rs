@@ -167,8 +167,13 @@ scenario! {
             panic_text(&*catch_unwind(|| fx_nim_mid::G_MID.load(std::sync::atomic::Ordering::Relaxed)).unwrap_err()),
             panic_text(&*catch_unwind(fx_nim_top::read_mid).unwrap_err()),
         ] {
+            // Names as this compiler spells them (`Atomic<u32>` on some).
+            let (new, old) = (
+                std::any::type_name::<std::sync::atomic::AtomicU32>(),
+                std::any::type_name::<std::sync::atomic::AtomicU64>(),
+            );
             assert!(
-                text.contains("global fx_nim_mid::G_MID has another type in the loaded version of module `fx_nim_mid` (`core::sync::atomic::AtomicU32`) than this code was built with (`core::sync::atomic::AtomicU64`)"),
+                text.contains(&format!("global fx_nim_mid::G_MID has another type in the loaded version of module `fx_nim_mid` (`{new}`) than this code was built with (`{old}`)")),
                 "{text}"
             );
         }
