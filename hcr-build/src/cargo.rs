@@ -53,6 +53,15 @@ pub fn target_subdir(target: &str) -> Option<&str> {
     (target != env!("HCR_BUILD_HOST")).then_some(target)
 }
 
+/// Cargo's arguments for `profile` (`None` or `dev`: none).
+fn profile_args(profile: Option<&str>) -> Vec<String> {
+    match profile {
+        None | Some("dev") => Vec::new(),
+        Some("release") => vec!["--release".to_owned()],
+        Some(other) => vec!["--profile".to_owned(), other.to_owned()],
+    }
+}
+
 /// Adds `--target` for a build for another machine than this one.
 fn for_target(command: &mut Command, target: &str) {
     if let Some(target) = target_subdir(target) {
@@ -253,7 +262,8 @@ pub struct RustModule {
     package: String,
     manifest: Option<PathBuf>,
     target_dir: Option<PathBuf>,
-    release: bool,
+    profile_args: Vec<String>,
+    features: Vec<String>,
     cfgs: Vec<String>,
     envs: Vec<(OsString, OsString)>,
     target: String,
@@ -266,7 +276,8 @@ impl RustModule {
             package: package.to_owned(),
             manifest: None,
             target_dir: None,
-            release: false,
+            profile_args: Vec::new(),
+            features: Vec::new(),
             cfgs: Vec::new(),
             envs: Vec::new(),
             target: build_target().to_owned(),
@@ -295,7 +306,20 @@ impl RustModule {
 
     /// Builds with the release profile.
     pub fn release(mut self, release: bool) -> Self {
-        self.release = release;
+        self.profile_args = profile_args(release.then_some("release"));
+        self
+    }
+
+    /// Builds with cargo profile `profile` (`dev`, `release` or one of the
+    /// workspace's).
+    pub fn profile(mut self, profile: &str) -> Self {
+        self.profile_args = profile_args(Some(profile));
+        self
+    }
+
+    /// Enables a feature of the module crate.
+    pub fn feature(mut self, feature: &str) -> Self {
+        self.features.push(feature.to_owned());
         self
     }
 
@@ -342,8 +366,9 @@ impl RustModule {
         if let Some(dir) = &self.target_dir {
             command.arg("--target-dir").arg(dir);
         }
-        if self.release {
-            command.arg("--release");
+        command.args(&self.profile_args);
+        if !self.features.is_empty() {
+            command.arg("--features").arg(self.features.join(","));
         }
         for_target(&mut command, &self.target);
         command.args(["--", "--cfg", "hcr_module"]);
@@ -374,8 +399,11 @@ pub struct HostBinary {
     package: String,
     bin: String,
     features: Vec<String>,
-    release: bool,
+    all_features: bool,
+    no_default_features: bool,
+    profile_args: Vec<String>,
     manifest: Option<PathBuf>,
+    target_dir: Option<PathBuf>,
     target: String,
 }
 
@@ -386,8 +414,11 @@ impl HostBinary {
             package: package.to_owned(),
             bin: bin.to_owned(),
             features: Vec::new(),
-            release: false,
+            all_features: false,
+            no_default_features: false,
+            profile_args: Vec::new(),
             manifest: None,
+            target_dir: None,
             target: build_target().to_owned(),
         }
     }
@@ -405,15 +436,39 @@ impl HostBinary {
         self
     }
 
+    /// Cargo's `--all-features`.
+    pub fn all_features(mut self, all: bool) -> Self {
+        self.all_features = all;
+        self
+    }
+
+    /// Cargo's `--no-default-features`.
+    pub fn no_default_features(mut self, none: bool) -> Self {
+        self.no_default_features = none;
+        self
+    }
+
     /// Builds with the release profile.
     pub fn release(mut self, release: bool) -> Self {
-        self.release = release;
+        self.profile_args = profile_args(release.then_some("release"));
+        self
+    }
+
+    /// Builds with cargo profile `profile`.
+    pub fn profile(mut self, profile: &str) -> Self {
+        self.profile_args = profile_args(Some(profile));
         self
     }
 
     /// The `Cargo.toml` of the workspace or package.
     pub fn manifest_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.manifest = Some(path.into());
+        self
+    }
+
+    /// Cargo's `--target-dir`.
+    pub fn target_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.target_dir = Some(dir.into());
         self
     }
 
@@ -438,9 +493,16 @@ impl HostBinary {
         if !self.features.is_empty() {
             command.arg("--features").arg(self.features.join(","));
         }
-        if self.release {
-            command.arg("--release");
+        if self.all_features {
+            command.arg("--all-features");
         }
+        if self.no_default_features {
+            command.arg("--no-default-features");
+        }
+        if let Some(dir) = &self.target_dir {
+            command.arg("--target-dir").arg(dir);
+        }
+        command.args(&self.profile_args);
         for_target(&mut command, &self.target);
         build_artifact(
             command,

@@ -51,10 +51,14 @@ pub fn install_file(file: &Path, target: &Path) -> Result<(), BuildError> {
 
 /// How one module crate of `project` is built.
 pub fn module_build(project: &Project, package: &str, options: &BuildOptions) -> RustModule {
-    RustModule::new(package)
-        .manifest_path(&project.manifest)
-        .release(options.release)
-        .target(options.target())
+    options.module_features(package).iter().fold(
+        RustModule::new(package)
+            .manifest_path(&project.manifest)
+            .profile(options.profile())
+            .target(options.target())
+            .target_dir(options.target_dir(project)),
+        |module, feature| module.feature(feature),
+    )
 }
 
 /// Builds the host, the runtime and every module of `project`, reporting
@@ -74,10 +78,19 @@ pub fn build_project(
         None => String::new(),
     };
     status(&format!("building host `{}`{for_target}…", project.host));
-    let host = HostBinary::new(&project.host, &project.host_bin)
-        .manifest_path(&project.manifest)
-        .release(options.release)
-        .target(target)
+    let host = options
+        .features
+        .iter()
+        .fold(
+            HostBinary::new(&project.host, &project.host_bin)
+                .manifest_path(&project.manifest)
+                .profile(options.profile())
+                .all_features(options.all_features)
+                .no_default_features(options.no_default_features)
+                .target(target)
+                .target_dir(options.target_dir(project)),
+            |host, feature| host.feature(feature),
+        )
         .build()?;
     let dir = host
         .parent()
@@ -87,11 +100,15 @@ pub fn build_project(
     // The runtime is always optimized: it hashes and copies every library
     // it loads, whatever the profile of the program.
     status("building the runtime…");
-    let runtime_target =
-        (!project.runtime_in_workspace).then(|| project.target_dir.join("hcr-runtime"));
+    let target_dir = options.target_dir(project);
+    let runtime_target = if project.runtime_in_workspace {
+        target_dir
+    } else {
+        target_dir.join("hcr-runtime")
+    };
     let runtime = runtime_library_from(
         &project.runtime_manifest,
-        runtime_target.as_deref(),
+        Some(&runtime_target),
         true,
         target,
     )?;

@@ -17,6 +17,8 @@
 //!   C compiler the `cc` crate finds, linked against the runtime.
 //! * [`Runner`] starts a host built for another target through cargo's
 //!   runner for it, or wine for a Windows host.
+//! * [`new_project`] and [`add_module`] start a project, and add a module
+//!   to one (`cargo hcr new`).
 //!
 //! Every build can be for another target (a triple, as cargo's
 //! `--target`): libraries are then named as there (`<name>.dll` on
@@ -24,8 +26,8 @@
 //! target's compiler.
 //!
 //! The `cargo-hcr` binary (`cargo install --path hcr-build`, or `cargo run
-//! -p hcr-build -- <command>`) offers `build`, `run`, `watch` and `status`;
-//! see its `--help`.
+//! -p hcr-build -- <command>`) offers `new`, `build`, `run`, `watch` and
+//! `status`; see its `--help`.
 
 #![deny(missing_docs)]
 
@@ -38,6 +40,7 @@ mod manifest;
 mod options;
 mod project;
 mod runner;
+mod scaffold;
 pub mod watch;
 
 pub use c_module::CModule;
@@ -46,10 +49,11 @@ pub use cargo::{
     library_file_name, runtime_library, runtime_library_for, runtime_library_from, target_subdir,
 };
 pub use layout::{Layout, build_project, install_file, module_build, place};
-pub use manifest::{LoadedModule, Manifest, manifest_path};
+pub use manifest::{LastEvent, LoadedModule, Manifest, manifest_path};
 pub use options::BuildOptions;
 pub use project::{ModuleCrate, Project};
 pub use runner::{Runner, runner_variable};
+pub use scaffold::{add_module, new_project};
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,33 @@ pub struct LoadedModule {
     pub generation: i64,
 }
 
+/// The last thing a host's runtime reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LastEvent {
+    /// The module tree started.
+    Started,
+    /// A reload loaded these modules (leaves first) in this time.
+    Reloaded {
+        /// The modules loaded.
+        modules: Vec<String>,
+        /// How long the reload took.
+        took: Duration,
+    },
+    /// The crash guard put back the version of `module` that generation
+    /// `loaded_in` had loaded, after its newer code crashed.
+    RolledBack {
+        /// The module.
+        module: String,
+        /// The generation that had loaded the version put back.
+        loaded_in: i64,
+    },
+    /// A reload was refused, for this reason; nothing changed.
+    Refused {
+        /// The runtime's message.
+        message: String,
+    },
+}
+
 /// What a host's runtime last wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -32,12 +59,42 @@ pub struct Manifest {
     pub pid: u64,
     /// The host's main module name.
     pub main: String,
-    /// Successful reloads so far.
+    /// Successful reloads (and rollbacks) so far.
     pub generation: i64,
     /// How long the last reload took, if one ran.
     pub last_reload: Option<Duration>,
+    /// How many events the runtime reported so far: a new number means a
+    /// new event, even when the generation did not change.
+    pub event_number: u64,
+    /// The last event, if the runtime said.
+    pub last_event: Option<LastEvent>,
     /// The loaded modules, leaves first.
     pub modules: Vec<LoadedModule>,
+}
+
+impl LastEvent {
+    fn read(value: &serde_json::Value) -> Option<LastEvent> {
+        let text = |key: &str| value[key].as_str().map(str::to_owned);
+        Some(match value["kind"].as_str()? {
+            "start" => LastEvent::Started,
+            "reload" => LastEvent::Reloaded {
+                modules: value["modules"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|m| m.as_str().map(str::to_owned))
+                    .collect(),
+                took: Duration::from_secs_f64(value["ms"].as_f64()? / 1e3),
+            },
+            "rollback" => LastEvent::RolledBack {
+                module: text("module")?,
+                loaded_in: value["loaded_in"].as_i64()?,
+            },
+            "refused" => LastEvent::Refused {
+                message: text("message")?,
+            },
+            _ => return None,
+        })
+    }
 }
 
 impl Manifest {
@@ -66,6 +123,8 @@ impl Manifest {
             last_reload: value["last_reload_ms"]
                 .as_f64()
                 .map(|ms| Duration::from_secs_f64(ms / 1e3)),
+            event_number: value["event_number"].as_u64().unwrap_or(0),
+            last_event: LastEvent::read(&value["last_event"]),
             modules,
         })
     }

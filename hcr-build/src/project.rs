@@ -43,6 +43,8 @@ pub struct Project {
     pub host: String,
     /// The host's binary target.
     pub host_bin: String,
+    /// Every binary target of the host's package.
+    pub host_bins: Vec<String>,
     /// The directory of the host's `Cargo.toml`.
     pub host_dir: PathBuf,
     /// The module crates the host uses, leaves first.
@@ -150,14 +152,15 @@ impl Project {
                 }
             }
         };
-        let host_bin = host_package
+        let host_bins: Vec<String> = host_package
             .targets
             .iter()
-            .find(|t| t.is_bin())
+            .filter(|t| t.is_bin())
             .map(|t| t.name.clone())
-            .ok_or_else(|| {
-                project_error(format!("host `{}` has no binary target", host_package.name))
-            })?;
+            .collect();
+        let host_bin = host_bins.first().cloned().ok_or_else(|| {
+            project_error(format!("host `{}` has no binary target", host_package.name))
+        })?;
 
         let mut modules: Vec<ModuleCrate> = closure(&host_package.id)
             .iter()
@@ -226,11 +229,29 @@ impl Project {
             target_dir: metadata.target_directory.clone().into_std_path_buf(),
             host: host_package.name.to_string(),
             host_bin,
+            host_bins,
             host_dir: package_dir(host_package),
             modules,
             runtime_manifest,
             runtime_in_workspace,
         })
+    }
+
+    /// The project with `bin` as the host's binary (cargo's `--bin`).
+    ///
+    /// # Errors
+    /// [`BuildError::Project`] when the host has no such binary, naming
+    /// those it has.
+    pub fn with_bin(mut self, bin: &str) -> Result<Project, BuildError> {
+        if !self.host_bins.iter().any(|name| name == bin) {
+            return Err(project_error(format!(
+                "host `{}` has no binary `{bin}` (it has {})",
+                self.host,
+                self.host_bins.join(", ")
+            )));
+        }
+        self.host_bin = bin.to_owned();
+        Ok(self)
     }
 
     /// The module crate whose sources hold `path`, if any.
@@ -268,4 +289,35 @@ fn package_dir(package: &Package) -> PathBuf {
         .parent()
         .map(|dir| dir.to_path_buf().into_std_path_buf())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::PathBuf;
+
+    use super::Project;
+
+    /// A project with host `host` at `/p` and no modules, whose target
+    /// directory is `target_dir`.
+    pub(crate) fn project_in(target_dir: &str) -> Project {
+        Project {
+            manifest: PathBuf::from("/p/Cargo.toml"),
+            target_dir: PathBuf::from(target_dir),
+            host: "host".into(),
+            host_bin: "host".into(),
+            host_bins: vec!["host".into(), "tool".into()],
+            host_dir: PathBuf::from("/p"),
+            modules: Vec::new(),
+            runtime_manifest: PathBuf::from("/hcr/Cargo.toml"),
+            runtime_in_workspace: false,
+        }
+    }
+
+    #[test]
+    fn another_binary_of_the_host_is_chosen_and_a_missing_one_is_named() {
+        let project = project_in("/p/target").with_bin("tool").unwrap();
+        assert_eq!(project.host_bin, "tool");
+        let err = project.with_bin("nope").unwrap_err().to_string();
+        assert_eq!(err, "host `host` has no binary `nope` (it has host, tool)");
+    }
 }

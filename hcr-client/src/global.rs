@@ -407,7 +407,10 @@ mod hot {
             assert!(full.len() > record.type_name.len(), "{full}");
             assert!(shown.ends_with('…'), "{shown}");
             assert!(full.starts_with(shown.trim_end_matches('…')), "{shown}");
-            assert_eq!(record.fingerprint, <Longer as crate::Fingerprint>::FINGERPRINT);
+            assert_eq!(
+                record.fingerprint,
+                <Longer as crate::Fingerprint>::FINGERPRINT
+            );
         }
     }
 }

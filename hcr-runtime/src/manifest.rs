@@ -1,6 +1,8 @@
 //! The manifest: a JSON file that says which module versions the process
-//! runs, written after `hcr_init` and after every successful reload, for
-//! tools such as `cargo hcr status`.
+//! runs and what last happened (a start, a reload and what it loaded, a
+//! rollback by the crash guard, or a refused reload and why), written
+//! after each of these, for tools such as `cargo hcr status` and the
+//! status lines of `cargo hcr run`.
 //!
 //! It goes to `$HCR_MANIFEST` if set, else `hcr-manifest.json` in the
 //! module directory (`HCR_MANIFEST=off` writes none, saving the file
@@ -34,8 +36,56 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// The manifest of `state`, as JSON.
-pub(crate) fn render(state: &State, last_reload: Option<Duration>) -> Option<String> {
+/// What the manifest reports as the last thing that happened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Event<'a> {
+    /// `hcr_init` loaded the tree.
+    Started,
+    /// A reload loaded these modules, leaves first, in this time.
+    Reloaded {
+        modules: &'a [String],
+        took: Duration,
+    },
+    /// The crash guard put back the version of `module` loaded in
+    /// generation `loaded_in`.
+    RolledBack { module: &'a str, loaded_in: i64 },
+    /// A reload was refused; nothing changed.
+    Refused { message: &'a str },
+}
+
+impl Event<'_> {
+    fn render(&self) -> String {
+        match self {
+            Event::Started => "{\"kind\":\"start\"}".to_owned(),
+            Event::Reloaded { modules, took } => format!(
+                "{{\"kind\":\"reload\",\"modules\":[{}],\"ms\":{:.3}}}",
+                modules
+                    .iter()
+                    .map(|m| quoted(m))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                took.as_secs_f64() * 1e3
+            ),
+            Event::RolledBack { module, loaded_in } => format!(
+                "{{\"kind\":\"rollback\",\"module\":{},\"loaded_in\":{loaded_in}}}",
+                quoted(module)
+            ),
+            Event::Refused { message } => {
+                format!("{{\"kind\":\"refused\",\"message\":{}}}", quoted(message))
+            }
+        }
+    }
+
+    fn last_reload(&self) -> Option<Duration> {
+        match self {
+            Event::Reloaded { took, .. } => Some(*took),
+            _ => None,
+        }
+    }
+}
+
+/// The manifest of `state` after its `number`th event, `event`, as JSON.
+pub(crate) fn render(state: &State, event: Event<'_>, number: u64) -> Option<String> {
     let tree = state.tree.as_ref()?;
     let mut modules: Vec<String> = Vec::new();
     for name in tree.order() {
@@ -57,24 +107,27 @@ pub(crate) fn render(state: &State, last_reload: Option<Duration>) -> Option<Str
             version.generation
         ));
     }
-    let last = last_reload.map_or("null".to_owned(), |d| {
+    let last = event.last_reload().map_or("null".to_owned(), |d| {
         format!("{:.3}", d.as_secs_f64() * 1e3)
     });
     Some(format!(
-        "{{\"pid\":{},\"main\":{},\"generation\":{},\"last_reload_ms\":{last},\"modules\":[{}]}}\n",
+        "{{\"pid\":{},\"main\":{},\"generation\":{},\"last_reload_ms\":{last},\
+         \"event_number\":{number},\"last_event\":{},\"modules\":[{}]}}\n",
         std::process::id(),
         quoted(&tree.root),
         state.generation,
+        event.render(),
         modules.join(",")
     ))
 }
 
-/// Writes the manifest of `state`; see the module docs.
-pub(crate) fn write(state: &State, last_reload: Option<Duration>) {
+/// Writes the manifest of `state` after `event`; see the module docs.
+pub(crate) fn write(state: &mut State, event: Event<'_>) {
+    state.manifest_events += 1;
     if std::env::var_os(MANIFEST_ENV).is_some_and(|value| value == "off") {
         return;
     }
-    let Some(text) = render(state, last_reload) else {
+    let Some(text) = render(state, event, state.manifest_events) else {
         return;
     };
     let Some(tree) = &state.tree else {
@@ -91,10 +144,40 @@ pub(crate) fn write(state: &State, last_reload: Option<Duration>) {
 
 #[cfg(test)]
 mod tests {
-    use super::quoted;
+    use super::{Event, quoted};
 
     #[test]
     fn strings_are_escaped_for_json() {
         assert_eq!(quoted("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+
+    #[test]
+    fn each_event_renders_what_it_says() {
+        let modules = ["a".to_owned(), "b".to_owned()];
+        let took = std::time::Duration::from_micros(1500);
+        assert_eq!(
+            Event::Reloaded {
+                modules: &modules,
+                took
+            }
+            .render(),
+            "{\"kind\":\"reload\",\"modules\":[\"a\",\"b\"],\"ms\":1.500}"
+        );
+        assert_eq!(
+            Event::RolledBack {
+                module: "a",
+                loaded_in: 2
+            }
+            .render(),
+            "{\"kind\":\"rollback\",\"module\":\"a\",\"loaded_in\":2}"
+        );
+        assert_eq!(
+            Event::Refused {
+                message: "no \"x\""
+            }
+            .render(),
+            "{\"kind\":\"refused\",\"message\":\"no \\\"x\\\"\"}"
+        );
+        assert_eq!(Event::Started.render(), "{\"kind\":\"start\"}");
     }
 }

@@ -96,7 +96,7 @@ pub(crate) fn init(
     match result {
         Ok(_) => {
             state.commit();
-            crate::manifest::write(&state, None);
+            crate::manifest::write(&mut state, crate::manifest::Event::Started);
             Ok(())
         }
         Err(err) => {
@@ -173,7 +173,24 @@ pub(crate) struct ReloadOptions {
 }
 
 /// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
+/// A refusal is reported in the manifest too (one by a reload or shutdown
+/// that is running, or before any init, is not).
 pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, Error> {
+    let result = try_perform(rt, options);
+    if let Err(err) = &result {
+        if !matches!(err, Error::Busy | Error::ShutDown | Error::NotInitialized) {
+            let message = err.report();
+            let mut state = rt.lock();
+            crate::manifest::write(
+                &mut state,
+                crate::manifest::Event::Refused { message: &message },
+            );
+        }
+    }
+    result
+}
+
+fn try_perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, Error> {
     let started = Instant::now();
     let mut timings = Timings::default();
     let _busy = rt.claim()?;
@@ -215,7 +232,13 @@ pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, E
             let loaded = reloaded_in_order(rt, &new_order);
             let generation = commit(rt, &new_order, &mut timings);
             timings.total = started.elapsed();
-            crate::manifest::write(&rt.lock(), Some(timings.total));
+            crate::manifest::write(
+                &mut rt.lock(),
+                crate::manifest::Event::Reloaded {
+                    modules: &loaded,
+                    took: timings.total,
+                },
+            );
             Ok(Outcome::Reloaded {
                 generation,
                 loaded,

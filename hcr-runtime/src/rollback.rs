@@ -88,7 +88,10 @@ pub(crate) fn roll_back(rt: &Runtime, module: &str, faulted: u64) -> Result<Roll
             )
         })?;
     let generation = reload::commit(rt, &order, &mut timings);
-    crate::manifest::write(&rt.lock(), None);
+    crate::manifest::write(
+        &mut rt.lock(),
+        crate::manifest::Event::RolledBack { module, loaded_in },
+    );
     Ok(RolledBack {
         loaded_in,
         generation,

@@ -142,6 +142,8 @@ pub(crate) struct State {
     pub(crate) toolchain: Option<(String, String)>,
     /// `hcr_shutdown` ran.
     pub(crate) shut_down: bool,
+    /// Events the manifest reported so far (see `manifest::write`).
+    pub(crate) manifest_events: u64,
 }
 
 impl State {

@@ -6,6 +6,10 @@ use std::process::Command;
 
 #[cfg(unix)]
 mod for_windows;
+#[cfg(unix)]
+mod new_project;
+#[cfg(unix)]
+mod running;
 
 fn binary(package: &str, bin: &str) -> PathBuf {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -19,13 +23,23 @@ fn cargo_hcr() -> &'static Path {
     BUILT.get_or_init(|| binary("hcr-build", "cargo-hcr"))
 }
 
-/// The target directory the demo script builds its copy in; the fresh
-/// project shares it, so the dependencies are built once.
+/// The target directory the demo script builds its copy in; the other
+/// projects here share it, so the dependencies are built once. Every host
+/// built there keeps its modules and its manifest in the same directory,
+/// so a test that builds there holds [`shared_target_turn`] throughout.
 fn shared_target() -> PathBuf {
     hcr_build::workspace_dir()
         .join("target")
         .join("hcr-demo-script")
         .join("target")
+}
+
+/// One test at a time in [`shared_target`].
+fn shared_target_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed holding it left nothing half-done that matters.
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -43,6 +57,7 @@ fn frame_of(line: &str) -> u64 {
 
 #[test]
 fn the_demo_script_edits_rebuilds_reloads_and_recovers_from_a_broken_build_and_a_crash() {
+    let _turn = shared_target_turn();
     let demo = binary("hcr-demo", "demo");
     let output = Command::new(&demo).arg("--script").output().unwrap();
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
@@ -227,6 +242,7 @@ fn cargo_hcr_in(project: &Path, args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
+    let _turn = shared_target_turn();
     let project = outside_project("outside");
     let target = shared_target();
     let cargo_hcr_in = |args: &[&str]| cargo_hcr_in(&project, args);
@@ -311,4 +327,111 @@ fn run_for_windows_without_wine_says_the_target_cannot_run_here_before_building(
         "{stderr}"
     );
     assert!(!stderr.contains("building"), "{stderr}");
+}
+
+/// Runs `cargo-hcr` with `args` (no project): exit code, stdout, stderr.
+fn cargo_hcr_says(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(cargo_hcr()).args(args).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+#[test]
+fn help_version_and_usage_errors_are_what_cargo_users_expect() {
+    for args in [&["--help"][..], &["hcr", "--help"], &["-h"], &["help"]] {
+        let (code, stdout, stderr) = cargo_hcr_says(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        for needle in [
+            "Usage: cargo hcr <COMMAND>",
+            "new ",
+            "build ",
+            "HCR_MANIFEST",
+            "HOT_CODE_RELOADING_JUMP_TABLE_SIZE",
+        ] {
+            assert!(
+                stdout.contains(needle),
+                "{args:?}: {needle:?} not in\n{stdout}"
+            );
+        }
+    }
+    let (code, stdout, _) = cargo_hcr_says(&["help", "build"]);
+    assert_eq!(code, 0);
+    for needle in [
+        "Usage: cargo hcr build [OPTIONS]",
+        "--features <FEATURES>",
+        "--no-default-features",
+        "--profile <PROFILE-NAME>",
+        "--target-dir <DIRECTORY>",
+        "--bin <NAME>",
+        "HCR_RUNTIME",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} not in\n{stdout}");
+    }
+    let (code, stdout, _) = cargo_hcr_says(&["hcr", "--version"]);
+    assert_eq!((code, stdout.as_str()), (0, "cargo-hcr 0.1.0\n"));
+
+    let (code, _, stderr) = cargo_hcr_says(&["build", "--featurs", "x"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("a similar argument exists: '--features'"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cargo_hcr_says(&["hcr", "biuld"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("a similar subcommand exists: 'build'"),
+        "{stderr}"
+    );
+}
+
+#[cfg(unix)]
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn on_a_terminal_the_demo_draws_the_board_in_place() {
+    // The static build draws as the hot one does, with nothing to load.
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let demo = hcr_tests::build_binary(work, "hcr-demo", "demo", &["static"], "demo-static");
+    // `script` runs it under a pseudo-terminal (util-linux).
+    let command = format!("'{}' --frames 3 --interval-ms 10", demo.display());
+    let output = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .output()
+        .expect("script (util-linux) runs the demo under a pseudo-terminal");
+    let drawn = text(&output.stdout);
+    assert!(output.status.success(), "{drawn}\n{}", text(&output.stderr));
+    // The alternate screen, one redraw from the top per frame, a status
+    // line, no scrolling lines, and the terminal given back.
+    assert!(drawn.starts_with("\x1b[?1049h"), "{drawn:?}");
+    assert_eq!(drawn.matches("\x1b7\x1b[H").count(), 3, "{drawn:?}");
+    assert!(
+        drawn.contains("generation 0 | frame 3 | 8 alive | last reload none yet"),
+        "{drawn:?}"
+    );
+    assert!(!drawn.contains("gen 0 |"), "{drawn:?}");
+    assert!(drawn.trim_end().ends_with("\x1b[r\x1b[?1049l"), "{drawn:?}");
+    // A whole board: every row of it.
+    assert!(
+        drawn.contains("..#.....................\x1b[K"),
+        "{drawn:?}"
+    );
+
+    // Not a terminal: one line per frame, as before.
+    let output = Command::new(&demo)
+        .args(["--frames", "2", "--interval-ms", "1"])
+        .output()
+        .unwrap();
+    let lines = text(&output.stdout);
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(
+        lines.starts_with("gen 0 | frame    1 |  8 alive | "),
+        "{lines}"
+    );
 }

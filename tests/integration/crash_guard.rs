@@ -94,6 +94,13 @@ scenario! {
         // before-handler ran, then its after-handler.
         assert_eq!(host.log(), "spin1:init spin1:a");
         assert_eq!(host.global_int("spin", "dat_inits"), Some(3));
+        // The manifest says it was a rollback, for `cargo hcr`'s status line.
+        let manifest = hcr_build::Manifest::read(&host.modules).unwrap();
+        assert_eq!(
+            manifest.last_event,
+            Some(hcr_build::LastEvent::RolledBack { module: "spin".into(), loaded_in: 0 })
+        );
+        assert_eq!(manifest.generation, 2);
     }
 }
 

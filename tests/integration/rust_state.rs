@@ -137,9 +137,23 @@ scenario! {
         assert_eq!(fx_state::version(), 1);
         assert_eq!(fx_state::events().len(), 2, "nothing unloaded");
         assert_eq!(hcr.generation(), 0);
+        // The manifest says the reload was refused, and why.
+        let refused = hcr_build::Manifest::read(&host.modules).unwrap();
+        match refused.last_event {
+            Some(hcr_build::LastEvent::Refused { message }) => {
+                assert!(message.contains("module `fx_state` cannot be reloaded now"), "{message}");
+            }
+            other => panic!("not a refusal: {other:?}"),
+        }
         fx_state::set_busy(false);
         hcr.reload().unwrap();
         assert_eq!((fx_state::version(), fx_state::bump()), (2, 2));
+        let reloaded = hcr_build::Manifest::read(&host.modules).unwrap();
+        assert!(reloaded.event_number > refused.event_number);
+        assert!(matches!(
+            reloaded.last_event,
+            Some(hcr_build::LastEvent::Reloaded { modules, .. }) if modules == ["fx_state"]
+        ));
     }
 }
 

@@ -321,6 +321,12 @@ pub fn build_binary(
         );
         return prebuilt;
     }
+    // One build and copy at a time: builds of one binary with other
+    // features write the same file.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = work.join("binaries").join(package);
     build_binary_for(
         hcr_build::build_target(),

@@ -53,19 +53,13 @@ fn module(name: &str, depends_on: &[&str]) -> ModuleCrate {
 /// Host `/p/host` with modules base <- mid <- top, and `other`.
 fn project() -> Project {
     Project {
-        manifest: PathBuf::from("/p/Cargo.toml"),
-        target_dir: PathBuf::from("/p/target"),
-        host: "host".into(),
-        host_bin: "host".into(),
-        host_dir: PathBuf::from("/p"),
         modules: vec![
             module("base", &[]),
             module("other", &[]),
             module("mid", &["base"]),
             module("top", &["base", "mid"]),
         ],
-        runtime_manifest: PathBuf::from("/hcr/Cargo.toml"),
-        runtime_in_workspace: false,
+        ..crate::project::tests::project_in("/p/target")
     }
 }
 

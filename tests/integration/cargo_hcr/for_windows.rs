@@ -5,100 +5,15 @@
 //! them (`cargo test -p hcr-tests --test integration -- --ignored
 //! cargo_hcr::for_windows::`).
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
 
-use super::{cargo_hcr, cargo_hcr_in, frame_of, outside_project, shared_target};
+use super::running::Running;
+use super::{
+    cargo_hcr, cargo_hcr_in, edit, frame_of, outside_project, shared_target, shared_target_turn,
+};
 
 const WINDOWS: &str = "x86_64-pc-windows-gnu";
-
-/// How long a step may take: the first one builds every dependency for
-/// Windows, and wine sets up its prefix.
-const PATIENCE: Duration = Duration::from_secs(900);
-
-/// A program running in a process group of its own (wine starts helpers),
-/// its stdout read line by line and its stderr kept; the group is killed
-/// when this is dropped.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn start(mut command: Command) -> Running {
-        let mut child = command
-            .env("WINEDEBUG", "-all")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let stdout = child.stdout.take().expect("piped");
-        let mut err_pipe = child.stderr.take().expect("piped");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let kept = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buffer = [0; 4096];
-            while let Ok(read @ 1..) = err_pipe.read(&mut buffer) {
-                let text = String::from_utf8_lossy(&buffer[..read]);
-                kept.lock().unwrap().push_str(&text);
-            }
-        });
-        Running {
-            child,
-            lines,
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// The next line of stdout, or a panic showing stderr when none comes
-    /// in time.
-    fn next_line(&self, waiting_for: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        let left = deadline.saturating_duration_since(Instant::now());
-        self.lines.recv_timeout(left).unwrap_or_else(|_| {
-            panic!(
-                "no line came while waiting for {waiting_for}; stderr:\n{}",
-                self.stderr()
-            )
-        })
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let group = libc::pid_t::try_from(self.child.id()).expect("a pid fits");
-        // SAFETY: kill(2) with a negative pid signals the process group
-        // `process_group(0)` made for the child; it touches no memory.
-        unsafe { libc::kill(-group, libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
-}
-
-/// Replaces `from` by `to` in `file`, as an editor saves it.
-fn edit(file: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(file).unwrap();
-    assert!(text.contains(from), "{} lacks {from:?}", file.display());
-    std::fs::write(file, text.replacen(from, to, 1)).unwrap();
-}
 
 /// A copy of the demo in a workspace of its own, under this repository's
 /// target directory.
@@ -194,6 +109,7 @@ impl Frame {
 #[test]
 #[ignore = "needs mingw-w64 and wine; .ci/cross-test x86_64-pc-windows-gnu runs it"]
 fn the_demo_runs_under_wine_and_reloads_edits_built_on_linux_keeping_its_board_and_counter() {
+    let _turn = shared_target_turn();
     let work = copy_demo();
     let mut command = Command::new(cargo_hcr());
     command
@@ -284,6 +200,7 @@ fn said(line: &str) -> u64 {
 #[test]
 #[ignore = "needs mingw-w64 and wine; .ci/cross-test x86_64-pc-windows-gnu runs it"]
 fn a_project_outside_the_repository_is_built_for_windows_and_reloads_an_edit_under_wine() {
+    let _turn = shared_target_turn();
     let project = outside_project("outside-windows");
     let build = || {
         let (ok, _, stderr) = cargo_hcr_in(&project, &["build", "--target", WINDOWS]);

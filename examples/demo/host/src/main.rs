@@ -11,15 +11,23 @@
 //!   itself, one change at a time (one that does not compile), and reports
 //!   what each change did and how long it took to show.
 //!
+//! On a terminal the board is drawn in place, with a status line; when
+//! stdout is not a terminal each frame is one line (`gen G | frame N |
+//! ...`), which the script and the tests read.
+//!
 //! Options: `--frames N` (stop after N frames), `--interval-ms MS`
 //! (between frames, default 500).
 
+mod screen;
 mod script;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use hcr_client::{GuardError, Host};
+
+use crate::screen::Screen;
 
 struct Options {
     frames: u64,
@@ -75,32 +83,73 @@ fn run(options: &Options) -> Result<(), String> {
              `cargo run -p hcr-build -- run -p hcr-demo`)"
         )
     })?;
+    // On a terminal the board is drawn in place; otherwise (a pipe, a
+    // test) each frame is one line.
+    let screen = std::io::stdout()
+        .is_terminal()
+        .then(|| Screen::open(demo_world::HEIGHT));
     let mut guarded = true;
+    let mut last_reload = None;
     for _ in 0..options.frames {
         // The safe point: between two frames, no module code runs.
         let reloaded = if host.reload_needed() {
-            host.reload().map(drop)
+            host.reload()
+                .map(|report| last_reload = Some(report.elapsed))
         } else {
             Ok(())
         };
         if let Err(err) = reloaded {
             eprintln!("demo: reload refused, the last good code keeps running: {err}");
         }
-        match frame(&host, &mut guarded) {
-            Ok(line) => println!("gen {} | {line}", host.generation()),
-            Err(fault) => println!("fault | {fault}"),
+        let drawn = frame(&host, &mut guarded);
+        match (&screen, drawn) {
+            (Some(screen), Ok(drawn)) => {
+                let reload = last_reload.map_or("none yet".to_owned(), |took| {
+                    format!("{:.1} ms", took.as_secs_f64() * 1e3)
+                });
+                let status = format!(
+                    "generation {} | frame {} | {} alive | last reload {reload}",
+                    host.generation(),
+                    drawn.number,
+                    drawn.alive
+                );
+                screen.draw(&drawn.grid, &status);
+            }
+            (None, Ok(drawn)) => println!("gen {} | {}", host.generation(), drawn.line),
+            (_, Err(fault)) => println!("fault | {fault}"),
+        }
+        if screen.as_ref().is_some_and(Screen::interrupted) {
+            break;
         }
         std::thread::sleep(options.interval);
     }
     Ok(())
 }
 
+/// One frame, drawn both ways.
+struct Drawn {
+    number: u64,
+    alive: usize,
+    /// The one-line form.
+    line: String,
+    /// The whole board.
+    grid: Vec<String>,
+}
+
 /// Steps and draws one frame; under the crash guard while `guarded`, so
 /// that if freshly reloaded code crashes, its module goes back to the
 /// previous version and the demo goes on. Where the guard does not run
 /// (Windows, for now), says so once and draws unguarded from then on.
-fn frame(host: &Host, guarded: &mut bool) -> Result<String, GuardError> {
-    let draw = || demo_view::render(&demo_world::step());
+fn frame(host: &Host, guarded: &mut bool) -> Result<Drawn, GuardError> {
+    let draw = || {
+        let frame = demo_world::step();
+        Drawn {
+            number: frame.number,
+            alive: frame.cells.iter().filter(|cell| **cell).count(),
+            line: demo_view::render(&frame),
+            grid: demo_view::grid(&frame),
+        }
+    };
     if *guarded {
         // SAFETY: the closure owns nothing. A fault while `demo_world`
         // holds its board's lock would leave the lock held (the next frame

@@ -1,143 +1,67 @@
-//! `cargo hcr`: build an hcr program, run it, and rebuild its modules as
-//! their sources change.
-//!
-//! ```text
-//! cargo hcr build  [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH]
-//! cargo hcr run    [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH] [-- ARGS...]
-//! cargo hcr watch  [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH]
-//! cargo hcr status [-p HOST] [--release] [--target TRIPLE] [--manifest-path PATH]
-//! ```
-//!
-//! With `--target`, everything is built for that target and laid out in
-//! `target/<triple>/<profile>/`; `run` starts the host through
-//! `CARGO_TARGET_<TRIPLE>_RUNNER` when it is set, and a Windows host on
-//! another system under `wine`.
+//! `cargo hcr`: start an hcr project, build it, run it, and rebuild its
+//! modules as their sources change. `cargo hcr --help` lists the commands
+//! and `cargo hcr help <command>` their options and the environment
+//! variables that matter.
 //!
 //! Installed with `cargo install --path hcr-build`, or run from this
-//! repository with `cargo run -p hcr-build -- <command> ...`.
+//! repository with `cargo run -p hcr-build -- <command> ...`. It works
+//! both as `cargo hcr ...` and as `cargo-hcr ...`.
 
+mod cli;
+mod report;
+
+use std::cell::RefCell;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use clap::Parser;
 use hcr_build::watch::{Event, watch};
 use hcr_build::{
-    BuildError, BuildOptions, Manifest, Project, Runner, build_project, manifest_path,
+    BuildError, BuildOptions, Manifest, Project, Runner, add_module, build_project, manifest_path,
+    new_project,
 };
 
-const USAGE: &str = "usage: cargo hcr <build|run|watch|status> [-p HOST] [--release] \
-                     [--target TRIPLE] [--manifest-path PATH] [-- ARGS...]";
+use crate::cli::{Cli, Command, New, Selection};
+use crate::report::{RuntimeEvents, print_status, status, watch_event};
 
-struct Args {
-    command: String,
-    host: Option<String>,
-    options: BuildOptions,
-    manifest: Option<PathBuf>,
-    rest: Vec<String>,
+/// `path`, absolute against the current directory.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut command = words.next().ok_or(USAGE)?;
-    // As a cargo subcommand, the first word is the subcommand's own name.
-    if command == "hcr" {
-        command = words.next().ok_or(USAGE)?;
+/// The project the selection names, and how to build it.
+fn load(selection: &Selection) -> Result<(Project, BuildOptions), BuildError> {
+    let mut project = Project::load(
+        selection.manifest_path.as_deref(),
+        selection.package.as_deref(),
+    )?;
+    if let Some(bin) = &selection.bin {
+        project = project.with_bin(bin)?;
     }
-    let mut args = Args {
-        command,
-        host: None,
-        options: BuildOptions::default(),
-        manifest: None,
-        rest: Vec::new(),
-    };
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "-p" | "--package" => args.host = Some(words.next().ok_or("-p needs a package")?),
-            "--release" => args.options.release = true,
-            "--target" => {
-                args.options.target = Some(words.next().ok_or("--target needs a target triple")?);
-            }
-            "--manifest-path" => {
-                args.manifest = Some(words.next().ok_or("--manifest-path needs a path")?.into());
-            }
-            "--" => args.rest.extend(words.by_ref()),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
+    let mut options = selection.options();
+    if let Some(dir) = &options.target_dir {
+        // Everything under it is build output, never a source to watch.
+        let dir = absolute(dir);
+        project.target_dir = dir.clone();
+        options.target_dir = Some(dir);
     }
-    Ok(args)
+    Ok((project, options))
 }
 
-fn status(line: &str) {
-    eprintln!("hcr: {line}");
-}
-
-fn report(event: &Event) {
-    match event {
-        Event::Watching(count) => status(&format!("watching {count} source paths")),
-        Event::Building(modules) => status(&format!("building {}…", modules.join(", "))),
-        Event::Cancelled(modules) => status(&format!(
-            "newer change: stopped building {}",
-            modules.join(", ")
-        )),
-        Event::Rebuilt { modules, elapsed } => status(&format!(
-            "rebuilt {} in {} ms; the host picks it up at its next safe point",
-            modules.join(", "),
-            elapsed.as_millis()
-        )),
-        Event::Failed { module, message } => {
-            eprintln!("{message}");
-            status(&format!(
-                "`{module}` does not build; the program keeps running its last good code"
-            ));
-        }
-        Event::HostChanged(path) => status(&format!(
-            "{} belongs to the host, which is not rebuilt while it runs: restart to use it",
-            path.display()
-        )),
-    }
-}
-
-/// Reports each new generation the host's manifest shows.
-struct Reloads {
-    dir: PathBuf,
-    /// The process and generation last seen.
-    seen: Option<(u64, i64)>,
-}
-
-impl Reloads {
-    fn new(dir: PathBuf) -> Self {
-        Reloads { dir, seen: None }
-    }
-
-    fn poll(&mut self) {
-        let Some(manifest) = Manifest::read(&self.dir) else {
-            return;
-        };
-        let (pid, generation) = (manifest.pid, manifest.generation);
-        if let Some((seen_pid, seen_generation)) = self.seen {
-            if pid == seen_pid && generation > seen_generation {
-                let took = manifest.last_reload.unwrap_or_default();
-                status(&format!(
-                    "reloaded generation {generation} in {:.1} ms",
-                    took.as_secs_f64() * 1e3
-                ));
-            }
-        }
-        self.seen = Some((pid, generation));
-    }
-}
-
-fn run(args: Args) -> Result<ExitCode, BuildError> {
-    let project = Project::load(args.manifest.as_deref(), args.host.as_deref())?;
-    match args.command.as_str() {
-        "build" => {
-            build_project(&project, &args.options, &mut status)?;
+fn run(command: Command) -> Result<ExitCode, BuildError> {
+    match command {
+        Command::Build(selection) => {
+            let (project, options) = load(&selection)?;
+            build_project(&project, &options, &mut status)?;
             Ok(ExitCode::SUCCESS)
         }
-        "run" => {
+        Command::Run { selection, args } => {
+            let (project, options) = load(&selection)?;
             // Before the build: a host that cannot run here is said at once.
-            let runner = Runner::for_target(args.options.target())?;
-            let layout = build_project(&project, &args.options, &mut status)?;
+            let runner = Runner::for_target(options.target())?;
+            let layout = build_project(&project, &options, &mut status)?;
             let through = runner
                 .through()
                 .map_or(String::new(), |through| format!(" under {through}"));
@@ -147,21 +71,21 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
             ));
             let mut child = runner
                 .command(&layout.host)
-                .args(&args.rest)
+                .args(&args)
                 .spawn()
                 .map_err(|source| BuildError::Spawn {
                     tool: layout.host.display().to_string(),
                     source,
                 })?;
-            let mut reloads = Reloads::new(layout.dir.clone());
+            let events = RefCell::new(RuntimeEvents::new(layout.dir.clone()));
             let mut exit = None;
             watch(
                 &project,
                 &layout.dir,
-                &args.options,
-                &mut report,
+                &options,
+                &mut |event| say_watch_event(event, &events),
                 &mut || {
-                    reloads.poll();
+                    events.borrow_mut().poll();
                     exit = child.try_wait().ok().flatten();
                     exit.is_none()
                 },
@@ -169,89 +93,96 @@ fn run(args: Args) -> Result<ExitCode, BuildError> {
             let code = exit.and_then(|status| status.code()).unwrap_or(1);
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
-        "watch" => {
-            let dir = args.options.output_dir(&project);
+        Command::Watch(selection) => {
+            let (project, options) = load(&selection)?;
+            let dir = options.output_dir(&project);
             status(&format!(
                 "watching {} module(s) of `{}`; libraries go to {}",
                 project.modules.len(),
                 project.host,
                 dir.display()
             ));
-            let mut reloads = Reloads::new(dir.clone());
-            watch(&project, &dir, &args.options, &mut report, &mut || {
-                reloads.poll();
-                true
-            })?;
+            let events = RefCell::new(RuntimeEvents::new(dir.clone()));
+            watch(
+                &project,
+                &dir,
+                &options,
+                &mut |event| say_watch_event(event, &events),
+                &mut || {
+                    events.borrow_mut().poll();
+                    true
+                },
+            )?;
             Ok(ExitCode::SUCCESS)
         }
-        "status" => {
-            let dir = args.options.output_dir(&project);
+        Command::Status(selection) => {
+            let (project, options) = load(&selection)?;
+            let dir = options.output_dir(&project);
             let manifest = Manifest::read(&dir).ok_or_else(|| {
                 BuildError::Project(format!(
                     "no manifest at {}: has the host run yet?",
                     manifest_path(&dir).display()
                 ))
             })?;
-            print_status(&manifest, args.options.target());
+            print_status(&manifest, options.target());
             Ok(ExitCode::SUCCESS)
         }
-        other => Err(BuildError::Project(format!(
-            "unknown command `{other}`\n{USAGE}"
-        ))),
+        Command::New(new) => create(&new),
     }
 }
 
-/// Prints the manifest of a host built for `target`.
-fn print_status(manifest: &Manifest, target: &str) {
-    let pid = manifest.pid;
-    // A Windows host under wine has a process id of its own system, which
-    // this one cannot look up.
-    let foreign_pid = target.contains("windows") != env!("HCR_BUILD_HOST").contains("windows");
-    let running = if foreign_pid {
-        format!("a process for {target}")
-    } else if Path::new(&format!("/proc/{pid}")).exists() {
-        "running".to_owned()
-    } else {
-        "not running".to_owned()
-    };
-    println!(
-        "host `{}` (pid {pid}, {running}), generation {}, last reload {}",
-        manifest.main,
-        manifest.generation,
-        manifest
-            .last_reload
-            .map_or("none".to_owned(), |took| format!(
-                "{:.1} ms",
-                took.as_secs_f64() * 1e3
-            ))
-    );
-    println!(
-        "{:<20} {:>10} {:<18} {:<24} loaded",
-        "module", "generation", "content hash", "build"
-    );
-    for module in &manifest.modules {
-        let ago = module.loaded_at.elapsed().unwrap_or(Duration::ZERO);
-        println!(
-            "{:<20} {:>10} {:<18} {:<24} {}s ago",
-            module.name,
-            module.generation,
-            module.content_hash,
-            module.build,
-            ago.as_secs()
-        );
+/// Says a watcher event; a rebuild makes what the host says next news.
+fn say_watch_event(event: &Event, events: &RefCell<RuntimeEvents>) {
+    if matches!(event, Event::Rebuilt { .. }) {
+        events.borrow_mut().forget_said();
     }
+    watch_event(event);
+}
+
+/// `cargo hcr new`.
+fn create(new: &New) -> Result<ExitCode, BuildError> {
+    if let Some(module) = &new.module {
+        let root = absolute(new.path.as_deref().unwrap_or(Path::new(".")));
+        let project = Project::load(Some(&root.join("Cargo.toml")), None)?;
+        let left = add_module(&root, &project.host_dir, module)?;
+        status(&format!(
+            "added module `{module}` to {} and to host `{}`",
+            root.display(),
+            project.host
+        ));
+        if let Some(todo) = left {
+            status(&format!("one thing is left to do by hand: {todo}"));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(path) = &new.path else {
+        return Err(BuildError::Project(
+            "cargo hcr new needs a path for the new project (or --module NAME)".into(),
+        ));
+    };
+    let hcr = new
+        .hcr_path
+        .clone()
+        .unwrap_or_else(hcr_build::workspace_dir);
+    let name = new_project(path, new.name.as_deref(), &hcr)?;
+    status(&format!(
+        "created `{name}` in {}: a host and the module `logic`; run it with \
+         `cd {} && cargo hcr run`",
+        path.display(),
+        path.display()
+    ));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
     let started = Instant::now();
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    // As a cargo subcommand, the first argument is the subcommand's name.
+    if args.get(1).is_some_and(|arg| arg == "hcr") {
+        args.remove(1);
+    }
+    let cli = Cli::parse_from(args);
+    match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
             let mut message = err.to_string();

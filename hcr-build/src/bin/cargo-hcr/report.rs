@@ -1,0 +1,225 @@
+//! What `cargo hcr` says: status lines on stderr while it builds, watches
+//! and runs, and the table of `cargo hcr status` on stdout.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hcr_build::watch::Event;
+use hcr_build::{LastEvent, Manifest};
+
+/// One status line.
+pub fn status(line: &str) {
+    eprintln!("hcr: {line}");
+}
+
+/// The status line of a watcher event.
+pub fn watch_event(event: &Event) {
+    match event {
+        Event::Watching(count) => status(&format!("watching {count} source paths")),
+        Event::Building(modules) => status(&format!("building {}…", modules.join(", "))),
+        Event::Cancelled(modules) => status(&format!(
+            "newer change: stopped building {}",
+            modules.join(", ")
+        )),
+        Event::Rebuilt { modules, elapsed } => status(&format!(
+            "rebuilt {} in {} ms; the host picks it up at its next safe point",
+            modules.join(", "),
+            elapsed.as_millis()
+        )),
+        Event::Failed { module, message } => {
+            eprintln!("{message}");
+            status(&format!(
+                "`{module}` does not build; the program keeps running its last good code"
+            ));
+        }
+        Event::HostChanged(path) => status(&format!(
+            "{} belongs to the host, which is not rebuilt while it runs: restart to use it",
+            path.display()
+        )),
+    }
+}
+
+/// The status line of what the runtime reported, or `None` for a start.
+pub fn runtime_event(manifest: &Manifest) -> Option<String> {
+    let generation = manifest.generation;
+    Some(match manifest.last_event.as_ref()? {
+        LastEvent::Started => return None,
+        LastEvent::Reloaded { modules, took } => format!(
+            "reloaded {} (generation {generation}) in {:.1} ms",
+            modules.join(", "),
+            took.as_secs_f64() * 1e3
+        ),
+        LastEvent::RolledBack { module, loaded_in } => format!(
+            "the new code of `{module}` crashed: the crash guard put back the version loaded \
+             in generation {loaded_in} (generation {generation}); save a fix to load it"
+        ),
+        LastEvent::Refused { message } => {
+            format!("reload refused, the old code keeps running: {message}")
+        }
+    })
+}
+
+/// Reports each new event the host's manifest shows.
+pub struct RuntimeEvents {
+    dir: PathBuf,
+    /// The process and event number last seen.
+    seen: Option<(u64, u64)>,
+    /// The last line said, so that a refusal repeated at every safe point
+    /// is said once (until [`RuntimeEvents::forget_said`]).
+    said: Option<String>,
+}
+
+impl RuntimeEvents {
+    /// Follows the manifest in module directory `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        RuntimeEvents {
+            dir,
+            seen: None,
+            said: None,
+        }
+    }
+
+    /// Forgets the last line said: after a rebuild, a refusal of the new
+    /// build is news even if it reads as the last one.
+    pub fn forget_said(&mut self) {
+        self.said = None;
+    }
+
+    /// Reads the manifest and says what is new in it.
+    pub fn poll(&mut self) {
+        if let Some(line) = Manifest::read(&self.dir).and_then(|manifest| self.news(&manifest)) {
+            status(&line);
+        }
+    }
+
+    /// The line to say for `manifest`, if it reports something not said
+    /// yet by this process.
+    fn news(&mut self, manifest: &Manifest) -> Option<String> {
+        let now = (manifest.pid, manifest.event_number);
+        let before = self.seen.replace(now);
+        let new = before.is_some_and(|(pid, number)| pid == now.0 && number < now.1);
+        let line = runtime_event(manifest).filter(|_| new)?;
+        if self.said.as_ref() == Some(&line) {
+            return None;
+        }
+        self.said = Some(line.clone());
+        Some(line)
+    }
+}
+
+/// Prints the manifest of a host built for `target`.
+pub fn print_status(manifest: &Manifest, target: &str) {
+    let pid = manifest.pid;
+    // A Windows host under wine has a process id of its own system, which
+    // this one cannot look up.
+    let foreign_pid = target.contains("windows") != env!("HCR_BUILD_HOST").contains("windows");
+    let running = if foreign_pid {
+        format!("a process for {target}")
+    } else if Path::new(&format!("/proc/{pid}")).exists() {
+        "running".to_owned()
+    } else {
+        "not running".to_owned()
+    };
+    println!(
+        "host `{}` (pid {pid}, {running}), generation {}, last reload {}",
+        manifest.main,
+        manifest.generation,
+        manifest
+            .last_reload
+            .map_or("none".to_owned(), |took| format!(
+                "{:.1} ms",
+                took.as_secs_f64() * 1e3
+            ))
+    );
+    if let Some(line) = runtime_event(manifest) {
+        println!("last: {line}");
+    }
+    println!(
+        "{:<20} {:>10} {:<18} {:<24} loaded",
+        "module", "generation", "content hash", "build"
+    );
+    for module in &manifest.modules {
+        let ago = module.loaded_at.elapsed().unwrap_or(Duration::ZERO);
+        println!(
+            "{:<20} {:>10} {:<18} {:<24} {}s ago",
+            module.name,
+            module.generation,
+            module.content_hash,
+            module.build,
+            ago.as_secs()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(generation: i64, event: LastEvent) -> Manifest {
+        Manifest {
+            pid: 1,
+            main: "main".into(),
+            generation,
+            last_reload: None,
+            event_number: 1,
+            last_event: Some(event),
+            modules: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_runtime_event_has_a_status_line_that_says_what_happened() {
+        let reload = LastEvent::Reloaded {
+            modules: vec!["rules".into(), "world".into()],
+            took: Duration::from_micros(1250),
+        };
+        assert_eq!(
+            runtime_event(&manifest(3, reload)).unwrap(),
+            "reloaded rules, world (generation 3) in 1.2 ms"
+        );
+        let rollback = LastEvent::RolledBack {
+            module: "view".into(),
+            loaded_in: 1,
+        };
+        assert_eq!(
+            runtime_event(&manifest(5, rollback)).unwrap(),
+            "the new code of `view` crashed: the crash guard put back the version loaded in \
+             generation 1 (generation 5); save a fix to load it"
+        );
+        let refused = LastEvent::Refused {
+            message: "module `world` cannot be reloaded now".into(),
+        };
+        assert_eq!(
+            runtime_event(&manifest(2, refused)).unwrap(),
+            "reload refused, the old code keeps running: module `world` cannot be reloaded now"
+        );
+        assert_eq!(runtime_event(&manifest(0, LastEvent::Started)), None);
+    }
+
+    #[test]
+    fn each_new_event_is_said_once_and_a_repeated_refusal_again_after_a_rebuild() {
+        let mut events = RuntimeEvents::new(PathBuf::new());
+        let refused = |number: u64| {
+            let mut manifest = manifest(
+                1,
+                LastEvent::Refused {
+                    message: "no".into(),
+                },
+            );
+            manifest.event_number = number;
+            manifest
+        };
+        // What the manifest held before cargo hcr looked is not news.
+        assert_eq!(events.news(&refused(4)), None);
+        let line = events.news(&refused(5));
+        assert!(line.is_some());
+        assert_eq!(events.news(&refused(5)), None, "the same event");
+        assert_eq!(events.news(&refused(6)), None, "the same refusal again");
+        events.forget_said();
+        assert_eq!(events.news(&refused(7)), line, "after a rebuild");
+        // Another process starts its events again.
+        let mut other = refused(1);
+        other.pid = 2;
+        assert_eq!(events.news(&other), None);
+    }
+}
