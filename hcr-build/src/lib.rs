@@ -49,7 +49,7 @@ pub use cargo::{
     library_file_name, runtime_library, runtime_library_for, runtime_library_from, target_subdir,
 };
 pub use layout::{Layout, build_project, install_file, module_build, place};
-pub use manifest::{LastEvent, LoadedModule, Manifest, manifest_path};
+pub use manifest::{LastEvent, LoadedModule, Manifest, ManifestError, manifest_path};
 pub use options::BuildOptions;
 pub use project::{ModuleCrate, Project};
 pub use runner::{Runner, runner_variable};

@@ -97,12 +97,39 @@ impl LastEvent {
     }
 }
 
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// There is none: the host has not started (or writes none).
+    #[error("no manifest at {0}: has the host run yet?")]
+    Missing(PathBuf),
+    /// Another user could have written it or a directory above it, so
+    /// what it says is not believed (the same rule as for module
+    /// libraries, `hcr_trust`).
+    #[error("the manifest is not read: {0}")]
+    Untrusted(#[from] hcr_trust::Untrusted),
+    /// It is not a manifest (or not one this version reads).
+    #[error("{0} is not an hcr manifest")]
+    Invalid(PathBuf),
+}
+
 impl Manifest {
-    /// Reads the manifest in module directory `dir`; `None` if there is
-    /// none (the host has not started) or it is not one.
-    pub fn read(dir: &Path) -> Option<Manifest> {
-        let text = std::fs::read_to_string(manifest_path(dir)).ok()?;
-        let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    /// Reads the manifest in module directory `dir`, if it and the
+    /// directories above it pass the trust check.
+    ///
+    /// # Errors
+    /// [`ManifestError`]: there is none, it is untrusted, or it is not one.
+    pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {
+        let path = manifest_path(dir);
+        hcr_trust::check(&path)?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|_| ManifestError::Missing(path.clone()))?;
+        Manifest::parse(&text).ok_or(ManifestError::Invalid(path))
+    }
+
+    /// A manifest from its JSON text.
+    fn parse(text: &str) -> Option<Manifest> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
         let text_of = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
         let modules = value["modules"]
             .as_array()?
@@ -127,5 +154,46 @@ impl Manifest {
             last_event: LastEvent::read(&value["last_event"]),
             modules,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = r#"{"pid":7,"main":"main","generation":2,"last_reload_ms":1.5,
+        "event_number":3,"last_event":{"kind":"start"},
+        "modules":[{"name":"logic","build":"logic 0.1.0","content_hash":"ab",
+        "loaded_at_unix_ms":1000,"generation":2}]}"#;
+
+    #[test]
+    fn a_manifest_is_read_missing_invalid_and_untrusted_ones_are_told_apart() {
+        let dir = std::env::temp_dir().join(format!("hcr-manifest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(
+            Manifest::read(&dir),
+            Err(ManifestError::Missing(_))
+        ));
+        std::fs::write(manifest_path(&dir), "not json").unwrap();
+        assert!(matches!(
+            Manifest::read(&dir),
+            Err(ManifestError::Invalid(_))
+        ));
+        std::fs::write(manifest_path(&dir), ONE).unwrap();
+        let manifest = Manifest::read(&dir).unwrap();
+        assert_eq!((manifest.pid, manifest.generation), (7, 2));
+        assert_eq!(manifest.last_event, Some(LastEvent::Started));
+        assert_eq!(manifest.modules[0].name, "logic");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let others_write = std::fs::Permissions::from_mode(0o666);
+            std::fs::set_permissions(manifest_path(&dir), others_write).unwrap();
+            let err = Manifest::read(&dir).unwrap_err();
+            assert!(matches!(err, ManifestError::Untrusted(_)), "{err}");
+            assert!(err.to_string().contains("chmod o-w"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

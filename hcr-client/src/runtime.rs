@@ -96,6 +96,11 @@ pub enum OpenError {
         #[source]
         source: libloading::Error,
     },
+    /// The library, or a directory above it, could have been written by
+    /// another user; it was not opened. `HCR_ALLOW_INSECURE_MODULES=1`
+    /// turns this check off.
+    #[error("refused to open the hcr runtime: {0}")]
+    Untrusted(#[from] hcr_trust::Untrusted),
     /// An entry point is missing: the library is not a matching runtime.
     #[error("{path} lacks `{symbol}`: not an hcr runtime of this version")]
     Missing {
@@ -200,9 +205,13 @@ impl RuntimeLibrary {
     /// runtime.
     ///
     /// # Errors
-    /// [`OpenError`] when the library cannot be loaded or lacks an entry point.
+    /// [`OpenError`] when the library cannot be loaded, another user could
+    /// have written it (see the `hcr_trust` crate), or it lacks an entry
+    /// point.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
         let shown = path.display().to_string();
+        // Loading it runs its code: only code this user could have written.
+        hcr_trust::check(path)?;
         // SAFETY: loading the runtime runs only its own (Rust std) initializers.
         let library = unsafe { sys::open_runtime(path) }.map_err(|source| OpenError::Open {
             path: shown.clone(),

@@ -37,6 +37,8 @@ extern "C" {
 #define HCR_ERR_ACTIVE_FRAME        (-15) /* this thread runs code the reload would replace */
 #define HCR_ERR_FAULTED             (-16) /* a guarded call faulted in a module's code */
 #define HCR_ERR_UNSUPPORTED         (-17) /* not supported on this platform (the crash guard on Windows) */
+#define HCR_ERR_UNTRUSTED           (-18) /* a module file, or a directory above it, could have been
+                                           * written by another user; see "Module trust" below */
 
 /* Results of hcr_register_global. */
 #define HCR_GLOBAL_EXISTING       0  /* kept as it was: do not initialize again */
@@ -139,6 +141,17 @@ int hcr_get_previous_global_layout(const char *module, const char *name,
  * called again. */
 int hcr_init(const char *main_module, const char *const *imports,
              const char *module_dir);
+
+/* Module trust. Before a module's library is read (by hcr_init and by every
+ * reload), the file and every directory from its own up to the root are
+ * checked: if any is writable by others (o+w; a directory with the sticky
+ * bit, like /tmp, is fine) or owned by another user than the process's or
+ * root, nothing is loaded, the call returns HCR_ERR_UNTRUSTED, a reload
+ * leaves the old code running, and hcr_last_error() names the path, the bit
+ * or owner and the fix (`chmod o-w <path>`). Group-write is allowed.
+ * HCR_ALLOW_INSECURE_MODULES=1 turns the check off: then anyone who can
+ * write there can run code in this process. On Windows nothing is checked
+ * yet (the rule there reads ACLs). */
 
 /* Whether any loaded module's library changed on disk (contents, not just
  * timestamps: two same-size builds within one second are both seen). */

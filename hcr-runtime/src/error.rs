@@ -43,6 +43,10 @@ pub mod code {
     pub const FAULTED: c_int = -16;
     /// Not supported on this platform.
     pub const UNSUPPORTED: c_int = -17;
+    /// A module's library, or a directory above it, could have been
+    /// written by another user (writable by others, or owned by another
+    /// user than the process's or root).
+    pub const UNTRUSTED: c_int = -18;
 }
 
 /// What went wrong in a runtime call.
@@ -84,6 +88,17 @@ pub enum Error {
         /// The module.
         module: String,
         /// The loader's message.
+        detail: String,
+    },
+    /// A module's library was refused before it was read: another user
+    /// could have written it or a directory above it.
+    #[error(
+        "module `{module}` was not loaded: {detail}; nothing changed, the previous code keeps running"
+    )]
+    Untrusted {
+        /// The module.
+        module: String,
+        /// Which path, why, and the fix.
         detail: String,
     },
     /// A module's init step failed; every module was put back.
@@ -162,6 +177,7 @@ impl Error {
                 }
             }
             Error::Load { .. } => code::LOAD_FAILED,
+            Error::Untrusted { .. } => code::UNTRUSTED,
             Error::Step { .. } => code::INIT_FAILED,
             Error::Vetoed(_) => code::VETOED,
             Error::Cycle(_) => code::CYCLIC_IMPORT,
@@ -197,6 +213,7 @@ impl Error {
     pub fn module(&self) -> Option<&str> {
         match self {
             Error::Load { module, .. }
+            | Error::Untrusted { module, .. }
             | Error::Step { module, .. }
             | Error::Faulted { module, .. }
             | Error::Vetoed(module)

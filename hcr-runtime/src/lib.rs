@@ -46,6 +46,16 @@
 //!   versions of each module stay mapped after each reload, the current one
 //!   included). Both are the host's promise that no thread runs the code
 //!   that goes and nothing points into it; see `collect`.
+//! * Before a module's library is read, the file and each directory above
+//!   it (along the path as given and with symlinks resolved) must pass the
+//!   trust check of the `hcr_trust` crate: not writable by others (a
+//!   sticky directory is fine), not owned by another user than the
+//!   process's or root. Group-write passes. A path that cannot be inspected
+//!   passes, so that the read then reports it. A refusal is
+//!   `HCR_ERR_UNTRUSTED`, before a byte is read; `HCR_ALLOW_INSECURE_MODULES=1`
+//!   turns the check off. The manifest's temporary file is created new
+//!   (O_CREAT | O_EXCL after removing whatever is at the name), never
+//!   written through a symlink.
 //! * A library is loaded only once it is complete: its bytes pass the ELF
 //!   check and the file did not change while it was read. A file that is
 //!   too short for its headers, or changing, is read again every 10 ms for
@@ -132,6 +142,8 @@
 //!   `RtlCaptureStackBackTrace`.
 //! * The crash guard is not supported yet: `hcr_guarded_call` returns
 //!   `HCR_ERR_UNSUPPORTED` without calling the function.
+//! * The trust check passes every path: the rule there reads ACLs
+//!   (write access for `Everyone` or `Users`), which is not built yet.
 //! * There is no `fork`, so nothing is done for it.
 //! * On x86_64 the bad-call handler takes the slot where the veneer puts
 //!   it, in `rdi`, as the System V ABI does, on every system.

@@ -53,6 +53,10 @@ pub(crate) enum LoadError {
     },
     #[error("loading {path} failed: {message}")]
     Open { path: PathBuf, message: String },
+    /// The file or a directory above it could have been written by
+    /// another user (see `hcr_trust`).
+    #[error("refused to load it: {0}")]
+    Untrusted(#[from] hcr_trust::Untrusted),
     #[error("{path} lacks the module export `{symbol}`: is it an hcr module?")]
     MissingExport { path: PathBuf, symbol: &'static str },
     #[error("hcr_module_imports of {path} returned {problem}")]
@@ -205,6 +209,8 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
         path: path.clone(),
         source,
     };
+    // Before a byte is read: code nobody but this user could have written.
+    hcr_trust::check(&path)?;
     let (meta, bytes) = read_complete(&path, load_wait()).map_err(|err| match err {
         ReadError::Io(source) => read_error(source),
         ReadError::Format(problem) => LoadError::Format {

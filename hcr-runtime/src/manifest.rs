@@ -6,9 +6,10 @@
 //!
 //! It goes to `$HCR_MANIFEST` if set, else `hcr-manifest.json` in the
 //! module directory (`HCR_MANIFEST=off` writes none, saving the file
-//! system's time, about 0.2 ms a reload), written to a temporary name and renamed, so a reader
-//! never sees half of it. Writing is best effort: a failure never fails a
-//! reload.
+//! system's time, about 0.2 ms a reload), written to a temporary name and
+//! renamed, so a reader never sees half of it; the temporary file is
+//! created new, never written through a symlink placed at its name.
+//! Writing is best effort: a failure never fails a reload.
 
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
@@ -136,10 +137,32 @@ pub(crate) fn write(state: &mut State, event: Event<'_>) {
     let path = std::env::var_os(MANIFEST_ENV)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tree.dir.join("hcr-manifest.json"));
-    let staging = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    if std::fs::write(&staging, text).is_ok() {
+    let staging = staging_path(&path);
+    if write_new(&staging, &text).is_ok() {
         let _ = std::fs::rename(&staging, &path);
     }
+}
+
+/// The temporary name the manifest at `path` is written under.
+fn staging_path(path: &std::path::Path) -> std::path::PathBuf {
+    path.with_extension(format!("json.{}.tmp", std::process::id()))
+}
+
+/// Writes `text` to a file created at `path`, never through a symlink
+/// someone placed there: whatever is at the name is removed (a symlink
+/// itself, not its target), and the file is created only if the name is
+/// free (`create_new`, O_CREAT | O_EXCL, which never follows a symlink), so
+/// one placed again in between fails the write instead.
+fn write_new(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
 }
 
 #[cfg(test)]

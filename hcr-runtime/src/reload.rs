@@ -516,9 +516,15 @@ impl Discovery<'_> {
                 }
             }
         }
-        let loaded = loader::load(self.dir, name).map_err(|err| Error::Load {
-            module: name.to_owned(),
-            detail: crate::error::chain(&err),
+        let loaded = loader::load(self.dir, name).map_err(|err| match err {
+            loader::LoadError::Untrusted(untrusted) => Error::Untrusted {
+                module: name.to_owned(),
+                detail: untrusted.to_string(),
+            },
+            err => Error::Load {
+                module: name.to_owned(),
+                detail: crate::error::chain(&err),
+            },
         })?;
         self.copy += loaded.copy_time;
         self.dlopen += loaded.open_time;

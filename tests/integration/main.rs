@@ -61,5 +61,7 @@ mod rust_state;
 mod rust_tree;
 mod state;
 mod threads;
+#[cfg(unix)]
+mod trust;
 #[cfg(windows)]
 mod windows;

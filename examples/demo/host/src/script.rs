@@ -266,6 +266,7 @@ pub fn run() -> Result<(), String> {
                 let line = demo.frame(generation)?;
                 let shown = edited.elapsed() - built;
                 let reload = hcr_build::Manifest::read(&layout.dir)
+                    .ok()
                     .and_then(|manifest| manifest.last_reload)
                     .map_or(0.0, |took| took.as_secs_f64() * 1e3);
                 println!(

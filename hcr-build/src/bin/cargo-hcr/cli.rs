@@ -18,6 +18,8 @@ Environment of the host (read by the runtime and hcr-client):
                                          (default: all)
   HCR_LOAD_WAIT_MS                       how long a load waits for a library that
                                          is still being written (default: 1000)
+  HCR_ALLOW_INSECURE_MODULES             1: load libraries that other users could
+                                         have written (default: refuse them)
   HOT_CODE_RELOADING_JUMP_TABLE_SIZE     the jump table's size in MiB (default: 50)
   HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS  a fixed address for the jump table
                                          (default: beside the modules)

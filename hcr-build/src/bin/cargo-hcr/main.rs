@@ -19,8 +19,7 @@ use std::time::Instant;
 use clap::Parser;
 use hcr_build::watch::{Event, watch};
 use hcr_build::{
-    BuildError, BuildOptions, Manifest, Project, Runner, add_module, build_project, manifest_path,
-    new_project,
+    BuildError, BuildOptions, Manifest, Project, Runner, add_module, build_project, new_project,
 };
 
 use crate::cli::{Cli, Command, New, Selection};
@@ -118,12 +117,8 @@ fn run(command: Command) -> Result<ExitCode, BuildError> {
         Command::Status(selection) => {
             let (project, options) = load(&selection)?;
             let dir = options.output_dir(&project);
-            let manifest = Manifest::read(&dir).ok_or_else(|| {
-                BuildError::Project(format!(
-                    "no manifest at {}: has the host run yet?",
-                    manifest_path(&dir).display()
-                ))
-            })?;
+            let manifest =
+                Manifest::read(&dir).map_err(|err| BuildError::Project(err.to_string()))?;
             print_status(&manifest, options.target());
             Ok(ExitCode::SUCCESS)
         }

@@ -87,7 +87,8 @@ impl RuntimeEvents {
 
     /// Reads the manifest and says what is new in it.
     pub fn poll(&mut self) {
-        if let Some(line) = Manifest::read(&self.dir).and_then(|manifest| self.news(&manifest)) {
+        let manifest = Manifest::read(&self.dir).ok();
+        if let Some(line) = manifest.and_then(|manifest| self.news(&manifest)) {
             status(&line);
         }
     }
