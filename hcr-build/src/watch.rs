@@ -3,9 +3,13 @@
 //! [`Rebuilder`] is a state machine fed with changed paths and the time,
 //! so that it can be tested without a file system or a clock: changes are
 //! debounced (one save, which editors often make as several writes, is one
-//! rebuild), mapped to module crates, and rebuilt leaves first together
-//! with the modules that depend on them. A change that arrives while a
-//! build runs cancels it and starts again with everything pending. A change
+//! rebuild), mapped to module crates, and rebuilt with the modules that
+//! depend on them, in two sets: the edited modules, laid out together once
+//! all of them are built (so that a save changing a function's signature
+//! and its callers is one consistent set), then their dependents, laid out
+//! together after (so that the edited code runs without waiting for them).
+//! A change that arrives while a build runs cancels it and starts again
+//! with everything pending. A change
 //! to the host's own crate is reported as needing a restart. [`watch`]
 //! drives it with `notify` and real cargo builds.
 
@@ -47,19 +51,33 @@ pub enum Event {
     HostChanged(PathBuf),
 }
 
-/// Starts, polls and cancels module builds; [`CargoBuilds`] in real use.
+/// Starts, polls and cancels module builds, and lays the libraries of a
+/// set out together; [`CargoBuilds`] in real use.
 pub trait Builder {
     /// A running build.
     type Build;
+    /// What a finished build gives: the library to lay out.
+    type Output;
+    /// A set of builds whose libraries go out together begins: until
+    /// [`Builder::lay_out`] or [`Builder::abandon_set`], a running host
+    /// must not take any of them.
+    fn begin_set(&mut self) {}
     /// Starts building `module`.
     ///
     /// # Errors
     /// When the build cannot start.
     fn start(&mut self, module: &ModuleCrate) -> Result<Self::Build, BuildError>;
-    /// The build's result if it ended (the library is in place).
-    fn poll(&mut self, build: &mut Self::Build) -> Option<Result<(), BuildError>>;
+    /// The build's result if it ended.
+    fn poll(&mut self, build: &mut Self::Build) -> Option<Result<Self::Output, BuildError>>;
     /// Stops a build.
     fn cancel(&mut self, build: Self::Build);
+    /// Lays the libraries of the set out together and ends the set.
+    ///
+    /// # Errors
+    /// When a library cannot be put in place.
+    fn lay_out(&mut self, built: Vec<Self::Output>) -> Result<(), BuildError>;
+    /// Ends the set without laying anything out (a build failed).
+    fn abandon_set(&mut self) {}
 }
 
 /// What kind of file a changed path is.
@@ -80,11 +98,16 @@ pub struct Rebuilder<B: Builder> {
     pending: BTreeSet<String>,
     last_change: Option<Instant>,
     host_changed: Option<PathBuf>,
-    /// The rebuild in progress: what it covers, what is left, the build
-    /// running now and when it started.
+    /// The rebuild in progress: what it covers, the sets of modules still
+    /// to build (each laid out together once all its modules are built),
+    /// what is left of the current set and what it built, the build
+    /// running now and when the rebuild started.
     batch: Vec<String>,
     covers: BTreeSet<String>,
-    queue: Vec<ModuleCrate>,
+    sets: Vec<Vec<ModuleCrate>>,
+    set: Vec<ModuleCrate>,
+    set_names: Vec<String>,
+    built: Vec<B::Output>,
     current: Option<(String, B::Build)>,
     started: Option<Instant>,
 }
@@ -100,7 +123,10 @@ impl<B: Builder> Rebuilder<B> {
             host_changed: None,
             batch: Vec::new(),
             covers: BTreeSet::new(),
-            queue: Vec::new(),
+            sets: Vec::new(),
+            set: Vec::new(),
+            set_names: Vec::new(),
+            built: Vec::new(),
             current: None,
             started: None,
         }
@@ -179,25 +205,40 @@ impl<B: Builder> Rebuilder<B> {
                     events.push(Event::Cancelled(std::mem::take(&mut self.batch)));
                     changed.extend(std::mem::take(&mut self.covers));
                 }
-                self.queue = self
+                // The edited modules first, laid out together (one save
+                // that changes a signature and its callers is one set);
+                // then their dependents, as a second set, so that the
+                // edited code runs without waiting for them.
+                let (edited, dependents): (Vec<ModuleCrate>, Vec<ModuleCrate>) = self
                     .project
                     .rebuild_set(&changed)
                     .into_iter()
                     .cloned()
+                    .partition(|module| changed.contains(&module.package));
+                self.batch = edited
+                    .iter()
+                    .chain(&dependents)
+                    .map(|m| m.name.clone())
                     .collect();
-                self.batch = self.queue.iter().map(|m| m.name.clone()).collect();
+                self.sets = [dependents, edited]
+                    .into_iter()
+                    .filter(|set| !set.is_empty())
+                    .collect();
+                self.set.clear();
+                self.set_names.clear();
+                self.built.clear();
                 self.covers = changed;
                 self.started = Some(now);
                 events.push(Event::Building(self.batch.clone()));
-                self.queue.reverse();
                 self.start_next(now, &mut events);
             }
         }
         if let Some((module, build)) = &mut self.current {
             match self.builder.poll(build) {
                 None => {}
-                Some(Ok(())) => {
+                Some(Ok(output)) => {
                     self.current = None;
+                    self.built.push(output);
                     self.start_next(now, &mut events);
                 }
                 Some(Err(err)) => {
@@ -210,25 +251,47 @@ impl<B: Builder> Rebuilder<B> {
         events
     }
 
+    /// Starts the next build; when a set is complete, lays it out first.
     fn start_next(&mut self, now: Instant, events: &mut Vec<Event>) {
-        let Some(module) = self.queue.pop() else {
-            if let Some(started) = self.started.take() {
-                self.covers.clear();
-                events.push(Event::Rebuilt {
-                    modules: std::mem::take(&mut self.batch),
-                    elapsed: now.duration_since(started),
-                });
+        loop {
+            if let Some(module) = self.set.pop() {
+                match self.builder.start(&module) {
+                    Ok(build) => self.current = Some((module.name.clone(), build)),
+                    Err(err) => self.fail(module.name.clone(), &err, events),
+                }
+                return;
             }
-            return;
-        };
-        match self.builder.start(&module) {
-            Ok(build) => self.current = Some((module.name.clone(), build)),
-            Err(err) => self.fail(module.name.clone(), &err, events),
+            if !self.set_names.is_empty() {
+                let modules = std::mem::take(&mut self.set_names);
+                match self.builder.lay_out(std::mem::take(&mut self.built)) {
+                    Ok(()) => events.push(Event::Rebuilt {
+                        modules,
+                        elapsed: self
+                            .started
+                            .map_or(Duration::ZERO, |s| now.duration_since(s)),
+                    }),
+                    Err(err) => return self.fail(modules.join(", "), &err, events),
+                }
+            }
+            let Some(mut set) = self.sets.pop() else {
+                self.started = None;
+                self.covers.clear();
+                self.batch.clear();
+                return;
+            };
+            self.set_names = set.iter().map(|m| m.name.clone()).collect();
+            set.reverse();
+            self.set = set;
+            self.builder.begin_set();
         }
     }
 
     fn fail(&mut self, module: String, err: &BuildError, events: &mut Vec<Event>) {
-        self.queue.clear();
+        self.builder.abandon_set();
+        self.sets.clear();
+        self.set.clear();
+        self.set_names.clear();
+        self.built.clear();
         self.batch.clear();
         self.covers.clear();
         self.started = None;
@@ -240,8 +303,12 @@ impl<B: Builder> Rebuilder<B> {
     }
 }
 
-/// Real builds: `cargo rustc` of the module, its library put beside the
-/// host.
+/// Real builds: `cargo rustc` of each module, the libraries of a set put
+/// beside the host together. Cargo writes each library into its output
+/// directory as soon as it is built, which is the module directory of a
+/// host it built; so while a set builds, the marker file
+/// [`BUILDING_MARKER`] in the module directory tells the runtime that no
+/// module there is ready yet.
 #[derive(Debug)]
 pub struct CargoBuilds {
     project: Project,
@@ -249,32 +316,71 @@ pub struct CargoBuilds {
     options: BuildOptions,
 }
 
+/// The file that tells the runtime a set of libraries is being written in
+/// its module directory; the runtime (hcr-runtime's `reload` module) reads
+/// the same name, and takes no module for changed while it is there and
+/// younger than ten minutes.
+pub const BUILDING_MARKER: &str = "hcr-building";
+
 impl CargoBuilds {
     /// Builds for `project` as `options` say, laying libraries out in
     /// `dir`.
     pub fn new(project: Project, dir: PathBuf, options: BuildOptions) -> Self {
-        CargoBuilds {
+        let builds = CargoBuilds {
             project,
             dir,
             options,
-        }
+        };
+        // One left by a watcher that was killed.
+        let _ = std::fs::remove_file(builds.marker());
+        builds
+    }
+}
+
+impl CargoBuilds {
+    fn marker(&self) -> PathBuf {
+        self.dir.join(BUILDING_MARKER)
     }
 }
 
 impl Builder for CargoBuilds {
     type Build = Running;
+    type Output = PathBuf;
+
+    fn begin_set(&mut self) {
+        // Best effort: without it a host may try a partial set, which the
+        // runtime refuses as a whole and tries again once it is complete.
+        let _ = std::fs::write(self.marker(), std::process::id().to_string());
+    }
 
     fn start(&mut self, module: &ModuleCrate) -> Result<Running, BuildError> {
         module_build(&self.project, &module.package, &self.options).spawn()
     }
 
-    fn poll(&mut self, build: &mut Running) -> Option<Result<(), BuildError>> {
-        let result = build.try_finish()?;
-        Some(result.and_then(|library| place(&library, &self.dir).map(drop)))
+    fn poll(&mut self, build: &mut Running) -> Option<Result<PathBuf, BuildError>> {
+        build.try_finish()
     }
 
     fn cancel(&mut self, build: Running) {
         build.cancel();
+    }
+
+    fn lay_out(&mut self, built: Vec<PathBuf>) -> Result<(), BuildError> {
+        let placed = built
+            .iter()
+            .try_for_each(|library| place(library, &self.dir).map(drop));
+        self.abandon_set();
+        placed
+    }
+
+    fn abandon_set(&mut self) {
+        let _ = std::fs::remove_file(self.marker());
+    }
+}
+
+impl Drop for CargoBuilds {
+    fn drop(&mut self) {
+        self.abandon_set();
     }
 }
 

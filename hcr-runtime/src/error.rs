@@ -209,6 +209,23 @@ impl Error {
         }
     }
 
+    /// Whether a reload refused with this error would be refused again,
+    /// the same way, until a module's file changes: a library that does
+    /// not load, an init that fails, a signature or toolchain mismatch, an
+    /// import cycle. (A veto, a frame on the stack, a busy runtime or a
+    /// full table can pass by themselves.)
+    pub(crate) fn stays_until_files_change(&self) -> bool {
+        matches!(
+            self,
+            Error::Load { .. }
+                | Error::Untrusted { .. }
+                | Error::Step { .. }
+                | Error::Signature(_)
+                | Error::Toolchain(_)
+                | Error::Cycle(_)
+        )
+    }
+
     /// The module the error is about, where there is one.
     pub fn module(&self) -> Option<&str> {
         match self {

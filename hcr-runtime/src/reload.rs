@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::file_identity::FileIdentity;
 use crate::loader::{self, ModuleExports};
 use crate::runtime::{ModuleRecord, Previous, Retained, Runtime, State, Tree, Version};
+use crate::sys::FileStamp;
 
 /// Where the time of one reload went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,10 +108,77 @@ pub(crate) fn init(
     }
 }
 
+/// The file a tool that writes a set of libraries which only work together
+/// keeps in the module directory while it does (`cargo hcr`'s watcher:
+/// `hcr_build::watch::BUILDING_MARKER`).
+const BUILDING_MARKER: &str = "hcr-building";
+
+/// How old a marker is when it is taken for one a stopped tool left behind.
+const STALE_MARKER: Duration = Duration::from_secs(600);
+
+/// Whether a set of libraries is being written in `dir`: then no module
+/// counts as changed, so that a reload never takes part of a set.
+fn set_being_written(dir: &Path) -> bool {
+    let Ok(written) = std::fs::metadata(dir.join(BUILDING_MARKER)).and_then(|m| m.modified())
+    else {
+        return false;
+    };
+    std::time::SystemTime::now()
+        .duration_since(written)
+        .map_or(true, |age| age < STALE_MARKER)
+}
+
+/// The stamps of the library files of `modules` in `dir` (a file that is
+/// not there has none).
+fn stamps_of(dir: &Path, modules: &[String]) -> Vec<(String, Option<FileStamp>)> {
+    modules
+        .iter()
+        .map(|name| {
+            let path = loader::library_path(dir, name);
+            let stamp = std::fs::metadata(path)
+                .ok()
+                .map(|meta| FileStamp::of(&meta));
+            (name.clone(), stamp)
+        })
+        .collect()
+}
+
 /// Modules whose library changed since it was loaded, leaving out a file
-/// that still holds a version the crash guard rolled back. The files are
-/// read with the state unlocked; refreshed identities are written back.
+/// that still holds a version the crash guard rolled back. None while the
+/// changed files are exactly those of the last reload and it was refused
+/// for a reason that stays while they do (`Error::stays_until_files_change`):
+/// trying them again would fail again. The files are read with the state
+/// unlocked; refreshed identities are written back.
 pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
+    if set_being_written(&rt.lock().tree()?.dir) {
+        return Ok(Vec::new());
+    }
+    let (dir, changed, refused) = changed_files(rt)?;
+    let Some(refused) = refused else {
+        return Ok(changed);
+    };
+    let now = stamps_of(&dir, &changed);
+    let same = now.len() == refused.len()
+        && now
+            .iter()
+            .zip(&refused)
+            .all(|((name, stamp), (was, was_stamp))| name == was && *stamp == Some(*was_stamp));
+    if same {
+        return Ok(Vec::new());
+    }
+    rt.lock().refused_reload = None;
+    Ok(changed)
+}
+
+/// [`changed_modules`] before the refused reload is considered: the module
+/// directory, the changed modules (sorted) and the refused reload's files.
+#[allow(
+    clippy::type_complexity,
+    reason = "a private triple, named where it is taken apart"
+)]
+fn changed_files(
+    rt: &Runtime,
+) -> Result<(PathBuf, Vec<String>, Option<Vec<(String, FileStamp)>>), Error> {
     struct Check {
         name: String,
         version: Version,
@@ -144,6 +212,7 @@ pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
             changed.push(check.name.clone());
         }
     }
+    changed.sort();
     let mut state = rt.lock();
     if let Some(tree) = &mut state.tree {
         for check in checks {
@@ -161,7 +230,7 @@ pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
             }
         }
     }
-    Ok(changed)
+    Ok((dir, changed, state.refused_reload.clone()))
 }
 
 /// How a reload may go.
@@ -175,12 +244,23 @@ pub(crate) struct ReloadOptions {
 /// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
 /// A refusal is reported in the manifest too (one by a reload or shutdown
 /// that is running, or before any init, is not).
+/// A refusal that stays until a file changes is remembered with the files
+/// it was refused with, so that they are not tried again.
 pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, Error> {
-    let result = try_perform(rt, options);
+    let mut tried = Vec::new();
+    let result = try_perform(rt, options, &mut tried);
     if let Err(err) = &result {
         if !matches!(err, Error::Busy | Error::ShutDown | Error::NotInitialized) {
             let message = err.report();
             let mut state = rt.lock();
+            if err.stays_until_files_change() {
+                // A file that was not there cannot be remembered; its
+                // arrival is a change anyway.
+                state.refused_reload = tried
+                    .into_iter()
+                    .map(|(name, stamp)| Some((name, stamp?)))
+                    .collect();
+            }
             crate::manifest::write(
                 &mut state,
                 crate::manifest::Event::Refused { message: &message },
@@ -190,17 +270,26 @@ pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, E
     result
 }
 
-fn try_perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, Error> {
+/// [`perform`]; `tried` gets the changed modules' files as they were
+/// before anything was read.
+fn try_perform(
+    rt: &Runtime,
+    options: ReloadOptions,
+    tried: &mut Vec<(String, Option<FileStamp>)>,
+) -> Result<Outcome, Error> {
     let started = Instant::now();
     let mut timings = Timings::default();
     let _busy = rt.claim()?;
     if rt.lock().shut_down {
         return Err(Error::ShutDown);
     }
-    let changed: HashSet<String> = changed_modules(rt)?.into_iter().collect();
+    let changed = changed_modules(rt)?;
     if changed.is_empty() {
         return Ok(Outcome::NothingChanged);
     }
+    let dir = rt.lock().tree()?.dir.clone();
+    *tried = stamps_of(&dir, &changed);
+    let changed: HashSet<String> = changed.into_iter().collect();
     if !options.allow_active_frames {
         if let Some(module) = crate::active_frames::module_on_stack(rt, &changed) {
             return Err(Error::ActiveFrame(module));

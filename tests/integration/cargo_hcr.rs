@@ -9,6 +9,8 @@ mod for_windows;
 #[cfg(unix)]
 mod new_project;
 #[cfg(unix)]
+mod one_set;
+#[cfg(unix)]
 mod running;
 
 fn binary(package: &str, bin: &str) -> PathBuf {

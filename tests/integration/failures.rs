@@ -150,3 +150,52 @@ scenario! {
         assert_eq!(host.call("spin", "value"), 1, "the old code still runs");
     }
 }
+
+scenario! {
+    fn a_refused_reload_is_not_tried_again_until_a_module_file_changes(host) {
+        start_tree(host);
+        host.install("mid", "mid-2-failing");
+        assert!(host.rt.reload_needed());
+        let first = host.rt.perform_code_reload().unwrap_err();
+        assert_eq!(first.code, -6, "HCR_ERR_INIT_FAILED: {}", first.message);
+        assert_eq!(host.log(), "leaf1:b mid1:b top1:b mid2:init leaf1:a mid1:a top1:a");
+        // The same files would fail the same way: nothing is pending, and
+        // a reload does not run the failing init again.
+        host.clear_log();
+        assert!(!host.rt.reload_needed());
+        assert!(!host.rt.has_module_changed("mid"));
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.log(), "", "nothing ran");
+        assert_eq!(host.rt.generation(), 0);
+        // The refusal stays where tools read it.
+        let manifest = hcr_build::Manifest::read(&host.modules).unwrap();
+        assert!(
+            matches!(&manifest.last_event, Some(hcr_build::LastEvent::Refused { message }) if message.contains("module `mid` failed in")),
+            "{:?}",
+            manifest.last_event
+        );
+        // Another module's file changing makes the set new: tried again.
+        host.install("leaf", "leaf-2");
+        assert!(host.rt.reload_needed());
+        assert_eq!(host.rt.perform_code_reload().unwrap_err().code, -6);
+        assert!(!host.rt.reload_needed());
+        // A new build of the refused module too.
+        host.install("mid", "mid-2");
+        assert!(host.rt.reload_needed());
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.rt.generation(), 1);
+    }
+}
+
+scenario! {
+    fn a_vetoed_reload_is_tried_again_with_the_same_files(host) {
+        start_tree(host);
+        host.set_global_int("main", "veto", 1);
+        host.install("mid", "mid-2");
+        assert_eq!(host.rt.perform_code_reload().unwrap_err().code, -7, "HCR_ERR_VETOED");
+        assert!(host.rt.reload_needed(), "a veto can pass by itself");
+        host.set_global_int("main", "veto", 0);
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.rt.generation(), 1);
+    }
+}

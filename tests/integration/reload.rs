@@ -165,3 +165,31 @@ scenario! {
         assert_eq!(host.call("spin", "reload_inside"), 0, "nothing changed: nothing to refuse");
     }
 }
+
+scenario! {
+    fn no_module_counts_as_changed_while_a_set_of_libraries_is_being_written(host) {
+        host.install("spin", "spin-1");
+        host.init(&["spin"]);
+        let marker = host.modules.join("hcr-building");
+        std::fs::write(&marker, "").unwrap();
+        host.install("spin", "spin-2");
+        assert!(!host.rt.reload_needed(), "the set is not complete");
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.call("spin", "value"), 1, "nothing was taken");
+        // A marker left by a tool that stopped long ago is ignored.
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&marker)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        assert!(host.rt.reload_needed());
+        std::fs::write(&marker, "").unwrap();
+        assert!(!host.rt.reload_needed());
+        std::fs::remove_file(&marker).unwrap();
+        assert!(host.rt.reload_needed());
+        host.rt.perform_code_reload().unwrap();
+        assert_eq!(host.call("spin", "value"), 2);
+    }
+}

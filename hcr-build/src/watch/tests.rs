@@ -14,23 +14,46 @@ struct Fake {
     cancelled: Vec<String>,
     /// Results to hand out, by module, when polled.
     results: BTreeMap<String, Result<(), String>>,
+    /// The sets laid out, in order; whether a set is open.
+    laid_out: Vec<Vec<String>>,
+    in_set: bool,
 }
 
 impl Builder for Fake {
     type Build = String;
+    type Output = String;
+
+    fn begin_set(&mut self) {
+        self.in_set = true;
+    }
+
+    fn lay_out(&mut self, built: Vec<String>) -> Result<(), BuildError> {
+        assert!(self.in_set, "a set is laid out once it began");
+        self.in_set = false;
+        self.laid_out.push(built);
+        Ok(())
+    }
+
+    fn abandon_set(&mut self) {
+        self.in_set = false;
+    }
 
     fn start(&mut self, module: &ModuleCrate) -> Result<String, BuildError> {
         self.started.push(module.name.clone());
         Ok(module.name.clone())
     }
 
-    fn poll(&mut self, build: &mut String) -> Option<Result<(), BuildError>> {
+    fn poll(&mut self, build: &mut String) -> Option<Result<String, BuildError>> {
         let result = self.results.remove(build)?;
-        Some(result.map_err(|output| BuildError::Failed {
-            tool: "cargo".into(),
-            status: std::process::ExitStatus::default(),
-            output,
-        }))
+        Some(
+            result
+                .map(|()| build.clone())
+                .map_err(|output| BuildError::Failed {
+                    tool: "cargo".into(),
+                    status: std::process::ExitStatus::default(),
+                    output,
+                }),
+        )
     }
 
     fn cancel(&mut self, build: String) {
@@ -94,17 +117,26 @@ fn one_save_of_several_writes_is_one_rebuild_of_the_module_and_its_dependents() 
     );
     assert_eq!(loop_.builder().started, ["mid"]);
     loop_.builder.results.insert("mid".into(), Ok(()));
-    assert_eq!(loop_.tick(clock.after(Duration::from_millis(300))), []);
+    // The edited module goes out at once; its dependent follows.
+    assert_eq!(
+        loop_.tick(clock.after(Duration::from_millis(300))),
+        [Event::Rebuilt {
+            modules: names(&["mid"]),
+            elapsed: Duration::from_millis(300),
+        }]
+    );
+    assert_eq!(loop_.builder().laid_out, [names(&["mid"])]);
     assert_eq!(loop_.builder().started, ["mid", "top"]);
     loop_.builder.results.insert("top".into(), Ok(()));
     let events = loop_.tick(clock.after(Duration::from_millis(200)));
     assert_eq!(
         events,
         [Event::Rebuilt {
-            modules: names(&["mid", "top"]),
+            modules: names(&["top"]),
             elapsed: Duration::from_millis(500),
         }]
     );
+    assert_eq!(loop_.builder().laid_out, [names(&["mid"]), names(&["top"])]);
     assert!(!loop_.is_building());
     assert_eq!(loop_.tick(clock.after(QUIET * 10)), []);
 }
@@ -198,4 +230,57 @@ fn a_failed_build_is_reported_in_full_and_the_next_save_builds_again() {
         matches!(events.as_slice(), [Event::Rebuilt { .. }]),
         "{events:?}"
     );
+}
+
+#[test]
+fn modules_edited_in_one_save_are_laid_out_together_then_their_dependents() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    // One save: base's signature and its caller top.
+    loop_.file_changed(Path::new("/p/base/src/lib.rs"), clock.0);
+    loop_.file_changed(Path::new("/p/top/src/lib.rs"), clock.0);
+    assert_eq!(
+        loop_.tick(clock.after(QUIET)),
+        [Event::Building(names(&["base", "top", "mid"]))]
+    );
+    loop_.builder.results.insert("base".into(), Ok(()));
+    assert_eq!(loop_.tick(clock.after(Duration::from_millis(1))), []);
+    assert!(loop_.builder().laid_out.is_empty(), "base waits for top");
+    loop_.builder.results.insert("top".into(), Ok(()));
+    let events = loop_.tick(clock.after(Duration::from_millis(1)));
+    assert!(
+        matches!(events.as_slice(), [Event::Rebuilt { modules, .. }] if *modules == names(&["base", "top"])),
+        "{events:?}"
+    );
+    loop_.builder.results.insert("mid".into(), Ok(()));
+    loop_.tick(clock.after(Duration::from_millis(1)));
+    assert_eq!(
+        loop_.builder().laid_out,
+        [names(&["base", "top"]), names(&["mid"])]
+    );
+    assert_eq!(loop_.builder().started, ["base", "top", "mid"]);
+    assert!(!loop_.is_building());
+}
+
+#[test]
+fn a_failed_build_in_a_set_lays_none_of_it_out() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    loop_.file_changed(Path::new("/p/base/src/lib.rs"), clock.0);
+    loop_.file_changed(Path::new("/p/top/src/lib.rs"), clock.0);
+    loop_.tick(clock.after(QUIET));
+    loop_.builder.results.insert("base".into(), Ok(()));
+    loop_.tick(clock.after(Duration::from_millis(1)));
+    loop_
+        .builder
+        .results
+        .insert("top".into(), Err("error[E0061]".into()));
+    let events = loop_.tick(clock.after(Duration::from_millis(1)));
+    assert!(
+        matches!(events.as_slice(), [Event::Failed { .. }]),
+        "{events:?}"
+    );
+    assert!(loop_.builder().laid_out.is_empty());
+    assert!(!loop_.builder().in_set, "the set was abandoned");
+    assert!(!loop_.is_building());
 }

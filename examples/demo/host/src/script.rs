@@ -251,9 +251,17 @@ pub fn run() -> Result<(), String> {
         let number = number + 1;
         apply(&work, edit)?;
         let edited = Instant::now();
+        // The edited module's set, then its dependents' (see hcr_build::watch).
+        let (mut building, mut rebuilt) = (Vec::new(), Vec::new());
         let outcome = loop {
             match received.recv_timeout(PATIENCE) {
-                Ok(Event::Rebuilt { modules, .. }) => break Ok(modules),
+                Ok(Event::Building(modules)) => building = modules,
+                Ok(Event::Rebuilt { modules, .. }) => {
+                    rebuilt.extend(modules);
+                    if building.iter().all(|module| rebuilt.contains(module)) {
+                        break Ok(rebuilt);
+                    }
+                }
                 Ok(Event::Failed { module, message }) => break Err((module, message)),
                 Ok(_) => continue,
                 Err(_) => return Err(format!("edit {number}: the watcher reported nothing")),
