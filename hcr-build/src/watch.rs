@@ -1,17 +1,19 @@
 //! The rebuild loop of `cargo hcr run` and `cargo hcr watch`.
 //!
 //! [`Rebuilder`] is a state machine fed with changed paths and the time,
-//! so that it can be tested without a file system or a clock: changes are
-//! debounced (one save, which editors often make as several writes, is one
+//! so that it can be tested without a file system or a clock: a rebuild
+//! starts as soon as a write is known to be finished (the file was closed
+//! or renamed into place), else once the files were quiet for [`QUIET`]
+//! (one save, which editors often make as several writes, is one
 //! rebuild), mapped to module crates, and rebuilt with the modules that
 //! depend on them, in two sets: the edited modules, laid out together once
 //! all of them are built (so that a save changing a function's signature
 //! and its callers is one consistent set), then their dependents, laid out
 //! together after (so that the edited code runs without waiting for them).
 //! A change that arrives while a build runs cancels it and starts again
-//! with everything pending. A change
-//! to the host's own crate is reported as needing a restart. [`watch`]
-//! drives it with `notify` and real cargo builds.
+//! with everything pending. A change to the host's own crate is reported
+//! as needing a restart. [`watch`] drives it with `notify` and real cargo
+//! builds.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use crate::{BuildError, BuildOptions, ModuleCrate, Project, Running, module_build, place};
 
-/// How long the files must stay quiet before a rebuild starts.
+/// How long the files must stay quiet before a rebuild starts, when
+/// nothing says that a write finished (see [`Rebuilder::file_written`]).
 pub const QUIET: Duration = Duration::from_millis(100);
 
 /// What the loop did, for the status line.
@@ -93,10 +96,10 @@ enum Source {
 pub struct Rebuilder<B: Builder> {
     project: Project,
     builder: B,
-    /// Modules changed since the last rebuild started, and when the last
-    /// change came.
+    /// Modules changed since the last rebuild started, and when the files
+    /// are expected to have settled.
     pending: BTreeSet<String>,
-    last_change: Option<Instant>,
+    settled_at: Option<Instant>,
     host_changed: Option<PathBuf>,
     /// The rebuild in progress: what it covers, the sets of modules still
     /// to build (each laid out together once all its modules are built),
@@ -119,7 +122,7 @@ impl<B: Builder> Rebuilder<B> {
             project,
             builder,
             pending: BTreeSet::new(),
-            last_change: None,
+            settled_at: None,
             host_changed: None,
             batch: Vec::new(),
             covers: BTreeSet::new(),
@@ -172,29 +175,38 @@ impl<B: Builder> Rebuilder<B> {
         Source::Ignored
     }
 
-    /// Notes that `path` changed at `now`.
+    /// Notes that `path` changed at `now`: more writes may follow, so the
+    /// files settle once they have been quiet for [`QUIET`].
     pub fn file_changed(&mut self, path: &Path, now: Instant) {
+        self.note(path, now + QUIET);
+    }
+
+    /// Notes that a write of `path` finished at `now` (the writer closed
+    /// it, or renamed it into place): the file is complete, so a rebuild
+    /// starts at once; a write that lands during it restarts it.
+    pub fn file_written(&mut self, path: &Path, now: Instant) {
+        self.note(path, now);
+    }
+
+    fn note(&mut self, path: &Path, settled_at: Instant) {
         match self.classify(path) {
             Source::Module(package) => {
                 self.pending.insert(package);
-                self.last_change = Some(now);
             }
             Source::Host => {
                 self.host_changed.get_or_insert_with(|| path.to_path_buf());
-                self.last_change = Some(now);
             }
-            Source::Ignored => {}
+            Source::Ignored => return,
         }
+        self.settled_at = Some(settled_at);
     }
 
     /// Advances the loop to `now`: starts, cancels and finishes builds.
     pub fn tick(&mut self, now: Instant) -> Vec<Event> {
         let mut events = Vec::new();
-        let quiet = self
-            .last_change
-            .is_some_and(|last| now.duration_since(last) >= QUIET);
+        let quiet = self.settled_at.is_some_and(|settled| now >= settled);
         if quiet {
-            self.last_change = None;
+            self.settled_at = None;
             if let Some(path) = self.host_changed.take() {
                 events.push(Event::HostChanged(path));
             }
@@ -402,11 +414,19 @@ pub fn watch(
     let watch_error =
         |err: notify::Error| BuildError::Project(format!("cannot watch files: {err}"));
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            if !matches!(event.kind, notify::EventKind::Access(_)) {
-                let _ = sender.send(event.paths);
-            }
-        }
+        use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+        let Ok(event) = event else {
+            return;
+        };
+        // A file closed after writing, or renamed into place (an editor's
+        // atomic save), is complete; other writes may be followed by more.
+        let written = match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(_)) => true,
+            EventKind::Access(_) => return,
+            _ => false,
+        };
+        let _ = sender.send((event.paths, written));
     })
     .map_err(watch_error)?;
     let mut dirs: Vec<&Path> = project.modules.iter().map(|m| m.dir.as_path()).collect();
@@ -434,9 +454,13 @@ pub fn watch(
     let mut rebuilder = Rebuilder::new(project.clone(), builds);
     while keep_going() {
         match receiver.recv_timeout(Duration::from_millis(20)) {
-            Ok(paths) => {
+            Ok((paths, written)) => {
                 for path in paths {
-                    rebuilder.file_changed(&path, Instant::now());
+                    if written {
+                        rebuilder.file_written(&path, Instant::now());
+                    } else {
+                        rebuilder.file_changed(&path, Instant::now());
+                    }
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}

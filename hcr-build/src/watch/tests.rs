@@ -284,3 +284,37 @@ fn a_failed_build_in_a_set_lays_none_of_it_out() {
     assert!(!loop_.builder().in_set, "the set was abandoned");
     assert!(!loop_.is_building());
 }
+
+#[test]
+fn a_finished_write_starts_the_rebuild_at_once_and_a_later_one_restarts_it() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    loop_.file_written(Path::new("/p/other/src/lib.rs"), clock.0);
+    assert_eq!(
+        loop_.tick(clock.0),
+        [Event::Building(names(&["other"]))],
+        "no quiet period once the file is complete"
+    );
+    // The second file of a "save all", a few milliseconds later.
+    loop_.file_written(
+        Path::new("/p/base/src/lib.rs"),
+        clock.after(Duration::from_millis(3)),
+    );
+    assert_eq!(
+        loop_.tick(clock.0),
+        [
+            Event::Cancelled(names(&["other"])),
+            Event::Building(names(&["base", "other", "mid", "top"])),
+        ]
+    );
+    // A write still in progress waits for the quiet period.
+    loop_.file_changed(
+        Path::new("/p/base/src/lib.rs"),
+        clock.after(Duration::from_millis(3)),
+    );
+    assert_eq!(loop_.tick(clock.after(QUIET / 2)), []);
+    assert!(matches!(
+        loop_.tick(clock.after(QUIET)).as_slice(),
+        [Event::Cancelled(_), Event::Building(_)]
+    ));
+}
