@@ -19,6 +19,41 @@ pub struct Layout {
     pub modules: Vec<(String, PathBuf)>,
 }
 
+/// The file that tells the runtime a set of libraries is being written in
+/// its module directory (cargo writes each library there as soon as it is
+/// built): the runtime reads the same name and takes no module for
+/// changed while the file is there and younger than ten minutes.
+pub const BUILDING_MARKER: &str = "hcr-building";
+
+/// The marker of a set of libraries being written in a module directory,
+/// there as long as this lives. Best effort: without it a host may try a
+/// partial set, which the runtime refuses as a whole and tries again once
+/// the set is complete.
+#[derive(Debug)]
+pub(crate) struct WritingSet {
+    marker: PathBuf,
+}
+
+impl WritingSet {
+    /// Puts the marker in `dir`.
+    pub(crate) fn begin(dir: &Path) -> WritingSet {
+        let marker = dir.join(BUILDING_MARKER);
+        let _ = std::fs::write(&marker, std::process::id().to_string());
+        WritingSet { marker }
+    }
+
+    /// Removes a marker left in `dir` by a process that was killed.
+    pub(crate) fn clear(dir: &Path) {
+        let _ = std::fs::remove_file(dir.join(BUILDING_MARKER));
+    }
+}
+
+impl Drop for WritingSet {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.marker);
+    }
+}
+
 /// Copies `file` into `dir` under its own name unless it is there already
 /// (see [`install_file`]).
 ///
@@ -114,6 +149,7 @@ pub fn build_project(
     )?;
     place(&runtime, &dir)?;
 
+    let writing = WritingSet::begin(&dir);
     let mut built = Vec::new();
     for module in &project.modules {
         status(&format!("building module `{}`…", module.name));
@@ -128,6 +164,7 @@ pub fn build_project(
     for (module, library) in built {
         modules.push((module.name.clone(), place(&library, &dir)?));
     }
+    drop(writing);
     status(&format!(
         "built `{}`, the runtime and {} module(s){for_target} in {:.1?} into {}",
         project.host,

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::layout::WritingSet;
 use crate::{BuildError, BuildOptions, ModuleCrate, Project, Running, module_build, place};
 
 /// How long the files must stay quiet before a rebuild starts, when
@@ -319,39 +320,28 @@ impl<B: Builder> Rebuilder<B> {
 /// beside the host together. Cargo writes each library into its output
 /// directory as soon as it is built, which is the module directory of a
 /// host it built; so while a set builds, the marker file
-/// [`BUILDING_MARKER`] in the module directory tells the runtime that no
-/// module there is ready yet.
+/// [`BUILDING_MARKER`](crate::BUILDING_MARKER) in the module directory
+/// tells the runtime that no module there is ready yet.
 #[derive(Debug)]
 pub struct CargoBuilds {
     project: Project,
     dir: PathBuf,
     options: BuildOptions,
+    writing: Option<WritingSet>,
 }
-
-/// The file that tells the runtime a set of libraries is being written in
-/// its module directory; the runtime (hcr-runtime's `reload` module) reads
-/// the same name, and takes no module for changed while it is there and
-/// younger than ten minutes.
-pub const BUILDING_MARKER: &str = "hcr-building";
 
 impl CargoBuilds {
     /// Builds for `project` as `options` say, laying libraries out in
     /// `dir`.
     pub fn new(project: Project, dir: PathBuf, options: BuildOptions) -> Self {
-        let builds = CargoBuilds {
+        // One left by a watcher that was killed.
+        WritingSet::clear(&dir);
+        CargoBuilds {
             project,
             dir,
             options,
-        };
-        // One left by a watcher that was killed.
-        let _ = std::fs::remove_file(builds.marker());
-        builds
-    }
-}
-
-impl CargoBuilds {
-    fn marker(&self) -> PathBuf {
-        self.dir.join(BUILDING_MARKER)
+            writing: None,
+        }
     }
 }
 
@@ -360,9 +350,10 @@ impl Builder for CargoBuilds {
     type Output = PathBuf;
 
     fn begin_set(&mut self) {
-        // Best effort: without it a host may try a partial set, which the
-        // runtime refuses as a whole and tries again once it is complete.
-        let _ = std::fs::write(self.marker(), std::process::id().to_string());
+        // A set that replaces a cancelled one keeps its marker.
+        if self.writing.is_none() {
+            self.writing = Some(WritingSet::begin(&self.dir));
+        }
     }
 
     fn start(&mut self, module: &ModuleCrate) -> Result<Running, BuildError> {
@@ -386,13 +377,7 @@ impl Builder for CargoBuilds {
     }
 
     fn abandon_set(&mut self) {
-        let _ = std::fs::remove_file(self.marker());
-    }
-}
-
-impl Drop for CargoBuilds {
-    fn drop(&mut self) {
-        self.abandon_set();
+        self.writing = None;
     }
 }
 

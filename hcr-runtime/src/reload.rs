@@ -110,7 +110,7 @@ pub(crate) fn init(
 
 /// The file a tool that writes a set of libraries which only work together
 /// keeps in the module directory while it does (`cargo hcr`'s watcher:
-/// `hcr_build::watch::BUILDING_MARKER`).
+/// `hcr_build::BUILDING_MARKER`).
 const BUILDING_MARKER: &str = "hcr-building";
 
 /// How old a marker is when it is taken for one a stopped tool left behind.
