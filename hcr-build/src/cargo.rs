@@ -76,6 +76,8 @@ pub struct Running {
     child: Child,
     artifact: Option<JoinHandle<Option<PathBuf>>>,
     stderr: Option<JoinHandle<String>>,
+    /// Everything cargo wrote on stderr, once it ended.
+    log: String,
     tool: String,
     wanted: String,
 }
@@ -125,6 +127,7 @@ fn spawn_build(
         child,
         artifact: Some(artifact),
         stderr: Some(stderr),
+        log: String::new(),
         tool,
         wanted,
     })
@@ -157,6 +160,11 @@ impl Running {
         }
     }
 
+    /// What cargo wrote on stderr, once the build ended.
+    pub(crate) fn log(&self) -> &str {
+        &self.log
+    }
+
     /// Stops the build (a newer change makes it useless).
     pub fn cancel(mut self) {
         let _ = self.child.kill();
@@ -169,12 +177,22 @@ impl Running {
             .take()
             .and_then(|reader| reader.join().ok())
             .flatten();
-        let output = self
+        self.log = self
             .stderr
             .take()
             .and_then(|reader| reader.join().ok())
             .unwrap_or_default();
         if !status.success() {
+            // What `-vv` adds (commands, build scripts' output) is not
+            // what the user needs to see of a failure.
+            let output = self
+                .log
+                .lines()
+                .filter(|line| {
+                    let line = line.trim_start();
+                    !(line.starts_with("Running `") || line.starts_with('['))
+                })
+                .fold(String::new(), |text, line| text + line + "\n");
             return Err(BuildError::Failed {
                 tool: self.tool.clone(),
                 status,
@@ -267,6 +285,7 @@ pub struct RustModule {
     cfgs: Vec<String>,
     envs: Vec<(OsString, OsString)>,
     target: String,
+    commands_shown: bool,
 }
 
 impl RustModule {
@@ -281,7 +300,15 @@ impl RustModule {
             cfgs: Vec::new(),
             envs: Vec::new(),
             target: build_target().to_owned(),
+            commands_shown: false,
         }
+    }
+
+    /// Has cargo print each rustc command with its environment (`-vv`),
+    /// for [`crate::direct::Capture`].
+    pub(crate) fn show_commands(mut self) -> Self {
+        self.commands_shown = true;
+        self
     }
 
     /// Builds for `target` (a target triple; default: the target this
@@ -360,6 +387,9 @@ impl RustModule {
             "cdylib",
             "--message-format=json-render-diagnostics",
         ]);
+        if self.commands_shown {
+            command.arg("-vv");
+        }
         if let Some(manifest) = &self.manifest {
             command.arg("--manifest-path").arg(manifest);
         }

@@ -21,8 +21,9 @@ pub struct Layout {
 
 /// The file that tells the runtime a set of libraries is being written in
 /// its module directory (cargo writes each library there as soon as it is
-/// built): the runtime reads the same name and takes no module for
-/// changed while the file is there and younger than ten minutes.
+/// built): it names the modules of the set, one per line, and the runtime
+/// reads the same name and takes none of them for changed while the file
+/// is there and younger than ten minutes (an empty file: no module).
 pub const BUILDING_MARKER: &str = "hcr-building";
 
 /// The marker of a set of libraries being written in a module directory,
@@ -35,11 +36,23 @@ pub(crate) struct WritingSet {
 }
 
 impl WritingSet {
-    /// Puts the marker in `dir`.
-    pub(crate) fn begin(dir: &Path) -> WritingSet {
-        let marker = dir.join(BUILDING_MARKER);
-        let _ = std::fs::write(&marker, std::process::id().to_string());
-        WritingSet { marker }
+    /// Puts the marker naming `modules` in `dir`.
+    pub(crate) fn begin(dir: &Path, modules: &[String]) -> WritingSet {
+        let writing = WritingSet {
+            marker: dir.join(BUILDING_MARKER),
+        };
+        writing.name(modules);
+        writing
+    }
+
+    /// Makes the marker name `modules` instead, without removing it in
+    /// between (a new file renamed over it).
+    pub(crate) fn name(&self, modules: &[String]) {
+        let staging = self.marker.with_extension("hcr-tmp");
+        let names: String = modules.iter().map(|name| format!("{name}\n")).collect();
+        if std::fs::write(&staging, names).is_ok() {
+            let _ = std::fs::rename(&staging, &self.marker);
+        }
     }
 
     /// Removes a marker left in `dir` by a process that was killed.
@@ -149,7 +162,8 @@ pub fn build_project(
     )?;
     place(&runtime, &dir)?;
 
-    let writing = WritingSet::begin(&dir);
+    let names: Vec<String> = project.modules.iter().map(|m| m.name.clone()).collect();
+    let writing = WritingSet::begin(&dir, &names);
     let mut built = Vec::new();
     for module in &project.modules {
         status(&format!("building module `{}`…", module.name));

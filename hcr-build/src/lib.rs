@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 mod c_module;
 mod cargo;
+mod direct;
 mod layout;
 mod manifest;
 mod options;

@@ -15,11 +15,12 @@
 //! as needing a restart. [`watch`] drives it with `notify` and real cargo
 //! builds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::direct::{Capture, DirectBuild};
 use crate::layout::WritingSet;
 use crate::{BuildError, BuildOptions, ModuleCrate, Project, Running, module_build, place};
 
@@ -53,6 +54,14 @@ pub enum Event {
     },
     /// The host's own crate changed: it is never rebuilt while it runs.
     HostChanged(PathBuf),
+    /// How a module is compiled, when it is worth saying: with rustc
+    /// directly, or with cargo and why.
+    Compiling {
+        /// The module.
+        module: String,
+        /// How.
+        how: String,
+    },
 }
 
 /// Starts, polls and cancels module builds, and lays the libraries of a
@@ -62,15 +71,25 @@ pub trait Builder {
     type Build;
     /// What a finished build gives: the library to lay out.
     type Output;
-    /// A set of builds whose libraries go out together begins: until
-    /// [`Builder::lay_out`] or [`Builder::abandon_set`], a running host
-    /// must not take any of them.
-    fn begin_set(&mut self) {}
-    /// Starts building `module`.
+    /// A set of builds of `modules`, whose libraries go out together,
+    /// begins: until [`Builder::lay_out`] or [`Builder::abandon_set`], a
+    /// running host must not take any of them.
+    fn begin_set(&mut self, modules: &[String]) {
+        let _ = modules;
+    }
+    /// Starts building `module`. `changed` are the module's own files
+    /// that changed, when it may be compiled on its own (no module it
+    /// depends on is rebuilt with it); empty when it is rebuilt for a
+    /// dependency's sake. Returns the build and, when it is worth a
+    /// status line, how it is built.
     ///
     /// # Errors
     /// When the build cannot start.
-    fn start(&mut self, module: &ModuleCrate) -> Result<Self::Build, BuildError>;
+    fn start(
+        &mut self,
+        module: &ModuleCrate,
+        changed: &[PathBuf],
+    ) -> Result<(Self::Build, Option<String>), BuildError>;
     /// The build's result if it ended.
     fn poll(&mut self, build: &mut Self::Build) -> Option<Result<Self::Output, BuildError>>;
     /// Stops a build.
@@ -97,9 +116,9 @@ enum Source {
 pub struct Rebuilder<B: Builder> {
     project: Project,
     builder: B,
-    /// Modules changed since the last rebuild started, and when the files
-    /// are expected to have settled.
-    pending: BTreeSet<String>,
+    /// Modules changed since the last rebuild started, with their files
+    /// that changed, and when the files are expected to have settled.
+    pending: BTreeMap<String, BTreeSet<PathBuf>>,
     settled_at: Option<Instant>,
     host_changed: Option<PathBuf>,
     /// The rebuild in progress: what it covers, the sets of modules still
@@ -107,7 +126,7 @@ pub struct Rebuilder<B: Builder> {
     /// what is left of the current set and what it built, the build
     /// running now and when the rebuild started.
     batch: Vec<String>,
-    covers: BTreeSet<String>,
+    covers: BTreeMap<String, BTreeSet<PathBuf>>,
     sets: Vec<Vec<ModuleCrate>>,
     set: Vec<ModuleCrate>,
     set_names: Vec<String>,
@@ -122,11 +141,11 @@ impl<B: Builder> Rebuilder<B> {
         Rebuilder {
             project,
             builder,
-            pending: BTreeSet::new(),
+            pending: BTreeMap::new(),
             settled_at: None,
             host_changed: None,
             batch: Vec::new(),
-            covers: BTreeSet::new(),
+            covers: BTreeMap::new(),
             sets: Vec::new(),
             set: Vec::new(),
             set_names: Vec::new(),
@@ -192,7 +211,10 @@ impl<B: Builder> Rebuilder<B> {
     fn note(&mut self, path: &Path, settled_at: Instant) {
         match self.classify(path) {
             Source::Module(package) => {
-                self.pending.insert(package);
+                self.pending
+                    .entry(package)
+                    .or_default()
+                    .insert(path.to_path_buf());
             }
             Source::Host => {
                 self.host_changed.get_or_insert_with(|| path.to_path_buf());
@@ -216,18 +238,21 @@ impl<B: Builder> Rebuilder<B> {
                 if let Some((_, build)) = self.current.take() {
                     self.builder.cancel(build);
                     events.push(Event::Cancelled(std::mem::take(&mut self.batch)));
-                    changed.extend(std::mem::take(&mut self.covers));
+                    for (module, files) in std::mem::take(&mut self.covers) {
+                        changed.entry(module).or_default().extend(files);
+                    }
                 }
+                let edited: BTreeSet<String> = changed.keys().cloned().collect();
                 // The edited modules first, laid out together (one save
                 // that changes a signature and its callers is one set);
                 // then their dependents, as a second set, so that the
                 // edited code runs without waiting for them.
                 let (edited, dependents): (Vec<ModuleCrate>, Vec<ModuleCrate>) = self
                     .project
-                    .rebuild_set(&changed)
+                    .rebuild_set(&edited)
                     .into_iter()
                     .cloned()
-                    .partition(|module| changed.contains(&module.package));
+                    .partition(|module| edited.contains(&module.package));
                 self.batch = edited
                     .iter()
                     .chain(&dependents)
@@ -268,8 +293,26 @@ impl<B: Builder> Rebuilder<B> {
     fn start_next(&mut self, now: Instant, events: &mut Vec<Event>) {
         loop {
             if let Some(module) = self.set.pop() {
-                match self.builder.start(&module) {
-                    Ok(build) => self.current = Some((module.name.clone(), build)),
+                // On its own when none of its module dependencies is
+                // rebuilt with it (their libraries must come from cargo).
+                let alone = !module
+                    .depends_on
+                    .iter()
+                    .any(|dep| self.covers.contains_key(dep));
+                let changed: Vec<PathBuf> = match self.covers.get(&module.package) {
+                    Some(files) if alone => files.iter().cloned().collect(),
+                    _ => Vec::new(),
+                };
+                match self.builder.start(&module, &changed) {
+                    Ok((build, how)) => {
+                        if let Some(how) = how {
+                            events.push(Event::Compiling {
+                                module: module.name.clone(),
+                                how,
+                            });
+                        }
+                        self.current = Some((module.name.clone(), build));
+                    }
                     Err(err) => self.fail(module.name.clone(), &err, events),
                 }
                 return;
@@ -295,7 +338,7 @@ impl<B: Builder> Rebuilder<B> {
             self.set_names = set.iter().map(|m| m.name.clone()).collect();
             set.reverse();
             self.set = set;
-            self.builder.begin_set();
+            self.builder.begin_set(&self.set_names);
         }
     }
 
@@ -321,13 +364,29 @@ impl<B: Builder> Rebuilder<B> {
 /// directory as soon as it is built, which is the module directory of a
 /// host it built; so while a set builds, the marker file
 /// [`BUILDING_MARKER`](crate::BUILDING_MARKER) in the module directory
-/// tells the runtime that no module there is ready yet.
+/// tells the runtime which modules there are not ready yet.
 #[derive(Debug)]
 pub struct CargoBuilds {
     project: Project,
     dir: PathBuf,
     options: BuildOptions,
     writing: Option<WritingSet>,
+    /// How cargo last ran rustc for each module (by package).
+    captures: HashMap<String, Capture>,
+}
+
+/// A module build of [`CargoBuilds`].
+#[derive(Debug)]
+pub struct ModuleBuild(BuildKind);
+
+/// By cargo (which shows its rustc command, to be kept), or by rustc
+/// directly.
+#[derive(Debug)]
+enum BuildKind {
+    /// `cargo rustc -vv` of this package.
+    Cargo(Running, String),
+    /// rustc run as cargo last ran it.
+    Direct(DirectBuild),
 }
 
 impl CargoBuilds {
@@ -341,31 +400,99 @@ impl CargoBuilds {
             dir,
             options,
             writing: None,
+            captures: HashMap::new(),
+        }
+    }
+}
+
+impl CargoBuilds {
+    /// Whether `module`'s change in `changed` can be compiled by rustc
+    /// directly; if not, why not (`None`: not worth saying).
+    fn direct_or_why(
+        &self,
+        module: &ModuleCrate,
+        changed: &[PathBuf],
+    ) -> Result<(), Option<String>> {
+        if changed.is_empty() {
+            return Err(None);
+        }
+        if !cfg!(unix) {
+            return Err(Some("rustc directly is used on Linux only".to_owned()));
+        }
+        let Some(capture) = self.captures.get(&module.package) else {
+            return Err(Some("its first build here".to_owned()));
+        };
+        match capture.refuses(changed) {
+            Some(why) => Err(Some(why)),
+            None => Ok(()),
         }
     }
 }
 
 impl Builder for CargoBuilds {
-    type Build = Running;
+    type Build = ModuleBuild;
     type Output = PathBuf;
 
-    fn begin_set(&mut self) {
-        // A set that replaces a cancelled one keeps its marker.
-        if self.writing.is_none() {
-            self.writing = Some(WritingSet::begin(&self.dir));
+    fn begin_set(&mut self, modules: &[String]) {
+        // A set that replaces a cancelled one rewrites its marker, which
+        // is never away in between.
+        match &self.writing {
+            Some(writing) => writing.name(modules),
+            None => self.writing = Some(WritingSet::begin(&self.dir, modules)),
         }
     }
 
-    fn start(&mut self, module: &ModuleCrate) -> Result<Running, BuildError> {
-        module_build(&self.project, &module.package, &self.options).spawn()
+    fn start(
+        &mut self,
+        module: &ModuleCrate,
+        changed: &[PathBuf],
+    ) -> Result<(ModuleBuild, Option<String>), BuildError> {
+        match self.direct_or_why(module, changed) {
+            Ok(()) => {
+                let capture = &self.captures[&module.package];
+                Ok((
+                    ModuleBuild(BuildKind::Direct(capture.spawn()?)),
+                    Some("with rustc directly".to_owned()),
+                ))
+            }
+            Err(why) => {
+                // Cargo's next run must be shown anew: the kept command
+                // may be out of date after whatever made cargo necessary.
+                self.captures.remove(&module.package);
+                let build = module_build(&self.project, &module.package, &self.options)
+                    .show_commands()
+                    .spawn()?;
+                let how = why.map(|why| format!("with cargo: {why}"));
+                Ok((
+                    ModuleBuild(BuildKind::Cargo(build, module.package.clone())),
+                    how,
+                ))
+            }
+        }
     }
 
-    fn poll(&mut self, build: &mut Running) -> Option<Result<PathBuf, BuildError>> {
-        build.try_finish()
+    fn poll(&mut self, build: &mut ModuleBuild) -> Option<Result<PathBuf, BuildError>> {
+        match &mut build.0 {
+            BuildKind::Direct(build) => build.try_finish(),
+            BuildKind::Cargo(build, package) => {
+                let result = build.try_finish()?;
+                if result.is_ok() {
+                    let crate_name = package.replace('-', "_");
+                    let root = self.project.manifest.parent().unwrap_or(Path::new("."));
+                    if let Some(capture) = Capture::from_cargo(build.log(), &crate_name, root) {
+                        self.captures.insert(package.clone(), capture);
+                    }
+                }
+                Some(result)
+            }
+        }
     }
 
-    fn cancel(&mut self, build: Running) {
-        build.cancel();
+    fn cancel(&mut self, build: ModuleBuild) {
+        match build.0 {
+            BuildKind::Direct(build) => build.cancel(),
+            BuildKind::Cargo(build, _) => build.cancel(),
+        }
     }
 
     fn lay_out(&mut self, built: Vec<PathBuf>) -> Result<(), BuildError> {

@@ -156,10 +156,11 @@ int hcr_init(const char *main_module, const char *const *imports,
 /* Whether any loaded module's library changed on disk (contents, not just
  * timestamps: two same-size builds within one second are both seen).
  * Nothing counts as changed
- * - while a file named hcr-building, written less than 10 minutes ago, is
- *   in the module directory: a tool that writes a set of libraries which
- *   only work together (cargo hcr) creates it first and removes it once
- *   all of them are in place, so that no reload takes part of a set;
+ * - for the modules named (one per line) in a file hcr-building in the
+ *   module directory, written less than 10 minutes ago (an empty file
+ *   names every module): a tool that writes a set of libraries which only
+ *   work together (cargo hcr) creates it first and removes it once all of
+ *   them are in place, so that no reload takes part of a set;
  * - while the changed files are exactly those of the last reload, and it
  *   was refused for a reason that stays while they do (a library that does
  *   not load, a failing init, a signature or toolchain mismatch, an import

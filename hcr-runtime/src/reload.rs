@@ -116,16 +116,18 @@ const BUILDING_MARKER: &str = "hcr-building";
 /// How old a marker is when it is taken for one a stopped tool left behind.
 const STALE_MARKER: Duration = Duration::from_secs(600);
 
-/// Whether a set of libraries is being written in `dir`: then no module
-/// counts as changed, so that a reload never takes part of a set.
-fn set_being_written(dir: &Path) -> bool {
-    let Ok(written) = std::fs::metadata(dir.join(BUILDING_MARKER)).and_then(|m| m.modified())
-    else {
-        return false;
-    };
-    std::time::SystemTime::now()
+/// Which modules a set of libraries being written in `dir` holds, as its
+/// marker names them (one per line; an empty marker: every module): they
+/// do not count as changed, so that a reload never takes part of a set.
+/// `None` without a marker, or with one left long ago.
+fn being_written(dir: &Path) -> Option<Vec<String>> {
+    let marker = dir.join(BUILDING_MARKER);
+    let written = std::fs::metadata(&marker).and_then(|m| m.modified()).ok()?;
+    let fresh = std::time::SystemTime::now()
         .duration_since(written)
-        .map_or(true, |age| age < STALE_MARKER)
+        .map_or(true, |age| age < STALE_MARKER);
+    let names = std::fs::read_to_string(&marker).ok()?;
+    fresh.then(|| names.lines().map(str::to_owned).collect())
 }
 
 /// The stamps of the library files of `modules` in `dir` (a file that is
@@ -144,16 +146,17 @@ fn stamps_of(dir: &Path, modules: &[String]) -> Vec<(String, Option<FileStamp>)>
 }
 
 /// Modules whose library changed since it was loaded, leaving out a file
-/// that still holds a version the crash guard rolled back. None while the
+/// that still holds a version the crash guard rolled back and the modules
+/// of a set still being written (see [`being_written`]). None while the
 /// changed files are exactly those of the last reload and it was refused
 /// for a reason that stays while they do (`Error::stays_until_files_change`):
 /// trying them again would fail again. The files are read with the state
 /// unlocked; refreshed identities are written back.
 pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
-    if set_being_written(&rt.lock().tree()?.dir) {
-        return Ok(Vec::new());
+    let (dir, mut changed, refused) = changed_files(rt)?;
+    if let Some(writing) = being_written(&dir) {
+        changed.retain(|name| !writing.is_empty() && !writing.contains(name));
     }
-    let (dir, changed, refused) = changed_files(rt)?;
     let Some(refused) = refused else {
         return Ok(changed);
     };

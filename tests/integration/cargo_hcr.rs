@@ -9,9 +9,9 @@ mod for_windows;
 #[cfg(unix)]
 mod new_project;
 #[cfg(unix)]
-mod one_set;
-#[cfg(unix)]
 mod running;
+#[cfg(unix)]
+mod watcher;
 
 fn binary(package: &str, bin: &str) -> PathBuf {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR"));

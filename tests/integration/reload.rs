@@ -185,7 +185,10 @@ scenario! {
             .set_modified(long_ago)
             .unwrap();
         assert!(host.rt.reload_needed());
-        std::fs::write(&marker, "").unwrap();
+        // A marker names the modules of its set: the others are free.
+        std::fs::write(&marker, "other\n").unwrap();
+        assert!(host.rt.reload_needed());
+        std::fs::write(&marker, "other\nspin\n").unwrap();
         assert!(!host.rt.reload_needed());
         std::fs::remove_file(&marker).unwrap();
         assert!(host.rt.reload_needed());

@@ -14,6 +14,8 @@ struct Fake {
     cancelled: Vec<String>,
     /// Results to hand out, by module, when polled.
     results: BTreeMap<String, Result<(), String>>,
+    /// The files each module was last started with.
+    changed: BTreeMap<String, Vec<PathBuf>>,
     /// The sets laid out, in order; whether a set is open.
     laid_out: Vec<Vec<String>>,
     in_set: bool,
@@ -23,7 +25,7 @@ impl Builder for Fake {
     type Build = String;
     type Output = String;
 
-    fn begin_set(&mut self) {
+    fn begin_set(&mut self, _modules: &[String]) {
         self.in_set = true;
     }
 
@@ -38,9 +40,14 @@ impl Builder for Fake {
         self.in_set = false;
     }
 
-    fn start(&mut self, module: &ModuleCrate) -> Result<String, BuildError> {
+    fn start(
+        &mut self,
+        module: &ModuleCrate,
+        changed: &[PathBuf],
+    ) -> Result<(String, Option<String>), BuildError> {
         self.started.push(module.name.clone());
-        Ok(module.name.clone())
+        self.changed.insert(module.name.clone(), changed.to_vec());
+        Ok((module.name.clone(), None))
     }
 
     fn poll(&mut self, build: &mut String) -> Option<Result<String, BuildError>> {
@@ -260,6 +267,11 @@ fn modules_edited_in_one_save_are_laid_out_together_then_their_dependents() {
     );
     assert_eq!(loop_.builder().started, ["base", "top", "mid"]);
     assert!(!loop_.is_building());
+    // base may be compiled on its own; top is rebuilt with base, a module
+    // it depends on, and mid only for base's sake: neither on its own.
+    let changed = &loop_.builder().changed;
+    assert_eq!(changed["base"], [PathBuf::from("/p/base/src/lib.rs")]);
+    assert!(changed["top"].is_empty() && changed["mid"].is_empty());
 }
 
 #[test]

@@ -32,6 +32,7 @@ pub fn watch_event(event: &Event) {
                 "`{module}` does not build; the program keeps running its last good code"
             ));
         }
+        Event::Compiling { module, how } => status(&format!("compiling {module} {how}")),
         Event::HostChanged(path) => status(&format!(
             "{} belongs to the host, which is not rebuilt while it runs: restart to use it",
             path.display()

@@ -1,0 +1,259 @@
+//! Building a module with rustc directly, as cargo last did.
+//!
+//! Cargo re-reads the workspace and checks every fingerprint before it
+//! runs rustc, which costs a good part of an edit's rebuild. So the
+//! watcher's first cargo build of a module runs verbosely (`-vv`), and
+//! [`Capture`] keeps the rustc command line and environment cargo printed
+//! for the module's library, with the source files rustc read (its
+//! dep-info). A later change that touches only those files is compiled by
+//! running that command again: the same flags, the same incremental
+//! directory, the same output. Anything else goes to cargo (the watcher
+//! decides; see `watch`).
+//!
+//! Cargo's own fingerprint of the module is left as it was, older than
+//! the sources, so cargo's next build of the module compiles it again:
+//! never a stale library.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+
+use crate::BuildError;
+
+/// Cargo's `-vv` line for one rustc run: "Running `ENV=v ... rustc ARGS`".
+const RUNNING: &str = "Running `";
+
+/// How cargo ran rustc for a module's library, and what it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Capture {
+    program: String,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    /// Where cargo ran it: the workspace root, which relative paths in
+    /// the arguments and the dep-info start from.
+    cwd: PathBuf,
+    /// The source files the last build read, absolute.
+    sources: BTreeSet<PathBuf>,
+}
+
+/// Whether `word` is an environment assignment cargo prints before the
+/// program (`NAME=value`).
+fn assignment(word: &str) -> Option<(String, String)> {
+    let (name, value) = word.split_once('=')?;
+    let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    is_name.then(|| (name.to_owned(), value.to_owned()))
+}
+
+/// The value of `--flag value` or `--flag=value` in `args`.
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let joined = format!("{name}=");
+    args.iter().enumerate().find_map(|(i, arg)| {
+        if arg == name {
+            args.get(i + 1).map(String::as_str)
+        } else {
+            arg.strip_prefix(&joined)
+        }
+    })
+}
+
+/// The dependency paths a Makefile-style dep-info file lists.
+fn dep_info_sources(text: &str, cwd: &Path) -> BTreeSet<PathBuf> {
+    let mut sources = BTreeSet::new();
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let Some((_, deps)) = line.split_once(": ") else {
+            continue;
+        };
+        // Spaces inside a path are escaped as `\ `.
+        let deps = deps.replace("\\ ", "\u{0}");
+        for dep in deps.split_whitespace() {
+            sources.insert(cwd.join(dep.replace('\u{0}', " ")));
+        }
+    }
+    sources
+}
+
+impl Capture {
+    /// The rustc run for crate `crate_name`'s library of type cdylib, from
+    /// cargo's `-vv` output `stderr`, with the sources its dep-info lists;
+    /// `cwd` is the workspace root. `None` if cargo did not run it (it
+    /// was fresh) or printed it in a form this cannot read.
+    pub(crate) fn from_cargo(stderr: &str, crate_name: &str, cwd: &Path) -> Option<Capture> {
+        stderr.lines().find_map(|line| {
+            let start = line.find(RUNNING)? + RUNNING.len();
+            let command = line[start..].strip_suffix('`')?;
+            let words = shell_words::split(command).ok()?;
+            let program_at = words.iter().position(|word| assignment(word).is_none())?;
+            let envs = words[..program_at]
+                .iter()
+                .filter_map(|w| assignment(w))
+                .collect();
+            let args = words[program_at + 1..].to_vec();
+            let ours = flag(&args, "--crate-name") == Some(crate_name)
+                && flag(&args, "--crate-type") == Some("cdylib");
+            if !ours {
+                return None;
+            }
+            let out_dir = cwd.join(flag(&args, "--out-dir")?);
+            let dep_info = std::fs::read_to_string(out_dir.join(format!("{crate_name}.d"))).ok()?;
+            Some(Capture {
+                program: words[program_at].clone(),
+                sources: dep_info_sources(&dep_info, cwd),
+                args,
+                envs,
+                cwd: cwd.to_path_buf(),
+            })
+        })
+    }
+
+    /// Why `changed` cannot be compiled directly, if it cannot: a path
+    /// that is not one of the sources the last build read (a new file, a
+    /// manifest, a build script) needs cargo.
+    pub(crate) fn refuses(&self, changed: &[PathBuf]) -> Option<String> {
+        let outside = changed.iter().find(|path| !self.sources.contains(*path))?;
+        Some(format!(
+            "{} is not one of the sources of its last build",
+            outside.display()
+        ))
+    }
+
+    /// Starts rustc as cargo ran it.
+    ///
+    /// # Errors
+    /// [`BuildError::Spawn`] when rustc cannot be started.
+    pub(crate) fn spawn(&self) -> Result<DirectBuild, BuildError> {
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| BuildError::Spawn {
+                tool: self.program.clone(),
+                source,
+            })?;
+        let stderr = child.stderr.take().expect("piped");
+        let messages = std::thread::spawn(move || read_messages(stderr));
+        Ok(DirectBuild {
+            child,
+            messages: Some(messages),
+            tool: format!("{} (as cargo ran it)", self.program),
+        })
+    }
+}
+
+/// What rustc said: its rendered diagnostics and the library it wrote.
+#[derive(Debug, Default)]
+struct Messages {
+    rendered: String,
+    library: Option<PathBuf>,
+}
+
+/// Reads rustc's JSON messages (`--error-format=json`, `--json=artifacts`).
+fn read_messages(stderr: impl std::io::Read) -> Messages {
+    let mut messages = Messages::default();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+            messages.rendered.push_str(&line);
+            messages.rendered.push('\n');
+            continue;
+        };
+        if let Some(rendered) = message["rendered"].as_str() {
+            messages.rendered.push_str(rendered);
+        }
+        if message["emit"] == "link" {
+            messages.library = message["artifact"].as_str().map(PathBuf::from);
+        }
+    }
+    messages
+}
+
+/// A rustc run started by [`Capture::spawn`].
+#[derive(Debug)]
+pub(crate) struct DirectBuild {
+    child: Child,
+    messages: Option<JoinHandle<Messages>>,
+    tool: String,
+}
+
+impl DirectBuild {
+    /// The library it wrote, once it ended.
+    pub(crate) fn try_finish(&mut self) -> Option<Result<PathBuf, BuildError>> {
+        let status = match self.child.try_wait() {
+            Ok(None) => return None,
+            Ok(Some(status)) => status,
+            Err(source) => {
+                return Some(Err(BuildError::Spawn {
+                    tool: self.tool.clone(),
+                    source,
+                }));
+            }
+        };
+        let messages = self
+            .messages
+            .take()
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_default();
+        Some(match messages.library {
+            Some(library) if status.success() => Ok(library),
+            _ => Err(BuildError::Failed {
+                tool: self.tool.clone(),
+                status,
+                output: messages.rendered,
+            }),
+        })
+    }
+
+    /// Stops it.
+    pub(crate) fn cancel(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_s_running_line_gives_the_command_its_environment_and_sources() {
+        let dir = std::env::temp_dir().join(format!("hcr-capture-{}", std::process::id()));
+        let deps = dir.join("target/debug/deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::write(
+            deps.join("logic.d"),
+            "/w/target/debug/deps/logic.d: logic/src/lib.rs logic/src/my\\ part.rs\n\n\
+             logic/src/lib.rs:\n# env-dep:CARGO_PKG_NAME=logic\n",
+        )
+        .unwrap();
+        let stderr = format!(
+            "   Compiling logic v0.1.0\n     Running `CARGO_CRATE_NAME=logic \
+             CARGO_PKG_AUTHORS='' /bin/rustc --crate-name logic --edition=2024 \
+             logic/src/lib.rs --error-format=json --crate-type cdylib --cfg 'x=\"1\"' \
+             --out-dir {} -C incremental=/w/inc`\n",
+            deps.display()
+        );
+        let capture = Capture::from_cargo(&stderr, "logic", &dir).unwrap();
+        assert_eq!(capture.program, "/bin/rustc");
+        assert_eq!(
+            capture.envs,
+            [
+                ("CARGO_CRATE_NAME".to_owned(), "logic".to_owned()),
+                ("CARGO_PKG_AUTHORS".to_owned(), String::new()),
+            ]
+        );
+        assert!(capture.args.contains(&"x=\"1\"".to_owned()));
+        assert_eq!(capture.refuses(&[dir.join("logic/src/my part.rs")]), None);
+        let new_file = dir.join("logic/src/new.rs");
+        assert!(
+            capture
+                .refuses(&[new_file])
+                .unwrap()
+                .contains("new.rs is not one of")
+        );
+        assert_eq!(Capture::from_cargo(&stderr, "other", &dir), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,240 @@
+//! The watcher of `cargo hcr run` against a real project: one save that
+//! changes a function's signature and its caller gives the running host
+//! one consistent set (one reload, no refused partial set); a change to a
+//! module's own sources is compiled by rustc directly, as cargo ran it,
+//! and anything else by cargo, saying why.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::{
+    cargo_hcr, edit, module_manifest, running::Running, shared_target, shared_target_turn, write,
+};
+
+const HOST_MAIN: &str = r#"
+use hcr_client::Host;
+
+fn main() {
+    let host = Host::builder().import("app").start().unwrap_or_else(|err| panic!("{err}"));
+    loop {
+        if host.reload_needed() {
+            match host.reload() {
+                Ok(_) => println!("reloaded"),
+                Err(err) => println!("refused: {err}"),
+            }
+        }
+        println!("value {}", app::value());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+"#;
+
+const APP_LIB: &str = r#"
+hcr_client::module!(imports = [common]);
+
+/// What the host prints.
+#[hcr_client::reloadable]
+pub fn value() -> u64 {
+    common::base()
+}
+"#;
+
+const COMMON_LIB: &str = r#"
+hcr_client::module!();
+
+/// The base value.
+#[hcr_client::reloadable]
+pub fn base() -> u64 {
+    1
+}
+"#;
+
+/// A host importing `app`, which calls `common::base`, in a fresh
+/// directory named after `name`.
+fn project(name: &str) -> PathBuf {
+    let project = std::env::temp_dir().join(format!("hcr-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&project);
+    let client = hcr_build::workspace_dir().join("hcr-client");
+    write(
+        &project.join("Cargo.toml"),
+        &format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [\"host\", \"app\", \"common\"]\n\n\
+             [workspace.dependencies]\nhcr-client = {{ path = {:?} }}\n",
+            client.display().to_string()
+        ),
+    );
+    std::fs::copy(
+        hcr_build::workspace_dir().join("Cargo.lock"),
+        project.join("Cargo.lock"),
+    )
+    .unwrap();
+    write(
+        &project.join("common/Cargo.toml"),
+        &module_manifest("common", ""),
+    );
+    write(&project.join("common/src/lib.rs"), COMMON_LIB);
+    write(
+        &project.join("app/Cargo.toml"),
+        &module_manifest("app", "common = { path = \"../common\" }\n"),
+    );
+    write(&project.join("app/src/lib.rs"), APP_LIB);
+    write(
+        &project.join("host/Cargo.toml"),
+        "[package]\nname = \"signs\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [dependencies]\napp = { path = \"../app\" }\nhcr-client.workspace = true\n",
+    );
+    write(&project.join("host/src/main.rs"), HOST_MAIN);
+    project
+}
+
+/// `cargo hcr run` of `project`, once its host printed its first value.
+fn run(project: &Path) -> Running {
+    let mut command = Command::new(cargo_hcr());
+    command
+        .args(["hcr", "run", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", shared_target());
+    let run = Running::start(command);
+    let first = run.next_line("the first value");
+    assert_eq!(first, "value 1");
+    run
+}
+
+/// Reads the host's lines until it prints `value`; returns the other
+/// lines it printed meanwhile (reloads and refusals).
+///
+/// A reload of dependents rebuilt for an earlier change may come in
+/// between, so the direct-build test only asks that nothing was refused.
+fn until_value(run: &Running, value: u64) -> Vec<String> {
+    let wanted = format!("value {value}");
+    let mut said = Vec::new();
+    loop {
+        let line = run.next_line(&wanted);
+        if line == wanted {
+            return said;
+        }
+        if !line.starts_with("value ") {
+            said.push(line);
+        }
+    }
+}
+
+fn no_refusal(said: Vec<String>) {
+    assert!(said.iter().all(|line| line == "reloaded"), "{said:?}");
+}
+
+/// Waits up to a minute for `text` on `run`'s stderr.
+fn stderr_says(run: &Running, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !run.stderr().contains(text) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        run.stderr().contains(text),
+        "{text:?} not in\n{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_save_that_changes_a_signature_and_its_caller_is_one_reload() {
+    let _turn = shared_target_turn();
+    let project = project("one-set");
+    let run = run(&project);
+
+    // One save of both files, as an editor's "save all" makes it.
+    edit(
+        &project.join("common/src/lib.rs"),
+        "pub fn base() -> u64 {\n    1",
+        "pub fn base(by: u64) -> u64 {\n    by + 1",
+    );
+    edit(
+        &project.join("app/src/lib.rs"),
+        "common::base()",
+        "common::base(10)",
+    );
+    let mut said = until_value(&run, 11);
+    // A while longer: nothing more comes of that one save.
+    for _ in 0..50 {
+        let line = run.next_line("more frames");
+        if !line.starts_with("value ") {
+            said.push(line);
+        }
+    }
+    assert_eq!(said, ["reloaded"], "stderr:\n{}", run.stderr());
+    drop(run);
+    let _ = std::fs::remove_dir_all(&project);
+}
+
+#[test]
+fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly() {
+    let _turn = shared_target_turn();
+    let project = project("direct");
+    let common = project.join("common/src/lib.rs");
+    let run = run(&project);
+    // The first change here goes through cargo, which shows how it runs
+    // rustc; the next ones run that.
+    edit(&common, "    1\n", "    2\n");
+    no_refusal(until_value(&run, 2));
+    stderr_says(&run, "compiling common with cargo: its first build here");
+    edit(&common, "    2\n", "    3\n");
+    no_refusal(until_value(&run, 3));
+    stderr_says(&run, "compiling common with rustc directly");
+    // Two saves in a row: the second cancels or follows the first, and
+    // the newer source wins.
+    edit(&common, "    3\n", "    4\n");
+    std::thread::sleep(Duration::from_millis(30));
+    edit(&common, "    4\n", "    5\n");
+    until_value(&run, 5);
+    // (app, rebuilt for common's sake, follows as a set of its own.)
+    for _ in 0..30 {
+        let line = run.next_line("more frames");
+        assert!(line == "value 5" || line == "reloaded", "{line}");
+    }
+    // A new file needs cargo, which says why.
+    write(
+        &project.join("common/src/extra.rs"),
+        "pub fn six() -> u64 {\n    6\n}\n",
+    );
+    edit(
+        &common,
+        "hcr_client::module!();",
+        "hcr_client::module!();\nmod extra;",
+    );
+    edit(&common, "    5\n", "    extra::six()\n");
+    until_value(&run, 6);
+    stderr_says(&run, "is not one of the sources of its last build");
+    // And rustc directly again after it.
+    edit(&common, "extra::six()", "extra::six() + 1");
+    no_refusal(until_value(&run, 7));
+    let direct = run
+        .stderr()
+        .matches("compiling common with rustc directly")
+        .count();
+    assert!(direct >= 3, "{}", run.stderr());
+    drop(run);
+
+    // Cargo was not told of the direct builds: it compiles common again
+    // rather than take its old library for fresh.
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "rustc",
+            "-v",
+            "-p",
+            "common",
+            "--lib",
+            "--crate-type",
+            "cdylib",
+            "--manifest-path",
+        ])
+        .arg(project.join("Cargo.toml"))
+        .args(["--", "--cfg", "hcr_module"])
+        .env("CARGO_TARGET_DIR", shared_target())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("Compiling common"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&project);
+}
