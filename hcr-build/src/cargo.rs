@@ -151,6 +151,11 @@ impl Running {
     /// # Errors
     /// [`BuildError`] with cargo's rendered diagnostics when it fails.
     pub fn finish(mut self) -> Result<PathBuf, BuildError> {
+        self.finish_in_place()
+    }
+
+    /// Waits for the build, keeping it (and its log) here.
+    pub(crate) fn finish_in_place(&mut self) -> Result<PathBuf, BuildError> {
         match self.child.wait() {
             Ok(status) => self.collect(status),
             Err(source) => Err(BuildError::Spawn {

@@ -144,6 +144,73 @@ impl Capture {
     }
 }
 
+/// A module's rustc command, to compile it alone: what a direct build
+/// runs, for measuring it against the whole edit-to-effect loop.
+#[derive(Debug, Clone)]
+pub struct RustcAlone(Capture);
+
+impl RustcAlone {
+    /// Has cargo build module `package` of `project` as `options` say,
+    /// after marking its sources as changed so that cargo runs rustc, and
+    /// keeps the command it ran.
+    ///
+    /// # Errors
+    /// [`BuildError`] when the build fails or cargo did not show the
+    /// command.
+    pub fn capture(
+        project: &crate::Project,
+        package: &str,
+        options: &crate::BuildOptions,
+    ) -> Result<RustcAlone, BuildError> {
+        let module = project
+            .modules
+            .iter()
+            .find(|module| module.package == package)
+            .ok_or_else(|| BuildError::Project(format!("no module crate `{package}`")))?;
+        touch_sources(&module.dir.join("src"));
+        let mut build = crate::module_build(project, package, options)
+            .show_commands()
+            .spawn()?;
+        build.finish_in_place()?;
+        let root = project.manifest.parent().unwrap_or(Path::new("."));
+        Capture::from_cargo(build.log(), &package.replace('-', "_"), root)
+            .map(RustcAlone)
+            .ok_or_else(|| {
+                BuildError::Project(format!(
+                    "cargo did not show how it runs rustc for `{package}`"
+                ))
+            })
+    }
+
+    /// Compiles the module's current sources with rustc alone and returns
+    /// how long that took.
+    ///
+    /// # Errors
+    /// [`BuildError`] when rustc fails.
+    pub fn compile(&self) -> Result<std::time::Duration, BuildError> {
+        let started = std::time::Instant::now();
+        let mut build = self.0.spawn()?;
+        loop {
+            if let Some(result) = build.try_finish() {
+                return result.map(|_| started.elapsed());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// Marks every file under `dir` as written now.
+fn touch_sources(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            touch_sources(&path);
+        } else if let Ok(file) = std::fs::File::options().append(true).open(&path) {
+            let _ = file.set_modified(std::time::SystemTime::now());
+        }
+    }
+}
+
 /// What rustc said: its rendered diagnostics and the library it wrote.
 #[derive(Debug, Default)]
 struct Messages {

@@ -49,6 +49,7 @@ pub use cargo::{
     HostBinary, Running, RustModule, build_target, cross_target, executable_file_name,
     library_file_name, runtime_library, runtime_library_for, runtime_library_from, target_subdir,
 };
+pub use direct::RustcAlone;
 pub use layout::{BUILDING_MARKER, Layout, build_project, install_file, module_build, place};
 pub use manifest::{LastEvent, LoadedModule, Manifest, ManifestError, manifest_path};
 pub use options::BuildOptions;

@@ -113,6 +113,11 @@ fn the_demo_script_edits_rebuilds_reloads_and_recovers_from_a_broken_build_and_a
     );
     line("generation 5: gen 5 |");
     assert!(line("edit 6, rules: a live cell survives with any neighbour: rebuilt demo_rules, demo_world, demo_view in ").contains(" ms"));
+    // Each edit that showed, against rustc alone compiling it.
+    for edit in [1, 3, 5, 6] {
+        let against = line(&format!("edit {edit}: rustc alone compiles it in "));
+        assert!(against.contains("save to screen took"), "{against}");
+    }
     line("generation 6: gen 6 |");
     line("done at generation 6: a failed build and a crash recovered");
 }

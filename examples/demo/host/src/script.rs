@@ -149,7 +149,8 @@ fn generation_of(line: &str) -> Option<i64> {
 
 struct Demo {
     child: Child,
-    lines: Receiver<String>,
+    /// Each line of the demo's output, with when it came.
+    lines: Receiver<(Instant, String)>,
 }
 
 impl Demo {
@@ -165,7 +166,7 @@ impl Demo {
             for line in
                 std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok)
             {
-                if sender.send(line).is_err() {
+                if sender.send((Instant::now(), line)).is_err() {
                     break;
                 }
             }
@@ -173,31 +174,41 @@ impl Demo {
         Ok(Demo { child, lines })
     }
 
-    /// The next line of the demo's output that `wanted` accepts.
-    fn next_line(&self, what: &str, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
+    /// The next line of the demo's output that `wanted` accepts, and when
+    /// it came.
+    fn next_line(
+        &self,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<(Instant, String), String> {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
+            let (at, line) = self
                 .lines
                 .recv_timeout(left)
                 .map_err(|_| format!("no {what} came"))?;
             if wanted(&line) {
-                return Ok(line);
+                return Ok((at, line));
             }
         }
     }
 
-    /// The next frame at least at generation `at_least`.
-    fn frame(&self, at_least: i64) -> Result<String, String> {
+    /// The next frame at least at generation `at_least`, and when it came.
+    fn frame_at(&self, at_least: i64) -> Result<(Instant, String), String> {
         self.next_line(&format!("frame of generation {at_least}"), |line| {
             generation_of(line).is_some_and(|generation| generation >= at_least)
         })
     }
 
+    /// The next frame at least at generation `at_least`.
+    fn frame(&self, at_least: i64) -> Result<String, String> {
+        Ok(self.frame_at(at_least)?.1)
+    }
+
     /// The next crash the demo reports (`fault | ...`), without the prefix.
     fn fault(&self) -> Result<String, String> {
-        let line = self.next_line("crash report", |line| line.starts_with(FAULT_PREFIX))?;
+        let (_, line) = self.next_line("crash report", |line| line.starts_with(FAULT_PREFIX))?;
         Ok(line[FAULT_PREFIX.len()..].to_owned())
     }
 }
@@ -225,7 +236,12 @@ pub fn run() -> Result<(), String> {
     let (events, received) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let (project, dir, stop) = (project.clone(), layout.dir.clone(), stop.clone());
+        let (project, dir, stop, options) = (
+            project.clone(),
+            layout.dir.clone(),
+            stop.clone(),
+            options.clone(),
+        );
         std::thread::spawn(move || {
             watch(
                 &project,
@@ -246,10 +262,22 @@ pub fn run() -> Result<(), String> {
     let mut generation = 0;
     println!("generation 0: {}", demo.frame(0)?);
 
-    let (mut builds, mut shows) = (Vec::new(), Vec::new());
+    let (mut builds, mut shows, mut shown_edits) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last_good = std::collections::HashMap::new();
     for (number, edit) in EDITS.iter().enumerate() {
         let number = number + 1;
+        let path = work.join(edit.file);
+        let read = || std::fs::read_to_string(&path).map_err(|err| err.to_string());
+        // The file as it last built (an edit that does not build is not
+        // a starting point for rustc_alone).
+        if !last_good.contains_key(edit.file) {
+            last_good.insert(edit.file, read()?);
+        }
+        let before = last_good[edit.file].clone();
         apply(&work, edit)?;
+        if edit.outcome != Outcome::DoesNotBuild {
+            last_good.insert(edit.file, read()?);
+        }
         let edited = Instant::now();
         // The edited module's set, then its dependents' (see hcr_build::watch).
         let (mut building, mut rebuilt) = (Vec::new(), Vec::new());
@@ -271,14 +299,16 @@ pub fn run() -> Result<(), String> {
         match (outcome, edit.outcome) {
             (Ok(modules), Outcome::Shows) => {
                 generation += 1;
-                let line = demo.frame(generation)?;
-                let shown = edited.elapsed() - built;
+                let (at, line) = demo.frame_at(generation)?;
+                // The edited module reloads as soon as it is built, maybe
+                // before the modules rebuilt for its sake are.
+                let shown = at.saturating_duration_since(edited);
                 let reload = hcr_build::Manifest::read(&layout.dir)
                     .ok()
                     .and_then(|manifest| manifest.last_reload)
                     .map_or(0.0, |took| took.as_secs_f64() * 1e3);
                 println!(
-                    "edit {number}, {}: rebuilt {} in {} ms; on screen {} ms later (reload {reload:.1} ms)",
+                    "edit {number}, {}: rebuilt {} in {} ms; on screen {} ms after the save (reload {reload:.1} ms)",
                     edit.what,
                     modules.join(", "),
                     built.as_millis(),
@@ -287,6 +317,12 @@ pub fn run() -> Result<(), String> {
                 println!("generation {generation}: {line}");
                 builds.push(built.as_millis());
                 shows.push(shown.as_millis());
+                shown_edits.push(ShownEdit {
+                    number,
+                    edit,
+                    before,
+                    save_to_screen: shown,
+                });
             }
             (Ok(modules), Outcome::Crashes) => {
                 let fault = demo.fault()?;
@@ -333,7 +369,59 @@ pub fn run() -> Result<(), String> {
     let _ = watcher.join();
     println!(
         "done at generation {generation}: a failed build and a crash recovered; \
-         edit to rebuilt: {builds:?} ms, rebuilt to on screen: {shows:?} ms"
+         edit to rebuilt: {builds:?} ms, save to screen: {shows:?} ms"
     );
+    rustc_alone(&work, &project, &options, &shown_edits)
+}
+
+/// An edit that showed, for [`rustc_alone`].
+struct ShownEdit {
+    number: usize,
+    edit: &'static Edit,
+    /// Its file before the edit.
+    before: String,
+    save_to_screen: Duration,
+}
+
+/// Compiles each edit that showed again with rustc alone (the module's
+/// own compile, as cargo runs it, from the source before the edit to the
+/// source after it), and prints that time beside the time from the save
+/// to the frame that showed it.
+fn rustc_alone(
+    work: &Path,
+    project: &Project,
+    options: &BuildOptions,
+    shown: &[ShownEdit],
+) -> Result<(), String> {
+    let mut commands = std::collections::HashMap::new();
+    for shown in shown {
+        let path = work.join(shown.edit.file);
+        let after = std::fs::read_to_string(&path).map_err(|err| err.to_string())?;
+        let crate_dir = shown.edit.file.split('/').next().unwrap_or_default();
+        let package = project
+            .modules
+            .iter()
+            .find(|module| module.dir.ends_with(crate_dir))
+            .map(|module| module.package.clone())
+            .ok_or_else(|| format!("no module in {crate_dir}"))?;
+        let write = |text: &str| std::fs::write(&path, text).map_err(|err| err.to_string());
+        write(&shown.before)?;
+        if !commands.contains_key(&package) {
+            let command = hcr_build::RustcAlone::capture(project, &package, options)
+                .map_err(|err| err.to_string())?;
+            commands.insert(package.clone(), command);
+        }
+        let rustc = &commands[&package];
+        rustc.compile().map_err(|err| err.to_string())?;
+        write(&after)?;
+        let took = rustc.compile().map_err(|err| err.to_string())?;
+        let ratio = shown.save_to_screen.as_secs_f64() / took.as_secs_f64();
+        println!(
+            "edit {}: rustc alone compiles it in {} ms; save to screen took {} ms ({ratio:.1}x)",
+            shown.number,
+            took.as_millis(),
+            shown.save_to_screen.as_millis()
+        );
+    }
     Ok(())
 }
