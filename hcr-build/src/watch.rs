@@ -456,9 +456,6 @@ impl Builder for CargoBuilds {
                 ))
             }
             Err(why) => {
-                // Cargo's next run must be shown anew: the kept command
-                // may be out of date after whatever made cargo necessary.
-                self.captures.remove(&module.package);
                 let build = module_build(&self.project, &module.package, &self.options)
                     .show_commands()
                     .spawn()?;
@@ -476,12 +473,18 @@ impl Builder for CargoBuilds {
             BuildKind::Direct(build) => build.try_finish(),
             BuildKind::Cargo(build, package) => {
                 let result = build.try_finish()?;
+                // The command cargo ran is kept. When it ran none (the
+                // library was fresh), the one kept before is still what it
+                // would run; after a failure it may be out of date (a
+                // manifest being edited), so cargo builds next time too.
                 if result.is_ok() {
                     let crate_name = package.replace('-', "_");
                     let root = self.project.manifest.parent().unwrap_or(Path::new("."));
                     if let Some(capture) = Capture::from_cargo(build.log(), &crate_name, root) {
                         self.captures.insert(package.clone(), capture);
                     }
+                } else {
+                    self.captures.remove(package.as_str());
                 }
                 Some(result)
             }

@@ -205,14 +205,40 @@ fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly() {
     edit(&common, "    5\n", "    extra::six()\n");
     until_value(&run, 6);
     stderr_says(&run, "is not one of the sources of its last build");
+    // So does a manifest (and the next edit waits for that build).
+    let rebuilt_app = |run: &Running| run.stderr().matches("rebuilt app in").count();
+    let apps = rebuilt_app(&run);
+    edit(
+        &project.join("common/Cargo.toml"),
+        "version = \"0.1.0\"",
+        "version = \"0.1.0\"\ndescription = \"the base\"",
+    );
+    stderr_says(
+        &run,
+        "common/Cargo.toml is not one of the sources of its last build",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rebuilt_app(&run) == apps && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // And rustc directly again after it.
+    let before = run.stderr().len();
     edit(&common, "extra::six()", "extra::six() + 1");
     no_refusal(until_value(&run, 7));
+    let after = run.stderr()[before..].to_owned();
+    assert!(
+        after.contains("compiling common with rustc directly"),
+        "{after}"
+    );
     let direct = run
         .stderr()
         .matches("compiling common with rustc directly")
         .count();
     assert!(direct >= 3, "{}", run.stderr());
+    // The edited module reloads on its own, before app, rebuilt for its
+    // sake, follows.
+    stderr_says(&run, "reloaded common (generation");
+    stderr_says(&run, "reloaded app (generation");
     drop(run);
 
     // Cargo was not told of the direct builds: it compiles common again
