@@ -189,17 +189,17 @@ fn module_manifest(name: &str, dependencies: &str) -> String {
     )
 }
 
-/// A workspace outside this repository, in a fresh directory named after
-/// `name`: a host and two modules, `greet` importing `words`, depending on
-/// hcr-client by path. Returns its directory.
-fn outside_project(name: &str) -> PathBuf {
+/// A fresh directory outside this repository, named after `name`, with
+/// the root of a workspace of `members` that depends on hcr-client by
+/// path and starts from this repository's Cargo.lock. Returns it.
+fn outside_workspace(name: &str, members: &[&str]) -> PathBuf {
     let project = std::env::temp_dir().join(format!("hcr-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&project);
     let client = hcr_build::workspace_dir().join("hcr-client");
     write(
         &project.join("Cargo.toml"),
         &format!(
-            "[workspace]\nresolver = \"3\"\nmembers = [\"host\", \"greet\", \"words\"]\n\n\
+            "[workspace]\nresolver = \"3\"\nmembers = {members:?}\n\n\
              [workspace.dependencies]\nhcr-client = {{ path = {:?} }}\n",
             client.display().to_string()
         ),
@@ -209,6 +209,14 @@ fn outside_project(name: &str) -> PathBuf {
         project.join("Cargo.lock"),
     )
     .unwrap();
+    project
+}
+
+/// A workspace outside this repository, in a fresh directory named after
+/// `name`: a host and two modules, `greet` importing `words`, depending on
+/// hcr-client by path. Returns its directory.
+fn outside_project(name: &str) -> PathBuf {
+    let project = outside_workspace(name, &["host", "greet", "words"]);
     write(
         &project.join("words/Cargo.toml"),
         &module_manifest("words", ""),

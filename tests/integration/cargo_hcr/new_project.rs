@@ -64,12 +64,7 @@ fn run_and_reload_an_edit(project: &Path) {
     };
     assert_eq!(count(&edited), count(&last) + 1, "{last}\n{edited}");
     // cargo hcr says so when it next reads the manifest.
-    let said = "hcr: reloaded logic (generation 1) in ";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !run.stderr().contains(said) && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(run.stderr().contains(said), "{}", run.stderr());
+    run.stderr_says("hcr: reloaded logic (generation 1) in ");
     drop(run);
     edit(
         &project.join("logic/src/lib.rs"),

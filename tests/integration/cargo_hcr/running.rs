@@ -62,6 +62,26 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits up to a minute for `done` to hold of what it printed on
+    /// stderr so far; whether it did.
+    pub fn wait_for_stderr(&self, done: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(&self.stderr()) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// Waits up to a minute for `text` on stderr; panics showing stderr
+    /// when it does not come.
+    pub fn stderr_says(&self, text: &str) {
+        let said = self.wait_for_stderr(|stderr| stderr.contains(text));
+        assert!(said, "{text:?} not in\n{}", self.stderr());
+    }
+
     /// The next line of stdout, or a panic showing stderr when none comes
     /// in time.
     pub fn next_line(&self, waiting_for: &str) -> String {

@@ -6,10 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{
-    cargo_hcr, edit, module_manifest, running::Running, shared_target, shared_target_turn, write,
+    cargo_hcr, edit, module_manifest, outside_workspace, running::Running, shared_target,
+    shared_target_turn, write,
 };
 
 const HOST_MAIN: &str = r#"
@@ -53,22 +54,7 @@ pub fn base() -> u64 {
 /// A host importing `app`, which calls `common::base`, in a fresh
 /// directory named after `name`.
 fn project(name: &str) -> PathBuf {
-    let project = std::env::temp_dir().join(format!("hcr-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&project);
-    let client = hcr_build::workspace_dir().join("hcr-client");
-    write(
-        &project.join("Cargo.toml"),
-        &format!(
-            "[workspace]\nresolver = \"3\"\nmembers = [\"host\", \"app\", \"common\"]\n\n\
-             [workspace.dependencies]\nhcr-client = {{ path = {:?} }}\n",
-            client.display().to_string()
-        ),
-    );
-    std::fs::copy(
-        hcr_build::workspace_dir().join("Cargo.lock"),
-        project.join("Cargo.lock"),
-    )
-    .unwrap();
+    let project = outside_workspace(name, &["host", "app", "common"]);
     write(
         &project.join("common/Cargo.toml"),
         &module_manifest("common", ""),
@@ -103,9 +89,6 @@ fn run(project: &Path) -> Running {
 
 /// Reads the host's lines until it prints `value`; returns the other
 /// lines it printed meanwhile (reloads and refusals).
-///
-/// A reload of dependents rebuilt for an earlier change may come in
-/// between, so the direct-build test only asks that nothing was refused.
 fn until_value(run: &Running, value: u64) -> Vec<String> {
     let wanted = format!("value {value}");
     let mut said = Vec::new();
@@ -120,21 +103,10 @@ fn until_value(run: &Running, value: u64) -> Vec<String> {
     }
 }
 
+/// Asserts that `said` holds reloads only. (How many depends on when the
+/// modules rebuilt for an earlier change's sake came in.)
 fn no_refusal(said: Vec<String>) {
     assert!(said.iter().all(|line| line == "reloaded"), "{said:?}");
-}
-
-/// Waits up to a minute for `text` on `run`'s stderr.
-fn stderr_says(run: &Running, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !run.stderr().contains(text) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        run.stderr().contains(text),
-        "{text:?} not in\n{}",
-        run.stderr()
-    );
 }
 
 #[test]
@@ -177,10 +149,10 @@ fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly() {
     // rustc; the next ones run that.
     edit(&common, "    1\n", "    2\n");
     no_refusal(until_value(&run, 2));
-    stderr_says(&run, "compiling common with cargo: its first build here");
+    run.stderr_says("compiling common with cargo: its first build here");
     edit(&common, "    2\n", "    3\n");
     no_refusal(until_value(&run, 3));
-    stderr_says(&run, "compiling common with rustc directly");
+    run.stderr_says("compiling common with rustc directly");
     // Two saves in a row: the second cancels or follows the first, and
     // the newer source wins.
     edit(&common, "    3\n", "    4\n");
@@ -204,7 +176,7 @@ fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly() {
     );
     edit(&common, "    5\n", "    extra::six()\n");
     until_value(&run, 6);
-    stderr_says(&run, "is not one of the sources of its last build");
+    run.stderr_says("is not one of the sources of its last build");
     // So does a manifest (and the next edit waits for that build).
     let rebuilt_app = |run: &Running| run.stderr().matches("rebuilt app in").count();
     let apps = rebuilt_app(&run);
@@ -213,14 +185,8 @@ fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly() {
         "version = \"0.1.0\"",
         "version = \"0.1.0\"\ndescription = \"the base\"",
     );
-    stderr_says(
-        &run,
-        "common/Cargo.toml is not one of the sources of its last build",
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while rebuilt_app(&run) == apps && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    run.stderr_says("common/Cargo.toml is not one of the sources of its last build");
+    run.wait_for_stderr(|_| rebuilt_app(&run) > apps);
     // And rustc directly again after it.
     let before = run.stderr().len();
     edit(&common, "extra::six()", "extra::six() + 1");
@@ -237,8 +203,8 @@ fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly() {
     assert!(direct >= 3, "{}", run.stderr());
     // The edited module reloads on its own, before app, rebuilt for its
     // sake, follows.
-    stderr_says(&run, "reloaded common (generation");
-    stderr_says(&run, "reloaded app (generation");
+    run.stderr_says("reloaded common (generation");
+    run.stderr_says("reloaded app (generation");
     drop(run);
 
     // Cargo was not told of the direct builds: it compiles common again
