@@ -10,8 +10,9 @@
 //! all of them are built (so that a save changing a function's signature
 //! and its callers is one consistent set), then their dependents, laid out
 //! together after (so that the edited code runs without waiting for them).
-//! A change that arrives while a build runs cancels it and starts again
-//! with everything pending. A change to the host's own crate is reported
+//! Within a set, modules that do not depend on each other build side by
+//! side, as many as there are cores. A change that arrives while a build
+//! runs cancels the rebuild and starts again with everything pending. A change to the host's own crate is reported
 //! as needing a restart. [`watch`] drives it with `notify` and real cargo
 //! builds.
 
@@ -123,16 +124,18 @@ pub struct Rebuilder<B: Builder> {
     host_changed: Option<PathBuf>,
     /// The rebuild in progress: what it covers, the sets of modules still
     /// to build (each laid out together once all its modules are built),
-    /// what is left of the current set and what it built, the build
-    /// running now and when the rebuild started.
+    /// what is left to start of the current set and what it built, the
+    /// builds running now and when the rebuild started.
     batch: Vec<String>,
     covers: BTreeMap<String, BTreeSet<PathBuf>>,
     sets: Vec<Vec<ModuleCrate>>,
     set: Vec<ModuleCrate>,
     set_names: Vec<String>,
     built: Vec<B::Output>,
-    current: Option<(String, B::Build)>,
+    running: Vec<(ModuleCrate, B::Build)>,
     started: Option<Instant>,
+    /// How many builds may run at once.
+    parallel: usize,
 }
 
 impl<B: Builder> Rebuilder<B> {
@@ -150,9 +153,17 @@ impl<B: Builder> Rebuilder<B> {
             set: Vec::new(),
             set_names: Vec::new(),
             built: Vec::new(),
-            current: None,
+            running: Vec::new(),
             started: None,
+            parallel: 1,
         }
+    }
+
+    /// Lets up to `builds` modules of a set that do not depend on each
+    /// other build at once (default: one at a time).
+    pub fn parallel(mut self, builds: usize) -> Self {
+        self.parallel = builds.max(1);
+        self
     }
 
     /// The builder, for tests.
@@ -162,7 +173,7 @@ impl<B: Builder> Rebuilder<B> {
 
     /// Whether a rebuild is running.
     pub fn is_building(&self) -> bool {
-        self.current.is_some()
+        !self.running.is_empty()
     }
 
     fn classify(&self, path: &Path) -> Source {
@@ -235,8 +246,8 @@ impl<B: Builder> Rebuilder<B> {
             }
             if !self.pending.is_empty() {
                 let mut changed = std::mem::take(&mut self.pending);
-                if let Some((_, build)) = self.current.take() {
-                    self.builder.cancel(build);
+                if !self.batch.is_empty() {
+                    self.cancel_running();
                     events.push(Event::Cancelled(std::mem::take(&mut self.batch)));
                     for (module, files) in std::mem::take(&mut self.covers) {
                         changed.entry(module).or_default().extend(files);
@@ -271,28 +282,51 @@ impl<B: Builder> Rebuilder<B> {
                 self.start_next(now, &mut events);
             }
         }
-        if let Some((module, build)) = &mut self.current {
+        let mut index = 0;
+        while index < self.running.len() {
+            let (_, build) = &mut self.running[index];
             match self.builder.poll(build) {
-                None => {}
+                None => index += 1,
                 Some(Ok(output)) => {
-                    self.current = None;
+                    self.running.remove(index);
                     self.built.push(output);
-                    self.start_next(now, &mut events);
                 }
                 Some(Err(err)) => {
-                    let module = std::mem::take(module);
-                    self.current = None;
-                    self.fail(module, &err, &mut events);
+                    let (module, _) = self.running.remove(index);
+                    self.fail(module.name, &err, &mut events);
+                    return events;
                 }
             }
+        }
+        if !self.batch.is_empty() {
+            self.start_next(now, &mut events);
         }
         events
     }
 
-    /// Starts the next build; when a set is complete, lays it out first.
+    /// Stops every build that runs.
+    fn cancel_running(&mut self) {
+        for (_, build) in std::mem::take(&mut self.running) {
+            self.builder.cancel(build);
+        }
+    }
+
+    /// Whether `module` may start: no module it depends on is still to be
+    /// built in this set.
+    fn may_start(&self, module: &ModuleCrate) -> bool {
+        let waits_for = |other: &ModuleCrate| module.depends_on.contains(&other.package);
+        !self.set.iter().any(waits_for) && !self.running.iter().any(|(other, _)| waits_for(other))
+    }
+
+    /// Starts what may start of the current set; when the set is
+    /// complete, lays it out and goes on with the next one.
     fn start_next(&mut self, now: Instant, events: &mut Vec<Event>) {
         loop {
-            if let Some(module) = self.set.pop() {
+            while self.running.len() < self.parallel {
+                let Some(at) = self.set.iter().position(|module| self.may_start(module)) else {
+                    break;
+                };
+                let module = self.set.remove(at);
                 // On its own when none of its module dependencies is
                 // rebuilt with it (their libraries must come from cargo).
                 let alone = !module
@@ -311,10 +345,12 @@ impl<B: Builder> Rebuilder<B> {
                                 how,
                             });
                         }
-                        self.current = Some((module.name.clone(), build));
+                        self.running.push((module, build));
                     }
-                    Err(err) => self.fail(module.name.clone(), &err, events),
+                    Err(err) => return self.fail(module.name.clone(), &err, events),
                 }
+            }
+            if !self.set.is_empty() || !self.running.is_empty() {
                 return;
             }
             if !self.set_names.is_empty() {
@@ -329,20 +365,20 @@ impl<B: Builder> Rebuilder<B> {
                     Err(err) => return self.fail(modules.join(", "), &err, events),
                 }
             }
-            let Some(mut set) = self.sets.pop() else {
+            let Some(set) = self.sets.pop() else {
                 self.started = None;
                 self.covers.clear();
                 self.batch.clear();
                 return;
             };
             self.set_names = set.iter().map(|m| m.name.clone()).collect();
-            set.reverse();
             self.set = set;
             self.builder.begin_set(&self.set_names);
         }
     }
 
     fn fail(&mut self, module: String, err: &BuildError, events: &mut Vec<Event>) {
+        self.cancel_running();
         self.builder.abandon_set();
         self.sets.clear();
         self.set.clear();
@@ -566,7 +602,10 @@ pub fn watch(
     }
     report(&Event::Watching(watched));
     let builds = CargoBuilds::new(project.clone(), dir.to_path_buf(), options.clone());
-    let mut rebuilder = Rebuilder::new(project.clone(), builds);
+    // Direct builds run side by side; cargo's wait for each other on the
+    // target directory's lock.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut rebuilder = Rebuilder::new(project.clone(), builds).parallel(cores);
     while keep_going() {
         match receiver.recv_timeout(Duration::from_millis(20)) {
             Ok((paths, written)) => {

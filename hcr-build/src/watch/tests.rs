@@ -330,3 +330,50 @@ fn a_finished_write_starts_the_rebuild_at_once_and_a_later_one_restarts_it() {
         [Event::Cancelled(_), Event::Building(_)]
     ));
 }
+
+#[test]
+fn modules_that_do_not_depend_on_each_other_build_side_by_side() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default()).parallel(2);
+    loop_.file_written(Path::new("/p/base/src/lib.rs"), clock.0);
+    loop_.file_written(Path::new("/p/other/src/lib.rs"), clock.0);
+    loop_.tick(clock.0);
+    assert_eq!(loop_.builder().started, ["base", "other"], "both at once");
+    loop_.builder.results.insert("other".into(), Ok(()));
+    loop_.tick(clock.after(Duration::from_millis(1)));
+    assert!(
+        loop_.builder().laid_out.is_empty(),
+        "base is still building"
+    );
+    loop_.builder.results.insert("base".into(), Ok(()));
+    loop_.tick(clock.after(Duration::from_millis(1)));
+    assert_eq!(loop_.builder().laid_out, [names(&["other", "base"])]);
+    // The dependents: top depends on mid, so it waits for it.
+    assert_eq!(loop_.builder().started, ["base", "other", "mid"]);
+    loop_.builder.results.insert("mid".into(), Ok(()));
+    loop_.tick(clock.after(Duration::from_millis(1)));
+    assert_eq!(loop_.builder().started, ["base", "other", "mid", "top"]);
+    loop_.builder.results.insert("top".into(), Ok(()));
+    loop_.tick(clock.after(Duration::from_millis(1)));
+    assert!(!loop_.is_building());
+}
+
+#[test]
+fn a_failed_build_stops_the_others_of_its_batch() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default()).parallel(2);
+    loop_.file_written(Path::new("/p/base/src/lib.rs"), clock.0);
+    loop_.file_written(Path::new("/p/other/src/lib.rs"), clock.0);
+    loop_.tick(clock.0);
+    loop_
+        .builder
+        .results
+        .insert("other".into(), Err("error".into()));
+    let events = loop_.tick(clock.after(Duration::from_millis(1)));
+    assert!(
+        matches!(events.as_slice(), [Event::Failed { module, .. }] if module == "other"),
+        "{events:?}"
+    );
+    assert_eq!(loop_.builder().cancelled, ["base"]);
+    assert!(!loop_.is_building());
+}
