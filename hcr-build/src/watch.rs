@@ -607,7 +607,10 @@ pub fn watch(
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut rebuilder = Rebuilder::new(project.clone(), builds).parallel(cores);
     while keep_going() {
-        match receiver.recv_timeout(Duration::from_millis(20)) {
+        // A build that ends is noticed within a couple of milliseconds;
+        // between builds, changes wake the loop and 20 ms is plenty.
+        let wait = if rebuilder.is_building() { 2 } else { 20 };
+        match receiver.recv_timeout(Duration::from_millis(wait)) {
             Ok((paths, written)) => {
                 for path in paths {
                     if written {
