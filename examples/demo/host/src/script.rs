@@ -156,7 +156,7 @@ struct Demo {
 impl Demo {
     fn start(host: &Path) -> Result<Demo, String> {
         let mut child = Command::new(host)
-            .args(["--interval-ms", "50"])
+            .args(["--interval-ms", "10"])
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|err| format!("cannot start {}: {err}", host.display()))?;
