@@ -439,9 +439,7 @@ impl CargoBuilds {
             captures: HashMap::new(),
         }
     }
-}
 
-impl CargoBuilds {
     /// Whether `module`'s change in `changed` can be compiled by rustc
     /// directly; if not, why not (`None`: not worth saying).
     fn direct_or_why(
@@ -452,8 +450,11 @@ impl CargoBuilds {
         if changed.is_empty() {
             return Err(None);
         }
+        // Cargo prints its commands for a POSIX shell only there.
         if !cfg!(unix) {
-            return Err(Some("rustc directly is used on Linux only".to_owned()));
+            return Err(Some(
+                "cargo's commands are not read on this system".to_owned(),
+            ));
         }
         let Some(capture) = self.captures.get(&module.package) else {
             return Err(Some("its first build here".to_owned()));
