@@ -17,6 +17,12 @@ use super::{TARGET_OFFSET, check_word_aligned, jump_area, pack_words, signed_dis
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 8;
+
+/// This architecture as an ELF header's `e_machine` names it.
+pub const ELF_MACHINE: u16 = object::elf::EM_AARCH64.0;
+
+/// This architecture as a PE file header's `Machine` names it.
+pub const PE_MACHINE: u16 = object::pe::IMAGE_FILE_MACHINE_ARM64.0;
 /// Length of the near jump.
 pub const NEAR_JUMP_LEN: usize = 4;
 /// The veneer's handler cell must lie within `LDR (literal)` reach: the

@@ -16,6 +16,12 @@ use super::{address32, check_word_aligned, jump_area, pack_words, signed_displac
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 4;
+
+/// This architecture as an ELF header's `e_machine` names it.
+pub const ELF_MACHINE: u16 = object::elf::EM_ARM.0;
+
+/// This architecture as a PE file header's `Machine` names it.
+pub const PE_MACHINE: u16 = object::pe::IMAGE_FILE_MACHINE_ARMNT.0;
 /// Length of the near jump.
 pub const NEAR_JUMP_LEN: usize = 4;
 /// The veneer reaches the cell by its absolute address: one cell is enough.

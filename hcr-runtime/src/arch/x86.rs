@@ -14,6 +14,12 @@ use super::{address32, jump_area};
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 4;
+
+/// This architecture as an ELF header's `e_machine` names it.
+pub const ELF_MACHINE: u16 = object::elf::EM_386.0;
+
+/// This architecture as a PE file header's `Machine` names it.
+pub const PE_MACHINE: u16 = object::pe::IMAGE_FILE_MACHINE_I386.0;
 /// Length of the near jump.
 pub const NEAR_JUMP_LEN: usize = 5;
 /// The veneer reaches the handler cell from anywhere in the table.

@@ -13,6 +13,12 @@ use super::{TARGET_OFFSET, jump_area, signed_displacement};
 
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 8;
+
+/// This architecture as an ELF header's `e_machine` names it.
+pub const ELF_MACHINE: u16 = object::elf::EM_X86_64.0;
+
+/// This architecture as a PE file header's `Machine` names it.
+pub const PE_MACHINE: u16 = object::pe::IMAGE_FILE_MACHINE_AMD64.0;
 /// Length of the near jump.
 pub const NEAR_JUMP_LEN: usize = 5;
 /// The veneer reaches the handler cell from anywhere in the table.

@@ -43,14 +43,7 @@ const PF_X: u32 = elf::PF_X.0;
 const PF_W: u32 = elf::PF_W.0;
 const PF_R: u32 = elf::PF_R.0;
 
-#[cfg(target_arch = "x86_64")]
-const HOST_MACHINE: u16 = elf::EM_X86_64.0;
-#[cfg(target_arch = "x86")]
-const HOST_MACHINE: u16 = elf::EM_386.0;
-#[cfg(target_arch = "aarch64")]
-const HOST_MACHINE: u16 = elf::EM_AARCH64.0;
-#[cfg(target_arch = "arm")]
-const HOST_MACHINE: u16 = elf::EM_ARM.0;
+const HOST_MACHINE: u16 = crate::arch::host::ELF_MACHINE;
 
 const HOST_CLASS: u8 = if cfg!(target_pointer_width = "64") {
     elf::ELFCLASS64.0

@@ -19,17 +19,7 @@ use object::read::pe::{ImageNtHeaders, ImageOptionalHeader as _, PeFile};
 pub use crate::library_error::LibraryError as PeError;
 
 /// The machine this process runs on, as a PE file header names it.
-#[cfg(target_arch = "x86_64")]
-pub const HOST_MACHINE: u16 = pe::IMAGE_FILE_MACHINE_AMD64.0;
-/// The machine this process runs on, as a PE file header names it.
-#[cfg(target_arch = "x86")]
-pub const HOST_MACHINE: u16 = pe::IMAGE_FILE_MACHINE_I386.0;
-/// The machine this process runs on, as a PE file header names it.
-#[cfg(target_arch = "aarch64")]
-pub const HOST_MACHINE: u16 = pe::IMAGE_FILE_MACHINE_ARM64.0;
-/// The machine this process runs on, as a PE file header names it.
-#[cfg(target_arch = "arm")]
-pub const HOST_MACHINE: u16 = pe::IMAGE_FILE_MACHINE_ARMNT.0;
+pub const HOST_MACHINE: u16 = crate::arch::host::PE_MACHINE;
 
 fn machine_name(machine: u16) -> String {
     match pe::Machine(machine) {
