@@ -145,43 +145,38 @@ fn stamps_of(dir: &Path, modules: &[String]) -> Vec<(String, Option<FileStamp>)>
         .collect()
 }
 
+/// A refused reload: why, and the files of the changed modules it was
+/// tried with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    message: String,
+    files: Vec<(String, Option<FileStamp>)>,
+    /// Whether trying the same files again would be refused again
+    /// ([`Error::stays_until_files_change`]).
+    stays: bool,
+}
+
 /// Modules whose library changed since it was loaded, leaving out a file
 /// that still holds a version the crash guard rolled back and the modules
 /// of a set still being written (see [`being_written`]). None while the
-/// changed files are exactly those of the last reload and it was refused
-/// for a reason that stays while they do (`Error::stays_until_files_change`):
-/// trying them again would fail again. The files are read with the state
-/// unlocked; refreshed identities are written back.
+/// changed files are exactly those of the last refused reload and the
+/// refusal stays while they do: trying them again would fail again. The
+/// files are read with the state unlocked; refreshed identities are
+/// written back.
 pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
-    let (dir, mut changed, refused) = changed_files(rt)?;
+    let (dir, mut changed) = changed_files(rt)?;
     if let Some(writing) = being_written(&dir) {
         changed.retain(|name| !writing.is_empty() && !writing.contains(name));
     }
-    let Some(refused) = refused else {
-        return Ok(changed);
-    };
-    let now = stamps_of(&dir, &changed);
-    let same = now.len() == refused.len()
-        && now
-            .iter()
-            .zip(&refused)
-            .all(|((name, stamp), (was, was_stamp))| name == was && *stamp == Some(*was_stamp));
-    if same {
-        return Ok(Vec::new());
-    }
-    rt.lock().refused_reload = None;
-    Ok(changed)
+    let refusal = rt.lock().last_refusal.clone();
+    let refused_again =
+        refusal.is_some_and(|refusal| refusal.stays && refusal.files == stamps_of(&dir, &changed));
+    Ok(if refused_again { Vec::new() } else { changed })
 }
 
-/// [`changed_modules`] before the refused reload is considered: the module
-/// directory, the changed modules (sorted) and the refused reload's files.
-#[allow(
-    clippy::type_complexity,
-    reason = "a private triple, named where it is taken apart"
-)]
-fn changed_files(
-    rt: &Runtime,
-) -> Result<(PathBuf, Vec<String>, Option<Vec<(String, FileStamp)>>), Error> {
+/// [`changed_modules`] before sets being written and refusals are taken
+/// into account: the module directory and the changed modules, sorted.
+fn changed_files(rt: &Runtime) -> Result<(PathBuf, Vec<String>), Error> {
     struct Check {
         name: String,
         version: Version,
@@ -233,7 +228,7 @@ fn changed_files(
             }
         }
     }
-    Ok((dir, changed, state.refused_reload.clone()))
+    Ok((dir, changed))
 }
 
 /// How a reload may go.
@@ -245,30 +240,34 @@ pub(crate) struct ReloadOptions {
 }
 
 /// Reloads every changed module; see `hcr_perform_code_reload` in hcr.h.
-/// A refusal is reported in the manifest too (one by a reload or shutdown
-/// that is running, or before any init, is not).
-/// A refusal that stays until a file changes is remembered with the files
-/// it was refused with, so that they are not tried again.
+/// A refusal (other than one by a reload or shutdown that is running, or
+/// before any init) is kept with the files it was tried with, and
+/// reported in the manifest unless it is the last refusal again (a veto
+/// at every safe point is one event).
 pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, Error> {
     let mut tried = Vec::new();
     let result = try_perform(rt, options, &mut tried);
-    if let Err(err) = &result {
-        if !matches!(err, Error::Busy | Error::ShutDown | Error::NotInitialized) {
-            let message = err.report();
+    match &result {
+        Err(Error::Busy | Error::ShutDown | Error::NotInitialized) => {}
+        Err(err) => {
+            let refusal = Refusal {
+                message: err.report(),
+                files: tried,
+                stays: err.stays_until_files_change(),
+            };
             let mut state = rt.lock();
-            if err.stays_until_files_change() {
-                // A file that was not there cannot be remembered; its
-                // arrival is a change anyway.
-                state.refused_reload = tried
-                    .into_iter()
-                    .map(|(name, stamp)| Some((name, stamp?)))
-                    .collect();
+            if state.last_refusal.as_ref() != Some(&refusal) {
+                crate::manifest::write(
+                    &mut state,
+                    crate::manifest::Event::Refused {
+                        message: &refusal.message,
+                    },
+                );
+                state.last_refusal = Some(refusal);
             }
-            crate::manifest::write(
-                &mut state,
-                crate::manifest::Event::Refused { message: &message },
-            );
         }
+        Ok(Outcome::Reloaded { .. }) => rt.lock().last_refusal = None,
+        Ok(_) => {}
     }
     result
 }

@@ -144,9 +144,9 @@ pub(crate) struct State {
     pub(crate) shut_down: bool,
     /// Events the manifest reported so far (see `manifest::write`).
     pub(crate) manifest_events: u64,
-    /// The files of the last reload, when it was refused for a reason that
-    /// stays while they do (see `reload::changed_modules`).
-    pub(crate) refused_reload: Option<Vec<(String, crate::sys::FileStamp)>>,
+    /// The last reload's refusal, until a reload succeeds (see
+    /// `reload::perform`).
+    pub(crate) last_refusal: Option<crate::reload::Refusal>,
 }
 
 impl State {

@@ -192,10 +192,15 @@ scenario! {
         start_tree(host);
         host.set_global_int("main", "veto", 1);
         host.install("mid", "mid-2");
+        let events = || hcr_build::Manifest::read(&host.modules).unwrap().event_number;
         assert_eq!(host.rt.perform_code_reload().unwrap_err().code, -7, "HCR_ERR_VETOED");
+        let vetoed = events();
         assert!(host.rt.reload_needed(), "a veto can pass by itself");
+        assert_eq!(host.rt.perform_code_reload().unwrap_err().code, -7);
+        assert_eq!(events(), vetoed, "the same refusal again is not a new event");
         host.set_global_int("main", "veto", 0);
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.rt.generation(), 1);
+        assert_eq!(events(), vetoed + 1);
     }
 }

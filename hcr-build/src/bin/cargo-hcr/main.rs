@@ -10,14 +10,13 @@
 mod cli;
 mod report;
 
-use std::cell::RefCell;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use hcr_build::watch::{Event, watch};
+use hcr_build::watch::watch;
 use hcr_build::{
     BuildError, BuildOptions, Manifest, Project, Runner, add_module, build_project, new_project,
 };
@@ -76,15 +75,15 @@ fn run(command: Command) -> Result<ExitCode, BuildError> {
                     tool: layout.host.display().to_string(),
                     source,
                 })?;
-            let events = RefCell::new(RuntimeEvents::new(layout.dir.clone()));
+            let mut events = RuntimeEvents::new(layout.dir.clone());
             let mut exit = None;
             watch(
                 &project,
                 &layout.dir,
                 &options,
-                &mut |event| say_watch_event(event, &events),
+                &mut watch_event,
                 &mut || {
-                    events.borrow_mut().poll();
+                    events.poll();
                     exit = child.try_wait().ok().flatten();
                     exit.is_none()
                 },
@@ -101,17 +100,11 @@ fn run(command: Command) -> Result<ExitCode, BuildError> {
                 project.host,
                 dir.display()
             ));
-            let events = RefCell::new(RuntimeEvents::new(dir.clone()));
-            watch(
-                &project,
-                &dir,
-                &options,
-                &mut |event| say_watch_event(event, &events),
-                &mut || {
-                    events.borrow_mut().poll();
-                    true
-                },
-            )?;
+            let mut events = RuntimeEvents::new(dir.clone());
+            watch(&project, &dir, &options, &mut watch_event, &mut || {
+                events.poll();
+                true
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(selection) => {
@@ -124,14 +117,6 @@ fn run(command: Command) -> Result<ExitCode, BuildError> {
         }
         Command::New(new) => create(&new),
     }
-}
-
-/// Says a watcher event; a rebuild makes what the host says next news.
-fn say_watch_event(event: &Event, events: &RefCell<RuntimeEvents>) {
-    if matches!(event, Event::Rebuilt { .. }) {
-        events.borrow_mut().forget_said();
-    }
-    watch_event(event);
 }
 
 /// `cargo hcr new`.

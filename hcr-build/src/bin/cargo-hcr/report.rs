@@ -65,25 +65,12 @@ pub struct RuntimeEvents {
     dir: PathBuf,
     /// The process and event number last seen.
     seen: Option<(u64, u64)>,
-    /// The last line said, so that a refusal repeated at every safe point
-    /// is said once (until [`RuntimeEvents::forget_said`]).
-    said: Option<String>,
 }
 
 impl RuntimeEvents {
     /// Follows the manifest in module directory `dir`.
     pub fn new(dir: PathBuf) -> Self {
-        RuntimeEvents {
-            dir,
-            seen: None,
-            said: None,
-        }
-    }
-
-    /// Forgets the last line said: after a rebuild, a refusal of the new
-    /// build is news even if it reads as the last one.
-    pub fn forget_said(&mut self) {
-        self.said = None;
+        RuntimeEvents { dir, seen: None }
     }
 
     /// Reads the manifest and says what is new in it.
@@ -94,18 +81,14 @@ impl RuntimeEvents {
         }
     }
 
-    /// The line to say for `manifest`, if it reports something not said
-    /// yet by this process.
+    /// The line to say for `manifest`, if it reports an event of this
+    /// process not said yet. (The runtime reports a refusal once, not at
+    /// every safe point that meets it again.)
     fn news(&mut self, manifest: &Manifest) -> Option<String> {
         let now = (manifest.pid, manifest.event_number);
         let before = self.seen.replace(now);
         let new = before.is_some_and(|(pid, number)| pid == now.0 && number < now.1);
-        let line = runtime_event(manifest).filter(|_| new)?;
-        if self.said.as_ref() == Some(&line) {
-            return None;
-        }
-        self.said = Some(line.clone());
-        Some(line)
+        runtime_event(manifest).filter(|_| new)
     }
 }
 
@@ -199,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn each_new_event_is_said_once_and_a_repeated_refusal_again_after_a_rebuild() {
+    fn each_new_event_of_the_process_is_said_once() {
         let mut events = RuntimeEvents::new(PathBuf::new());
         let refused = |number: u64| {
             let mut manifest = manifest(
@@ -213,12 +196,9 @@ mod tests {
         };
         // What the manifest held before cargo hcr looked is not news.
         assert_eq!(events.news(&refused(4)), None);
-        let line = events.news(&refused(5));
-        assert!(line.is_some());
+        assert!(events.news(&refused(5)).is_some());
         assert_eq!(events.news(&refused(5)), None, "the same event");
-        assert_eq!(events.news(&refused(6)), None, "the same refusal again");
-        events.forget_said();
-        assert_eq!(events.news(&refused(7)), line, "after a rebuild");
+        assert!(events.news(&refused(6)).is_some(), "a refusal of new files");
         // Another process starts its events again.
         let mut other = refused(1);
         other.pid = 2;
