@@ -189,13 +189,8 @@ impl RustcAlone {
     /// [`BuildError`] when rustc fails.
     pub fn compile(&self) -> Result<std::time::Duration, BuildError> {
         let started = std::time::Instant::now();
-        let mut build = self.0.spawn()?;
-        loop {
-            if let Some(result) = build.try_finish() {
-                return result.map(|_| started.elapsed());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        self.0.spawn()?.finish()?;
+        Ok(started.elapsed())
     }
 }
 
@@ -248,29 +243,43 @@ pub(crate) struct DirectBuild {
 impl DirectBuild {
     /// The library it wrote, once it ended.
     pub(crate) fn try_finish(&mut self) -> Option<Result<PathBuf, BuildError>> {
-        let status = match self.child.try_wait() {
-            Ok(None) => return None,
-            Ok(Some(status)) => status,
-            Err(source) => {
-                return Some(Err(BuildError::Spawn {
-                    tool: self.tool.clone(),
-                    source,
-                }));
-            }
-        };
+        match self.child.try_wait() {
+            Ok(None) => None,
+            Ok(Some(status)) => Some(self.collect(status)),
+            Err(source) => Some(Err(self.spawn_error(source))),
+        }
+    }
+
+    /// Waits for it and returns the library it wrote.
+    fn finish(mut self) -> Result<PathBuf, BuildError> {
+        match self.child.wait() {
+            Ok(status) => self.collect(status),
+            Err(source) => Err(self.spawn_error(source)),
+        }
+    }
+
+    fn spawn_error(&self, source: std::io::Error) -> BuildError {
+        BuildError::Spawn {
+            tool: self.tool.clone(),
+            source,
+        }
+    }
+
+    /// Its result, once it ended with `status`.
+    fn collect(&mut self, status: std::process::ExitStatus) -> Result<PathBuf, BuildError> {
         let messages = self
             .messages
             .take()
             .and_then(|thread| thread.join().ok())
             .unwrap_or_default();
-        Some(match messages.library {
+        match messages.library {
             Some(library) if status.success() => Ok(library),
             _ => Err(BuildError::Failed {
                 tool: self.tool.clone(),
                 status,
                 output: messages.rendered,
             }),
-        })
+        }
     }
 
     /// Stops it.

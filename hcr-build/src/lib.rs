@@ -42,6 +42,7 @@ mod options;
 mod project;
 mod runner;
 mod scaffold;
+mod sys;
 pub mod watch;
 
 pub use c_module::CModule;
@@ -98,6 +99,12 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Whether process `pid` of this system is running; `None` where this
+/// system does not tell.
+pub fn process_is_running(pid: u64) -> Option<bool> {
+    sys::process_is_running(pid)
 }
 
 /// The workspace this crate was built in.

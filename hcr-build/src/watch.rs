@@ -450,8 +450,7 @@ impl CargoBuilds {
         if changed.is_empty() {
             return Err(None);
         }
-        // Cargo prints its commands for a POSIX shell only there.
-        if !cfg!(unix) {
+        if !crate::sys::CARGO_COMMANDS_READABLE {
             return Err(Some(
                 "cargo's commands are not read on this system".to_owned(),
             ));

@@ -1,7 +1,7 @@
 //! What `cargo hcr` says: status lines on stderr while it builds, watches
 //! and runs, and the table of `cargo hcr status` on stdout.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use hcr_build::watch::Event;
@@ -98,12 +98,11 @@ pub fn print_status(manifest: &Manifest, target: &str) {
     // A Windows host under wine has a process id of its own system, which
     // this one cannot look up.
     let foreign_pid = target.contains("windows") != env!("HCR_BUILD_HOST").contains("windows");
-    let running = if foreign_pid {
-        format!("a process for {target}")
-    } else if Path::new(&format!("/proc/{pid}")).exists() {
-        "running".to_owned()
-    } else {
-        "not running".to_owned()
+    let running = match hcr_build::process_is_running(pid) {
+        _ if foreign_pid => format!("a process for {target}"),
+        Some(true) => "running".to_owned(),
+        Some(false) => "not running".to_owned(),
+        None => "whether it runs is not known here".to_owned(),
     };
     println!(
         "host `{}` (pid {pid}, {running}), generation {}, last reload {}",
