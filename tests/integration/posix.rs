@@ -5,11 +5,7 @@
 /// Loads two versions of a module, then ends the way `HCR_TEST_ENDING`
 /// says.
 fn end_after_loading(host: &mut hcr_tests::Host) {
-    host.install("spin", "spin-1");
-    host.init(&["spin"]);
-    host.install("spin", "spin-2");
-    host.rt.perform_code_reload().unwrap();
-    assert_eq!(host.copy_names().len(), 2);
+    host.load_two_versions();
     let ending = std::env::var("HCR_TEST_ENDING").unwrap();
     let signal = match ending.as_str() {
         "exit" => std::process::exit(3),

@@ -7,11 +7,7 @@ use hcr_tests::{Ending, Expect};
 /// Loads two versions of a module, then ends the way `HCR_TEST_ENDING`
 /// says: `exit`, or `kill` (terminated, as a task manager would).
 fn end_after_loading(host: &mut hcr_tests::Host) {
-    host.install("spin", "spin-1");
-    host.init(&["spin"]);
-    host.install("spin", "spin-2");
-    host.rt.perform_code_reload().unwrap();
-    assert_eq!(host.copy_names().len(), 2);
+    host.load_two_versions();
     match std::env::var("HCR_TEST_ENDING").unwrap().as_str() {
         "exit" => std::process::exit(3),
         "kill" => {

@@ -675,6 +675,16 @@ impl Host {
         self.install_bytes(module, &self.fixture(variant));
     }
 
+    /// Starts a tree of module `spin` and reloads it once, so that two
+    /// versions of it are loaded (two copies exist).
+    pub fn load_two_versions(&self) {
+        self.install("spin", "spin-1");
+        self.init(&["spin"]);
+        self.install("spin", "spin-2");
+        self.rt.perform_code_reload().unwrap();
+        assert_eq!(self.copy_names().len(), 2);
+    }
+
     /// `hcr_init("main", imports, modules)`, which must succeed.
     pub fn init(&self, imports: &[&str]) {
         self.rt.init("main", imports, Some(&self.modules)).unwrap();
