@@ -130,9 +130,10 @@
 //!   view, so that modules load beside their stubs. A fixed address
 //!   (`HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS`) must be 64 KiB aligned.
 //! * Module `m` is `m.dll`; each version is loaded from a copy in
-//!   `%TEMP%\hcr-copies\<pid>`, opened for deletion on close, so it is
-//!   deleted once the process has unloaded it or ended; the directories of
-//!   processes that are gone are removed by the next process that starts.
+//!   `%TEMP%\hcr-copies\<pid>-<creation time>`, opened for deletion on
+//!   close, so it is deleted once the process has unloaded it or ended;
+//!   the directories of processes that are gone are removed by the next
+//!   process that starts.
 //!   The library check is the PE check ([`pe`]).
 //! * A load that fails because a DLL the module imports is missing names
 //!   that DLL (read from the module's import directory).

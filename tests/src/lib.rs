@@ -475,7 +475,7 @@ pub fn run_scenario(
         Expect::Abort(_) if emulated => Duration::from_secs(60),
         _ => SCENARIO_TIMEOUT,
     };
-    let finished = wait_with_timeout(command.spawn().unwrap(), timeout);
+    let finished = run_started(&mut command, timeout, name);
     let (stdout, stderr) = (&finished.stdout, &finished.stderr);
     let report = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
     let Some(status) = finished.status else {
@@ -555,6 +555,36 @@ fn self_command() -> Command {
     };
     sys::no_core_dumps(&mut command);
     command
+}
+
+/// How many times a scenario's process is started when the system fails
+/// to start it (see `sys::did_not_start`).
+const START_ATTEMPTS: usize = 3;
+
+/// Runs `command` until it ends or `timeout` passes. A process that the
+/// system failed to start, before any of the test binary's code ran, is
+/// started again (up to [`START_ATTEMPTS`] times, said on stderr): that is
+/// no outcome of the scenario. Any other ending is the scenario's.
+fn run_started(command: &mut Command, timeout: Duration, name: &str) -> Finished {
+    let mut attempt = 1;
+    loop {
+        let finished = wait_with_timeout(command.spawn().unwrap(), timeout);
+        let failed_to_start = finished
+            .status
+            .and_then(|status| sys::did_not_start(status, &finished.stdout));
+        match failed_to_start {
+            Some(why) if attempt < START_ATTEMPTS => {
+                eprintln!(
+                    "scenario {name}: {why}; starting it again (attempt {} of {START_ATTEMPTS})\n\
+                     its stderr: {:?}",
+                    attempt + 1,
+                    finished.stderr
+                );
+                attempt += 1;
+            }
+            _ => return finished,
+        }
+    }
 }
 
 /// What a scenario's process did: its exit status (`None` when it ran past

@@ -42,6 +42,12 @@ pub fn ending(status: ExitStatus) -> Ending {
     }
 }
 
+/// Whether the system failed to start a process: on these systems a
+/// process that started runs the test binary, whatever it prints.
+pub fn did_not_start(_status: ExitStatus, _stdout: &str) -> Option<String> {
+    None
+}
+
 /// Scenarios that expect an abort must not dump core: nobody reads the
 /// dump, and qemu-user, writing one for a guest with several threads, can
 /// hang.

@@ -4,12 +4,13 @@
 
 use std::process::{Command, ExitStatus};
 
+use windows_sys::Win32::Foundation::FILETIME;
 use windows_sys::Win32::System::Memory::{
     MEM_COMMIT, MEM_RESERVE, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE_READWRITE,
     PAGE_EXECUTE_WRITECOPY, PAGE_READWRITE, VirtualAlloc, VirtualQuery,
 };
 use windows_sys::Win32::System::ProcessStatus::{GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
-use windows_sys::Win32::System::Threading::GetCurrentProcess;
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetProcessTimes};
 
 use crate::Ending;
 
@@ -43,6 +44,23 @@ pub fn ending(status: ExitStatus) -> Ending {
     Ending::Exit(status.code().unwrap_or(-1))
 }
 
+/// STATUS_DLL_INIT_FAILED: a DLL the process loads at start refused to
+/// initialize.
+const DLL_INIT_FAILED: i32 = 0xC000_0142_u32 as i32;
+
+/// Why the system failed to start a process that ended with `status`
+/// after printing `stdout`, if it did: it ended with
+/// STATUS_DLL_INIT_FAILED having printed nothing on stdout, so it never
+/// reached the test harness's first line (`running 1 test`), let alone
+/// the scenario: the loader failed before any of its code ran.
+pub fn did_not_start(status: ExitStatus, stdout: &str) -> Option<String> {
+    (status.code() == Some(DLL_INIT_FAILED) && stdout.is_empty()).then(|| {
+        "the process ended with STATUS_DLL_INIT_FAILED (0xc0000142) before it printed \
+         anything: the system failed to start it"
+            .to_owned()
+    })
+}
+
 /// Nothing to turn off: Windows writes no core dumps by default.
 pub fn no_core_dumps(_command: &mut Command) {}
 
@@ -50,11 +68,13 @@ pub fn no_core_dumps(_command: &mut Command) {}
 pub fn make_executable(_path: &std::path::Path) {}
 
 /// Names of the runtime's library copies in this process's directory of
-/// copies (`%TEMP%\hcr-copies\<pid>`): `<module>.<load>.dll`.
+/// copies (`%TEMP%\hcr-copies\<pid>-<creation time>`): `<module>.<load>.dll`.
 pub fn copy_names() -> Vec<String> {
-    let dir = std::env::temp_dir()
-        .join("hcr-copies")
-        .join(std::process::id().to_string());
+    let dir = std::env::temp_dir().join("hcr-copies").join(format!(
+        "{}-{:x}",
+        std::process::id(),
+        started_at()
+    ));
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -65,6 +85,27 @@ pub fn copy_names() -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// When this process was created, in 100 ns ticks since 1601.
+fn started_at() -> u64 {
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+    // SAFETY: this process's pseudo-handle; writes only the four times.
+    let ok = unsafe {
+        GetProcessTimes(
+            GetCurrentProcess(),
+            &mut created,
+            &mut exited,
+            &mut kernel,
+            &mut user,
+        )
+    };
+    assert_ne!(ok, 0, "GetProcessTimes failed");
+    u64::from(created.dwHighDateTime) << 32 | u64::from(created.dwLowDateTime)
 }
 
 /// Every committed region of this process that is writable and executable

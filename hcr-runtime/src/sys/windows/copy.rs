@@ -4,13 +4,19 @@
 //! could not write the next build) and returns the same module for a path
 //! already loaded, so every version is loaded from a copy of its own:
 //! `<module>.<load>.dll` in a directory of this process's,
-//! `%TEMP%\hcr-copies\<pid>`. Each copy is held open for deletion on close
-//! (`FILE_FLAG_DELETE_ON_CLOSE`, sharing reads and deletion with the
-//! loader), so Windows deletes it once this process has closed it and
+//! `%TEMP%\hcr-copies\<pid>-<started>`. Each copy is held open for deletion
+//! on close (`FILE_FLAG_DELETE_ON_CLOSE`, sharing reads and deletion with
+//! the loader), so Windows deletes it once this process has closed it and
 //! unmapped it: at exit, however the process ends. The directories that
 //! processes leave (they cannot delete a directory their own copies are
 //! still in) are removed by the next process that starts, once the
 //! process they belonged to is gone.
+//!
+//! A directory is named by its process's id and creation time together:
+//! Windows hands the id of a process that ended to the next one soon (wine
+//! within a few processes), and a directory named by the id alone could be
+//! taken for a dead process's by one process while another, new with that
+//! id, was already copying into it.
 //!
 //! A copy is rebased (`pe::rebase`) to prefer the first free range above
 //! the jump table's executable view, beside its first slots: Windows
@@ -24,14 +30,14 @@ use std::os::windows::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+use windows_sys::Win32::Foundation::{CloseHandle, FILETIME, STILL_ACTIVE};
 use windows_sys::Win32::Storage::FileSystem::{
     DELETE, FILE_FLAG_DELETE_ON_CLOSE, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
 };
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows_sys::Win32::System::Memory::{MEM_FREE, MEMORY_BASIC_INFORMATION, VirtualQuery};
 use windows_sys::Win32::System::Threading::{
-    GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    GetExitCodeProcess, GetProcessTimes, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
 };
 
 use super::wide;
@@ -123,40 +129,114 @@ fn copies_dir() -> io::Result<&'static Path> {
         let base = std::env::temp_dir().join("hcr-copies");
         std::fs::create_dir_all(&base).map_err(|err| format!("{}: {err}", base.display()))?;
         remove_leftovers(&base);
-        let mine = base.join(std::process::id().to_string());
+        let pid = std::process::id();
+        let started = started_at(pid)
+            .ok_or_else(|| format!("the creation time of this process ({pid}) is unknown"))?;
+        let mine = base.join(directory_name(pid, started));
         std::fs::create_dir_all(&mine).map_err(|err| format!("{}: {err}", mine.display()))?;
         Ok(mine)
     });
     dir.as_deref().map_err(|err| io::Error::other(err.clone()))
 }
 
-/// Removes the directories in `base` of processes that are gone.
+/// The name of the directory of copies of the process `pid` created at
+/// `started` (in 100 ns ticks).
+fn directory_name(pid: u32, started: u64) -> String {
+    format!("{pid}-{started:x}")
+}
+
+/// The process a directory name stands for: its id and creation time.
+fn owner_of(name: &str) -> Option<(u32, u64)> {
+    let (pid, started) = name.split_once('-')?;
+    Some((pid.parse().ok()?, u64::from_str_radix(started, 16).ok()?))
+}
+
+/// Removes the directories in `base` of processes that are gone: no
+/// process runs with that id, or the one that does started at another time.
 fn remove_leftovers(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|name| name.parse::<u32>().ok()) else {
+        let Some((pid, started)) = name.to_str().and_then(owner_of) else {
             continue;
         };
-        if pid != std::process::id() && !is_running(pid) {
+        if started_at(pid) != Some(started) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
 
-/// Whether process `pid` is still running.
-fn is_running(pid: u32) -> bool {
+/// When process `pid` was created (in 100 ns ticks since 1601), if it is
+/// still running.
+fn started_at(pid: u32) -> Option<u64> {
     // SAFETY: opens a handle for querying only, closed below.
     let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
     if process.is_null() {
-        return false;
+        return None;
     }
     let mut code = 0u32;
     // SAFETY: `process` is the handle opened above; writes only `code`.
-    let known = unsafe { GetExitCodeProcess(process, &mut code) } != 0;
+    let running =
+        unsafe { GetExitCodeProcess(process, &mut code) } != 0 && code == STILL_ACTIVE as u32;
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+    // SAFETY: as above; writes only the four times.
+    let known =
+        unsafe { GetProcessTimes(process, &mut created, &mut exited, &mut kernel, &mut user) } != 0;
     // SAFETY: closes the handle opened above.
     unsafe { CloseHandle(process) };
-    known && code == STILL_ACTIVE as u32
+    (running && known)
+        .then(|| u64::from(created.dwHighDateTime) << 32 | u64::from(created.dwLowDateTime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_names_its_process_by_id_and_creation_time() {
+        let pid = std::process::id();
+        let started = started_at(pid).expect("this process runs");
+        assert_eq!(
+            owner_of(&directory_name(pid, started)),
+            Some((pid, started))
+        );
+        assert_eq!(
+            owner_of("1234"),
+            None,
+            "a name without a creation time is no one's"
+        );
+        assert_eq!(owner_of("notes-1"), None);
+    }
+
+    #[test]
+    fn only_directories_of_processes_that_are_gone_are_removed() {
+        let base = std::env::temp_dir().join(format!("hcr-leftovers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let pid = std::process::id();
+        let started = started_at(pid).unwrap();
+        // This process's own, one of a process that had this id before,
+        // and one of an id no process has (ids are multiples of 4).
+        let mine = base.join(directory_name(pid, started));
+        let before = base.join(directory_name(pid, started - 1));
+        let gone = base.join(directory_name(u32::MAX - 2, started));
+        let other = base.join("not-a-process");
+        for dir in [&mine, &before, &gone, &other] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        remove_leftovers(&base);
+        assert!(mine.is_dir(), "a running process's directory stays");
+        assert!(!before.exists(), "the id's earlier process is gone");
+        assert!(!gone.exists());
+        assert!(
+            other.is_dir(),
+            "what is not a process's directory is left alone"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }
