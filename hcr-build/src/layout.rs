@@ -19,12 +19,7 @@ pub struct Layout {
     pub modules: Vec<(String, PathBuf)>,
 }
 
-/// The file that tells the runtime a set of libraries is being written in
-/// its module directory (cargo writes each library there as soon as it is
-/// built): it names the modules of the set, one per line, and the runtime
-/// reads the same name and takes none of them for changed while the file
-/// is there and younger than ten minutes (an empty file: no module).
-pub const BUILDING_MARKER: &str = "hcr-building";
+pub use hcr_files::BUILDING_MARKER;
 
 /// The marker of a set of libraries being written in a module directory,
 /// there as long as this lives. Best effort: without it a host may try a

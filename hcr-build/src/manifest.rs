@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 /// The manifest's file in a module directory.
 pub fn manifest_path(dir: &Path) -> PathBuf {
-    dir.join("hcr-manifest.json")
+    dir.join(hcr_files::MANIFEST)
 }
 
 /// One loaded module version.

@@ -7,8 +7,6 @@
 
 use std::io::Write;
 
-use crate::runtime::Runtime;
-
 /// Entered from a slot's veneer with the slot's executable address as the
 /// first argument, as if the stub's caller had called it. On x86_64 the
 /// veneer passes it where the System V ABI does (`rdi`), on every system:
@@ -41,7 +39,7 @@ fn report(slot: *const u8) -> ! {
 /// `module::proc` of the slot at `address`. Waits a bounded time for the
 /// lock: a reload on another thread holds it only briefly.
 fn describe(address: usize) -> Option<String> {
-    let rt = Runtime::get();
+    let rt = crate::process_runtime();
     for _ in 0..1000 {
         if let Some(state) = rt.try_lock() {
             let table = state.table()?;

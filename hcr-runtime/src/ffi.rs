@@ -13,7 +13,7 @@ use crate::jump_table::{Placed, StubForm};
 use crate::names;
 use crate::registry::{GlobalError, GlobalStatus};
 use crate::reload::{self, Outcome};
-use crate::runtime::{Handler, Runtime, State};
+use crate::runtime::{Handler, State};
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -186,7 +186,7 @@ pub unsafe extern "C" fn hcr_register_proc_checked(
                     "proc `{module}::{name}`: fn is NULL"
                 )));
             }
-            let mut state = Runtime::get().lock();
+            let mut state = crate::process_runtime().lock();
             if let Some(signature) = signature {
                 let State {
                     signatures,
@@ -217,7 +217,7 @@ pub unsafe extern "C" fn hcr_get_proc(module: *const c_char, name: *const c_char
         || {
             // SAFETY: the caller passes valid strings or NULL.
             let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "proc name")?) };
-            let mut state = Runtime::get().lock();
+            let mut state = crate::process_runtime().lock();
             let (registry, table) = state.symbols()?;
             Ok(registry.get_proc(table, module, name)? as *mut c_void)
         },
@@ -253,7 +253,7 @@ pub unsafe extern "C" fn hcr_get_proc_checked(
                     signature_arg(signature)?,
                 )
             };
-            let mut state = Runtime::get().lock();
+            let mut state = crate::process_runtime().lock();
             if let Some(signature) = signature {
                 let caller = caller.unwrap_or(state.main_name()).to_owned();
                 state
@@ -275,7 +275,7 @@ pub extern "C" fn hcr_stub_cell(stub: *const c_void) -> *const *const c_void {
     guard(
         |_| ptr::null(),
         || {
-            let state = Runtime::get().lock();
+            let state = crate::process_runtime().lock();
             let table = state.table();
             table
                 .and_then(|table| {
@@ -311,11 +311,13 @@ pub unsafe extern "C" fn hcr_register_global(
                 "global `{module}::{name}`: out is NULL"
             )));
         }
-        let result =
-            Runtime::get()
-                .lock()
-                .registry
-                .register_global(module, name, size, align, layout_hash);
+        let result = crate::process_runtime().lock().registry.register_global(
+            module,
+            name,
+            size,
+            align,
+            layout_hash,
+        );
         let (block, status) = result.map_err(|err| Error::Global {
             module: module.to_owned(),
             name: name.to_owned(),
@@ -343,7 +345,10 @@ pub unsafe extern "C" fn hcr_get_global(module: *const c_char, name: *const c_ch
         || {
             // SAFETY: the caller passes valid strings or NULL.
             let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "global name")?) };
-            let found = Runtime::get().lock().registry.get_global(module, name);
+            let found = crate::process_runtime()
+                .lock()
+                .registry
+                .get_global(module, name);
             found.map(|block| block.cast()).ok_or_else(|| {
                 Error::InvalidArgument(format!("no global `{module}::{name}` is registered"))
             })
@@ -367,7 +372,10 @@ pub unsafe extern "C" fn hcr_get_previous_global(
         || {
             // SAFETY: the caller passes valid strings or NULL.
             let (module, name) = unsafe { (module_arg(module)?, symbol_arg(name, "global name")?) };
-            let found = Runtime::get().lock().registry.previous_global(module, name);
+            let found = crate::process_runtime()
+                .lock()
+                .registry
+                .previous_global(module, name);
             found.map(|block| block.cast()).ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "global `{module}::{name}` did not change its layout in a running reload"
@@ -414,7 +422,7 @@ pub unsafe extern "C" fn hcr_init(
                 dir.display()
             )));
         }
-        reload::init(Runtime::get(), main, imports, dir)?;
+        reload::init(crate::process_runtime(), main, imports, dir)?;
         Ok(0)
     })
 }
@@ -425,11 +433,11 @@ pub extern "C" fn hcr_reload_needed() -> bool {
     guard(
         |_| false,
         || {
-            let rt = Runtime::get();
+            let rt = crate::process_runtime();
             if rt.lock().shut_down {
                 return Ok(false);
             }
-            Ok(!reload::changed_modules(rt)?.is_empty())
+            Ok(!rt.changed_modules()?.is_empty())
         },
     )
 }
@@ -445,16 +453,14 @@ pub unsafe extern "C" fn hcr_has_module_changed(module: *const c_char) -> bool {
         || {
             // SAFETY: the caller passes a valid string or NULL.
             let module = unsafe { module_arg(module)? };
-            let rt = Runtime::get();
+            let rt = crate::process_runtime();
             let known = rt.lock().tree()?.modules.contains_key(module);
             if !known {
                 return Err(Error::InvalidArgument(format!(
                     "no module `{module}` is loaded"
                 )));
             }
-            Ok(reload::changed_modules(rt)?
-                .iter()
-                .any(|name| name == module))
+            Ok(rt.changed_modules()?.iter().any(|name| name == module))
         },
     )
 }
@@ -481,7 +487,7 @@ pub extern "C" fn hcr_perform_code_reload_with(flags: c_uint) -> c_int {
         let options = reload::ReloadOptions {
             allow_active_frames: flags & RELOAD_ALLOW_ACTIVE_FRAMES != 0,
         };
-        let loaded = match reload::perform(Runtime::get(), options)? {
+        let loaded = match reload::perform(crate::process_runtime(), options)? {
             Outcome::NothingChanged => Vec::new(),
             Outcome::Reloaded {
                 loaded, timings, ..
@@ -505,7 +511,7 @@ pub const RELOAD_ALLOW_ACTIVE_FRAMES: c_uint = 1;
 #[unsafe(no_mangle)]
 pub extern "C" fn hcr_shutdown() -> c_int {
     guard(code_of, || {
-        reload::shutdown(Runtime::get())?;
+        reload::shutdown(crate::process_runtime())?;
         Ok(0)
     })
 }
@@ -531,7 +537,7 @@ pub unsafe extern "C" fn hcr_get_previous_global_layout(
         if size.is_null() || align.is_null() || layout_hash.is_null() {
             return Err(Error::InvalidArgument("an out pointer is NULL".into()));
         }
-        let found = Runtime::get()
+        let found = crate::process_runtime()
             .lock()
             .registry
             .previous_global_layout(module, name);
@@ -597,7 +603,7 @@ pub unsafe extern "C" fn hcr_report_failure(message: *const c_char) {
         || {
             // SAFETY: the caller passes a valid string or NULL.
             let message = unsafe { c_str(message, "message")? };
-            let mut state = Runtime::get().lock();
+            let mut state = crate::process_runtime().lock();
             if state.running_module().is_some() {
                 state.failure = Some(message.to_string_lossy().into_owned());
             }
@@ -622,7 +628,7 @@ pub unsafe extern "C" fn hcr_check_toolchain(
         // SAFETY: the caller passes valid strings or NULL.
         let (module, toolchain) = unsafe { (module_arg(module)?, c_str(toolchain, "toolchain")?) };
         let toolchain = toolchain.to_string_lossy();
-        let mut state = Runtime::get().lock();
+        let mut state = crate::process_runtime().lock();
         match &state.toolchain {
             None => state.toolchain = Some((module.to_owned(), toolchain.into_owned())),
             Some((first, known)) if *known != toolchain => {
@@ -653,7 +659,7 @@ pub extern "C" fn hcr_add_event_handler(is_before: bool, cb: Option<extern "C" f
         || {
             let callback =
                 cb.ok_or_else(|| Error::InvalidArgument("event handler is NULL".into()))?;
-            Runtime::get().lock().add_handler(Handler {
+            crate::process_runtime().lock().add_handler(Handler {
                 before: is_before,
                 callback,
             });
@@ -683,7 +689,7 @@ pub unsafe extern "C" fn hcr_add_module(module: *const c_char) {
 /// The number of successful reloads so far (0 after `hcr_init`).
 #[unsafe(no_mangle)]
 pub extern "C" fn hcr_generation() -> i64 {
-    guard(|_| 0, || Ok(Runtime::get().lock().generation))
+    guard(|_| 0, || Ok(crate::process_runtime().lock().generation))
 }
 
 /// Chooses the stub form for procs registered from now on: 0 data form
@@ -701,7 +707,7 @@ pub extern "C" fn hcr_set_stub_form(form: c_int) -> c_int {
                 )));
             }
         };
-        Runtime::get().lock().stub_form = form;
+        crate::process_runtime().lock().stub_form = form;
         Ok(0)
     })
 }
@@ -722,7 +728,7 @@ pub unsafe extern "C" fn hcr_jump_table_placement(
 ) -> c_int {
     static DESCRIPTION: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
     guard(code_of, || {
-        let mut state = Runtime::get().lock();
+        let mut state = crate::process_runtime().lock();
         let (_, table) = state.symbols()?;
         // The table never moves, so the sentence is made once.
         let text = DESCRIPTION.get_or_init(|| to_c_string(&table.describe_placement()));
@@ -752,7 +758,7 @@ pub extern "C" fn hcr_retained_version_count() -> i64 {
     guard(
         |_| 0,
         || {
-            let state = Runtime::get().lock();
+            let state = crate::process_runtime().lock();
             Ok((state.retained().len() + state.pinned.len()) as i64)
         },
     )
@@ -764,7 +770,7 @@ pub extern "C" fn hcr_retained_version_count() -> i64 {
 #[unsafe(no_mangle)]
 pub extern "C" fn hcr_collect() -> c_int {
     guard(code_of, || {
-        let unmapped = crate::collect::collect(Runtime::get())?;
+        let unmapped = crate::collect::collect(crate::process_runtime())?;
         Ok(c_int::try_from(unmapped).unwrap_or(c_int::MAX))
     })
 }
@@ -777,7 +783,7 @@ pub extern "C" fn hcr_set_kept_versions(count: c_int) -> c_int {
     guard(code_of, || {
         let count = usize::try_from(count)
             .map_err(|_| Error::InvalidArgument(format!("kept versions {count} is negative")))?;
-        let previous = std::mem::replace(&mut Runtime::get().lock().kept_versions, count);
+        let previous = std::mem::replace(&mut crate::process_runtime().lock().kept_versions, count);
         Ok(c_int::try_from(previous).unwrap_or(c_int::MAX))
     })
 }
@@ -799,7 +805,7 @@ pub unsafe extern "C" fn hcr_guarded_call(
         let function = function
             .ok_or_else(|| Error::InvalidArgument("the guarded function is NULL".into()))?;
         // SAFETY: the caller vouches for `function(arg)`.
-        unsafe { crate::crash_guard::call(Runtime::get(), function, arg) }?;
+        unsafe { crate::crash_guard::call(crate::process_runtime(), function, arg) }?;
         Ok(0)
     })
 }

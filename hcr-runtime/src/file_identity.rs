@@ -1,39 +1,58 @@
-//! Tells whether a module's library file changed since it was loaded.
+//! Tells whether a module's library file changed since it was loaded, for
+//! the cost of a `stat`.
 //!
-//! Size and a whole-second mtime miss two builds of the same size written
-//! within a second, and even nanosecond timestamps only move once per
-//! kernel timer tick. So a file is judged by its identity, size and
-//! fine-grained timestamps (`sys::FileStamp`: device, inode, nanosecond
-//! mtime and ctime on Linux), and, while the file is fresh (written less
-//! than [`FRESH_WINDOW`] before it was recorded, when a rewrite within the
-//! same tick could leave every timestamp equal), by a hash of its contents.
-//! Once the window has passed, any later write must move a timestamp, so
-//! the cheap metadata comparison is enough.
+//! A file is judged by its stamp (`sys::FileStamp`: device, inode, size,
+//! nanosecond mtime and ctime on Linux; size, creation and last-write
+//! times on Windows). Another stamp with another size is a change. Another
+//! stamp with the same size may be a touch, so the contents are hashed,
+//! once for that stamp. An equal stamp is no change, with one exception:
+//! file timestamps move only once per clock tick (a jiffy on Linux, two
+//! seconds on FAT), so a rewrite in place within the tick of the write
+//! that was read leaves every part of the stamp equal. An identity taken
+//! while its file was fresh (changed less than [`SETTLE_WINDOW`] before)
+//! is therefore settled once the window has passed: its contents are
+//! hashed once more, on a thread of their own so that no check waits for
+//! a read, and compared. From then on a `stat` is enough.
 
 use std::hash::Hasher;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::sys::FileStamp;
 
-/// How long after a write the contents are compared as well as metadata.
-pub(crate) const FRESH_WINDOW: Duration = Duration::from_secs(2);
-
-/// Whether the file `stamp` describes last changed within
-/// [`FRESH_WINDOW`] before `at`.
-fn is_fresh(stamp: &FileStamp, at: SystemTime) -> bool {
-    let now_ns = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128);
-    now_ns - stamp.changed_ns() < FRESH_WINDOW.as_nanos() as i128
-}
+/// How long after its last change a file's stamp may still be left equal
+/// by a rewrite in place.
+pub(crate) const SETTLE_WINDOW: Duration = Duration::from_secs(2);
 
 /// Identity of one version of a library file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct FileIdentity {
-    metadata: FileStamp,
+    stamp: FileStamp,
     content_hash: u64,
-    fresh: bool,
+    settle: Settle,
+    /// The last other stamp of the same size whose contents were hashed
+    /// and differ: it is not read again.
+    differs_at: Option<FileStamp>,
+    window: Duration,
+}
+
+/// Whether the stamp alone tells that the file is unchanged.
+#[derive(Debug, Clone)]
+enum Settle {
+    /// It does.
+    Done,
+    /// Not yet: the contents are hashed once the file is `not_before`.
+    Pending { not_before: SystemTime },
+    /// A thread is hashing the contents: `None` when it could not read
+    /// them as they were at the stamp. `pid` started it (a forked child
+    /// has no such thread and starts its own).
+    Hashing {
+        result: Arc<OnceLock<Option<u64>>>,
+        pid: u32,
+    },
+    /// The contents differ under the same stamp.
+    Differs,
 }
 
 /// A content hash for change detection (not for security).
@@ -41,6 +60,23 @@ pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     hasher.write(bytes);
     hasher.finish()
+}
+
+/// The hash of the file at `path` if it holds the state `stamp` describes
+/// throughout the read.
+fn hash_at(path: &Path, stamp: FileStamp) -> Option<u64> {
+    #[cfg(test)]
+    tests::note_read(path);
+    let bytes = std::fs::read(path).ok()?;
+    let after = std::fs::metadata(path).ok()?;
+    (FileStamp::of(&after) == stamp).then(|| content_hash(&bytes))
+}
+
+/// When the file `stamp` describes stops being fresh.
+fn settles_at(stamp: &FileStamp, window: Duration) -> SystemTime {
+    let changed = stamp.changed_ns().max(0) as u128;
+    let at = Duration::from_nanos((changed + window.as_nanos()).min(u64::MAX as u128) as u64);
+    SystemTime::UNIX_EPOCH + at
 }
 
 impl FileIdentity {
@@ -53,11 +89,26 @@ impl FileIdentity {
 
     /// Identity of a version whose bytes were read right after `meta` was taken.
     pub(crate) fn new(meta: &std::fs::Metadata, bytes: &[u8]) -> Self {
-        let metadata = FileStamp::of(meta);
+        Self::with_window(meta, bytes, SETTLE_WINDOW)
+    }
+
+    fn with_window(meta: &std::fs::Metadata, bytes: &[u8], window: Duration) -> Self {
+        let stamp = FileStamp::of(meta);
         FileIdentity {
-            metadata,
+            stamp,
             content_hash: content_hash(bytes),
-            fresh: is_fresh(&metadata, SystemTime::now()),
+            settle: Self::settle_for(&stamp, window),
+            differs_at: None,
+            window,
+        }
+    }
+
+    fn settle_for(stamp: &FileStamp, window: Duration) -> Settle {
+        let not_before = settles_at(stamp, window);
+        if SystemTime::now() >= not_before {
+            Settle::Done
+        } else {
+            Settle::Pending { not_before }
         }
     }
 
@@ -68,61 +119,231 @@ impl FileIdentity {
 
     /// Whether the file at `path` now holds other contents than this
     /// version. A missing or unreadable file counts as unchanged: there is
-    /// nothing to load yet (a build may be replacing it).
-    ///
-    /// When the file is unchanged, the identity is refreshed so that later
-    /// checks can skip reading the contents.
+    /// nothing to load yet (a build may be replacing it). Costs a `stat`;
+    /// the contents are read at most once for each stamp the file shows,
+    /// and never by the calling thread to settle a fresh identity.
     pub(crate) fn changed(&mut self, path: &Path) -> bool {
         let Ok(meta) = std::fs::metadata(path) else {
             return false;
         };
         let now = FileStamp::of(&meta);
-        if now == self.metadata && !self.fresh {
-            return false;
+        if now != self.stamp {
+            return self.changed_to(path, now);
         }
-        let Ok(bytes) = std::fs::read(path) else {
-            return false;
-        };
-        if content_hash(&bytes) != self.content_hash {
+        match &self.settle {
+            Settle::Done => false,
+            Settle::Differs => true,
+            Settle::Pending { not_before } => {
+                if SystemTime::now() >= *not_before {
+                    self.start_hashing(path);
+                }
+                false
+            }
+            Settle::Hashing { result, pid } => match result.get() {
+                Some(Some(hash)) if *hash == self.content_hash => {
+                    self.settle = Settle::Done;
+                    false
+                }
+                Some(Some(_)) => {
+                    self.settle = Settle::Differs;
+                    true
+                }
+                Some(None) => {
+                    // Not read as it was at the stamp: try again a window
+                    // later (a file that changes shows another stamp).
+                    self.settle = Settle::Pending {
+                        not_before: SystemTime::now() + self.window,
+                    };
+                    false
+                }
+                None => {
+                    if *pid != std::process::id() {
+                        self.start_hashing(path);
+                    }
+                    false
+                }
+            },
+        }
+    }
+
+    /// [`changed`](Self::changed) for a file that shows stamp `now`, not
+    /// this identity's.
+    fn changed_to(&mut self, path: &Path, now: FileStamp) -> bool {
+        if now.len() != self.stamp.len() || self.differs_at == Some(now) {
             return true;
         }
-        self.metadata = now;
-        self.fresh = is_fresh(&now, SystemTime::now());
-        false
+        // The same size: a touch, or new contents. One read tells.
+        match hash_at(path, now) {
+            Some(hash) if hash == self.content_hash => {
+                self.stamp = now;
+                self.settle = Self::settle_for(&now, self.window);
+                self.differs_at = None;
+                false
+            }
+            Some(_) => {
+                self.differs_at = Some(now);
+                true
+            }
+            // Being written: no verdict until it shows a steady stamp.
+            None => false,
+        }
+    }
+
+    /// Hashes the file on a thread of its own; the result is taken by a
+    /// later check.
+    fn start_hashing(&mut self, path: &Path) {
+        let result = Arc::new(OnceLock::new());
+        let (path, stamp, slot) = (path.to_owned(), self.stamp, Arc::clone(&result));
+        let started = std::thread::Builder::new()
+            .name("hcr-settle".into())
+            .spawn(move || {
+                let _ = slot.set(hash_at(&path, stamp));
+            });
+        self.settle = match started {
+            Ok(_) => Settle::Hashing {
+                result,
+                pid: std::process::id(),
+            },
+            Err(_) => Settle::Pending {
+                not_before: SystemTime::now() + self.window,
+            },
+        };
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
     use super::*;
 
-    fn identity_of(path: &Path) -> FileIdentity {
+    /// Every path whose contents an identity read, in order.
+    static READS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn note_read(path: &Path) {
+        READS.lock().unwrap().push(path.to_owned());
+    }
+
+    fn reads_of(path: &Path) -> usize {
+        READS.lock().unwrap().iter().filter(|p| *p == path).count()
+    }
+
+    /// A directory of one test's own.
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hcr-identity-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn identity_of(path: &Path, window: Duration) -> FileIdentity {
         let meta = std::fs::metadata(path).unwrap();
-        FileIdentity::new(&meta, &std::fs::read(path).unwrap())
+        FileIdentity::with_window(&meta, &std::fs::read(path).unwrap(), window)
+    }
+
+    /// Checks `path` every millisecond until `identity` says it changed,
+    /// or `limit` has passed.
+    fn seen_within(identity: &mut FileIdentity, path: &Path, limit: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if identity.changed(path) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
     }
 
     #[test]
     fn a_same_size_rewrite_in_place_within_one_tick_is_seen() {
-        let dir = std::env::temp_dir().join(format!("hcr-identity-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("same-tick");
         let path = dir.join("lib.so");
         std::fs::write(&path, b"version-1").unwrap();
-        let mut identity = identity_of(&path);
+        let mut identity = identity_of(&path, Duration::from_millis(50));
         std::fs::write(&path, b"version-2").unwrap();
-        assert!(identity.changed(&path));
+        assert!(seen_within(&mut identity, &path, Duration::from_secs(5)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn contents_that_differ_under_an_equal_stamp_are_seen_once_the_window_passed() {
+        // Whether a rewrite lands within the tick is the system's to
+        // decide; an identity taken from other bytes than the file holds
+        // under the same stamp is that case, every time.
+        let dir = scratch("kept-stamp");
+        let path = dir.join("lib.so");
+        std::fs::write(&path, b"version-2").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let mut identity =
+            FileIdentity::with_window(&meta, b"version-1", Duration::from_millis(100));
+        assert!(
+            !identity.changed(&path),
+            "within the window the stamp is all"
+        );
+        assert!(seen_within(&mut identity, &path, Duration::from_secs(5)));
+        assert!(identity.changed(&path), "and it stays changed");
+        assert_eq!(reads_of(&path), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_touch_without_new_contents_is_not_a_change() {
-        let dir = std::env::temp_dir().join(format!("hcr-touch-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("touch");
         let path = dir.join("lib.so");
         std::fs::write(&path, b"same").unwrap();
-        let mut identity = identity_of(&path);
+        let mut identity = identity_of(&path, Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(30));
         std::fs::write(&path, b"same").unwrap();
-        assert!(!identity.changed(&path));
+        assert!(!seen_within(
+            &mut identity,
+            &path,
+            Duration::from_millis(200)
+        ));
         assert!(!identity.changed(&dir.join("missing.so")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn another_size_is_a_change_without_a_read() {
+        let dir = scratch("size");
+        let path = dir.join("lib.so");
+        std::fs::write(&path, b"version-1").unwrap();
+        let mut identity = identity_of(&path, Duration::from_secs(60));
+        std::fs::write(&path, b"version-two").unwrap();
+        assert!(identity.changed(&path));
+        assert_eq!(reads_of(&path), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_is_read_at_most_once_per_version_however_often_it_is_checked() {
+        let dir = scratch("reads");
+        let path = dir.join("lib.so");
+        std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
+        let mut identity = identity_of(&path, Duration::from_millis(50));
+        // Fresh, then settled by one read on another thread.
+        assert!(!seen_within(
+            &mut identity,
+            &path,
+            Duration::from_millis(300)
+        ));
+        assert!(
+            matches!(identity.settle, Settle::Done),
+            "{:?}",
+            identity.settle
+        );
+        assert_eq!(reads_of(&path), 1, "settling read the file once");
+        for _ in 0..1000 {
+            assert!(!identity.changed(&path));
+        }
+        assert_eq!(reads_of(&path), 1, "a settled identity costs a stat");
+        // A same-size change is read once, then known.
+        std::fs::write(&path, vec![2u8; 1 << 16]).unwrap();
+        for _ in 0..1000 {
+            assert!(identity.changed(&path));
+        }
+        assert_eq!(reads_of(&path), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

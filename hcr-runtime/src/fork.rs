@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{MutexGuard, Once};
 
-use crate::runtime::{Runtime, State};
+use crate::runtime::State;
 use crate::sys::TableCopy;
 
 /// What `prepare` took, for `parent` or `child` to finish.
@@ -48,7 +48,7 @@ pub(crate) fn install() {
 
 extern "C" fn prepare() {
     let _ = catch_unwind(|| {
-        let state = Runtime::get().lock();
+        let state = crate::process_runtime().lock();
         let snapshot = match state.table().map(|table| table.snapshot()) {
             Some(Ok(snapshot)) => Some(snapshot),
             Some(Err(err)) => {

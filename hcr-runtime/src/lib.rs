@@ -185,3 +185,17 @@ mod test_support;
 
 pub use error::Error;
 pub use jump_table::{JumpTable, JumpTableConfig, StubForm};
+
+/// The runtime of this process, made on first use with what the layers
+/// above [`runtime`] give it: the bad-call handler, the crash guard's view
+/// of mapped code, and a watch for `fork`.
+fn process_runtime() -> &'static runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        fork::install();
+        runtime::Runtime::new(runtime::Hooks {
+            bad_call_handler: bad_call::handler as *const () as usize,
+            mapped_code_changed: crash_guard::publish,
+        })
+    })
+}

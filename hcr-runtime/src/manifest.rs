@@ -136,7 +136,7 @@ pub(crate) fn write(state: &mut State, event: Event<'_>) {
     };
     let path = std::env::var_os(MANIFEST_ENV)
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| tree.dir.join("hcr-manifest.json"));
+        .unwrap_or_else(|| tree.dir.join(hcr_files::MANIFEST));
     let staging = staging_path(&path);
     if write_new(&staging, &text).is_ok() {
         let _ = std::fs::rename(&staging, &path);

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use hashbrown::HashSet;
 
 use crate::error::Error;
-use crate::file_identity::FileIdentity;
 use crate::loader::{self, ModuleExports};
+use crate::runtime::changes::{self, Refusal};
 use crate::runtime::{ModuleRecord, Previous, Retained, Runtime, State, Tree, Version};
 use crate::sys::FileStamp;
 
@@ -108,129 +108,6 @@ pub(crate) fn init(
     }
 }
 
-/// The file a tool that writes a set of libraries which only work together
-/// keeps in the module directory while it does (`cargo hcr`'s watcher:
-/// `hcr_build::BUILDING_MARKER`).
-const BUILDING_MARKER: &str = "hcr-building";
-
-/// How old a marker is when it is taken for one a stopped tool left behind.
-const STALE_MARKER: Duration = Duration::from_secs(600);
-
-/// Which modules a set of libraries being written in `dir` holds, as its
-/// marker names them (one per line; an empty marker: every module): they
-/// do not count as changed, so that a reload never takes part of a set.
-/// `None` without a marker, or with one left long ago.
-fn being_written(dir: &Path) -> Option<Vec<String>> {
-    let marker = dir.join(BUILDING_MARKER);
-    let written = std::fs::metadata(&marker).and_then(|m| m.modified()).ok()?;
-    let fresh = std::time::SystemTime::now()
-        .duration_since(written)
-        .map_or(true, |age| age < STALE_MARKER);
-    let names = std::fs::read_to_string(&marker).ok()?;
-    fresh.then(|| names.lines().map(str::to_owned).collect())
-}
-
-/// The stamps of the library files of `modules` in `dir` (a file that is
-/// not there has none).
-fn stamps_of(dir: &Path, modules: &[String]) -> Vec<(String, Option<FileStamp>)> {
-    modules
-        .iter()
-        .map(|name| {
-            let path = loader::library_path(dir, name);
-            let stamp = std::fs::metadata(path)
-                .ok()
-                .map(|meta| FileStamp::of(&meta));
-            (name.clone(), stamp)
-        })
-        .collect()
-}
-
-/// A refused reload: why, and the files of the changed modules it was
-/// tried with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
-    message: String,
-    files: Vec<(String, Option<FileStamp>)>,
-    /// Whether trying the same files again would be refused again
-    /// ([`Error::stays_until_files_change`]).
-    stays: bool,
-}
-
-/// Modules whose library changed since it was loaded, leaving out a file
-/// that still holds a version the crash guard rolled back and the modules
-/// of a set still being written (see [`being_written`]). None while the
-/// changed files are exactly those of the last refused reload and the
-/// refusal stays while they do: trying them again would fail again. The
-/// files are read with the state unlocked; refreshed identities are
-/// written back.
-pub(crate) fn changed_modules(rt: &Runtime) -> Result<Vec<String>, Error> {
-    let (dir, mut changed) = changed_files(rt)?;
-    if let Some(writing) = being_written(&dir) {
-        changed.retain(|name| !writing.is_empty() && !writing.contains(name));
-    }
-    let refusal = rt.lock().last_refusal.clone();
-    let refused_again =
-        refusal.is_some_and(|refusal| refusal.stays && refusal.files == stamps_of(&dir, &changed));
-    Ok(if refused_again { Vec::new() } else { changed })
-}
-
-/// [`changed_modules`] before sets being written and refusals are taken
-/// into account: the module directory and the changed modules, sorted.
-fn changed_files(rt: &Runtime) -> Result<(PathBuf, Vec<String>), Error> {
-    struct Check {
-        name: String,
-        version: Version,
-        refused: Option<FileIdentity>,
-    }
-    let (dir, mut checks) = {
-        let state = rt.lock();
-        let tree = state.tree()?;
-        let checks: Vec<Check> = tree
-            .modules
-            .iter()
-            .filter_map(|(name, record)| {
-                Some(Check {
-                    name: name.clone(),
-                    version: record.version.clone()?,
-                    refused: record.refused.clone(),
-                })
-            })
-            .collect();
-        (tree.dir.clone(), checks)
-    };
-    let mut changed = Vec::new();
-    for check in &mut checks {
-        let path = loader::library_path(&dir, &check.name);
-        if check.version.identity.changed(&path)
-            && check
-                .refused
-                .as_mut()
-                .is_none_or(|refused| refused.changed(&path))
-        {
-            changed.push(check.name.clone());
-        }
-    }
-    changed.sort();
-    let mut state = rt.lock();
-    if let Some(tree) = &mut state.tree {
-        for check in checks {
-            let Some(record) = tree.modules.get_mut(&check.name) else {
-                continue;
-            };
-            let Some(version) = record.version.as_mut() else {
-                continue;
-            };
-            if version.id == check.version.id {
-                version.identity = check.version.identity;
-                if record.refused.is_some() {
-                    record.refused = check.refused;
-                }
-            }
-        }
-    }
-    Ok((dir, changed))
-}
-
 /// How a reload may go.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ReloadOptions {
@@ -256,17 +133,15 @@ pub(crate) fn perform(rt: &Runtime, options: ReloadOptions) -> Result<Outcome, E
                 stays: err.stays_until_files_change(),
             };
             let mut state = rt.lock();
-            if state.last_refusal.as_ref() != Some(&refusal) {
+            let message = refusal.message.clone();
+            if state.note_refusal(refusal) {
                 crate::manifest::write(
                     &mut state,
-                    crate::manifest::Event::Refused {
-                        message: &refusal.message,
-                    },
+                    crate::manifest::Event::Refused { message: &message },
                 );
-                state.last_refusal = Some(refusal);
             }
         }
-        Ok(Outcome::Reloaded { .. }) => rt.lock().last_refusal = None,
+        Ok(Outcome::Reloaded { .. }) => rt.lock().forget_refusal(),
         Ok(_) => {}
     }
     result
@@ -285,12 +160,12 @@ fn try_perform(
     if rt.lock().shut_down {
         return Err(Error::ShutDown);
     }
-    let changed = changed_modules(rt)?;
+    let changed = rt.changed_modules()?;
     if changed.is_empty() {
         return Ok(Outcome::NothingChanged);
     }
     let dir = rt.lock().tree()?.dir.clone();
-    *tried = stamps_of(&dir, &changed);
+    *tried = changes::stamps_of(&dir, &changed);
     let changed: HashSet<String> = changed.into_iter().collect();
     if !options.allow_active_frames {
         if let Some(module) = crate::active_frames::module_on_stack(rt, &changed) {

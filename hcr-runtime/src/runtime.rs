@@ -1,10 +1,14 @@
 //! The process-wide runtime: the jump table, the registry, the module tree
 //! and the event handlers, behind one lock that is never held while module
-//! code runs.
+//! code runs. What the layers above it provide (the bad-call handler, who
+//! hears of changes to the mapped code) they install as [`Hooks`] when
+//! the runtime is made.
+
+pub(crate) mod changes;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
 use hashbrown::HashMap;
@@ -145,8 +149,27 @@ pub(crate) struct State {
     /// Events the manifest reported so far (see `manifest::write`).
     pub(crate) manifest_events: u64,
     /// The last reload's refusal, until a reload succeeds (see
-    /// `reload::perform`).
-    pub(crate) last_refusal: Option<crate::reload::Refusal>,
+    /// [`changes`]).
+    last_refusal: Option<changes::Refusal>,
+    hooks: Hooks,
+}
+
+/// What the layers above the runtime give it when it is made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hooks {
+    /// The address every stub of a proc that is gone jumps to.
+    pub(crate) bad_call_handler: usize,
+    /// Called with every library mapped, whenever that list changes.
+    pub(crate) mapped_code_changed: fn(&[Retained]),
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            bad_call_handler: 0,
+            mapped_code_changed: |_| {},
+        }
+    }
 }
 
 impl State {
@@ -154,8 +177,7 @@ impl State {
     pub(crate) fn symbols(&mut self) -> Result<(&mut Registry, &mut JumpTable), Error> {
         if self.table.is_none() {
             let config = JumpTableConfig::from_env()?;
-            let handler = crate::bad_call::handler as *const () as usize;
-            let table = JumpTable::new(config, handler)?;
+            let table = JumpTable::new(config, self.hooks.bad_call_handler)?;
             if let Placed::NotFixed { .. } = table.placed() {
                 eprintln!("hcr: warning: {}", table.describe_placement());
             }
@@ -196,7 +218,7 @@ impl State {
     /// Keeps a library just loaded, before any of its code runs.
     pub(crate) fn retain(&mut self, version: Retained) {
         self.retained.push(version);
-        crate::crash_guard::publish(&self.retained);
+        (self.hooks.mapped_code_changed)(&self.retained);
     }
 
     /// Stops keeping the libraries of the loads in `going`, before they are
@@ -206,7 +228,7 @@ impl State {
             .into_iter()
             .partition(|version| going.contains(&version.id));
         self.retained = kept;
-        crate::crash_guard::publish(&self.retained);
+        (self.hooks.mapped_code_changed)(&self.retained);
         released
     }
 
@@ -273,7 +295,7 @@ impl State {
 }
 
 /// The runtime of this process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Runtime {
     state: Mutex<State>,
     busy: AtomicBool,
@@ -289,13 +311,15 @@ impl Drop for BusyGuard<'_> {
 }
 
 impl Runtime {
-    /// The runtime of this process.
-    pub(crate) fn get() -> &'static Runtime {
-        static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-        RUNTIME.get_or_init(|| {
-            crate::fork::install();
-            Runtime::default()
-        })
+    /// A runtime with the hooks the layers above it give.
+    pub(crate) fn new(hooks: Hooks) -> Runtime {
+        Runtime {
+            state: Mutex::new(State {
+                hooks,
+                ..State::default()
+            }),
+            busy: AtomicBool::new(false),
+        }
     }
 
     /// Locks the state. A panic while it was held (a runtime bug, caught at

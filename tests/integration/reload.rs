@@ -170,7 +170,7 @@ scenario! {
     fn no_module_counts_as_changed_while_a_set_of_libraries_is_being_written(host) {
         host.install("spin", "spin-1");
         host.init(&["spin"]);
-        let marker = host.modules.join("hcr-building");
+        let marker = host.modules.join(hcr_build::BUILDING_MARKER);
         std::fs::write(&marker, "").unwrap();
         host.install("spin", "spin-2");
         assert!(!host.rt.reload_needed(), "the set is not complete");

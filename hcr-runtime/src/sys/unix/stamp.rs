@@ -26,6 +26,11 @@ impl FileStamp {
         }
     }
 
+    /// The file's size in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The latest write to the file or its metadata, in nanoseconds since
     /// the Unix epoch.
     pub(crate) fn changed_ns(&self) -> i128 {

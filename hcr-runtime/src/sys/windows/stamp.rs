@@ -25,6 +25,11 @@ impl FileStamp {
         }
     }
 
+    /// The file's size in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The latest write or creation, in nanoseconds since the Unix epoch.
     pub(crate) fn changed_ns(&self) -> i128 {
         let ticks = i128::from(self.created.max(self.written));
