@@ -102,6 +102,12 @@ pub trait Builder {
     fn lay_out(&mut self, built: Vec<Self::Output>) -> Result<(), BuildError>;
     /// Ends the set without laying anything out (a build failed).
     fn abandon_set(&mut self) {}
+    /// Whether a changed file is still there when its rebuild would start:
+    /// one that is gone (an editor's temporary, renamed away or deleted)
+    /// neither starts nor restarts a rebuild.
+    fn still_there(&self, path: &Path) -> bool {
+        path.exists()
+    }
 }
 
 /// What kind of file a changed path is.
@@ -181,20 +187,15 @@ impl<B: Builder> Rebuilder<B> {
             .file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default();
-        // Hidden files and directories inside the project (.git, editor
-        // swap files); the project itself may live under a hidden directory.
+        // Hidden files and directories inside the project (.git); the
+        // project itself may live under a hidden directory.
         let root = self.project.manifest.parent().unwrap_or(Path::new("/"));
         let hidden = path
             .strip_prefix(root)
             .unwrap_or(path)
             .components()
             .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
-        if hidden
-            || name.ends_with('~')
-            || name.ends_with(".swp")
-            || name.ends_with(".tmp")
-            || path.starts_with(&self.project.target_dir)
-        {
+        if hidden || editors::is_editor_file(&name) || path.starts_with(&self.project.target_dir) {
             return Source::Ignored;
         }
         if let Some(module) = self.project.module_of(path) {
@@ -244,6 +245,10 @@ impl<B: Builder> Rebuilder<B> {
             if let Some(path) = self.host_changed.take() {
                 events.push(Event::HostChanged(path));
             }
+            for files in self.pending.values_mut() {
+                files.retain(|path| self.builder.still_there(path));
+            }
+            self.pending.retain(|_, files| !files.is_empty());
             if !self.pending.is_empty() {
                 let mut changed = std::mem::take(&mut self.pending);
                 if !self.batch.is_empty() {
@@ -630,5 +635,6 @@ pub fn watch(
     Ok(())
 }
 
+mod editors;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,6 @@
 //! hashed once more, on a thread of their own so that no check waits for
 //! a read, and compared. From then on a `stat` is enough.
 
-use std::hash::Hasher;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -55,21 +54,31 @@ enum Settle {
     Differs,
 }
 
-/// A content hash for change detection (not for security).
+/// A content hash for change detection (not for security): XXH3, which
+/// hashes a debug build's megabytes in a fraction of a millisecond.
 pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    hasher.write(bytes);
-    hasher.finish()
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// The hash of the file at `path` if it holds the state `stamp` describes
-/// throughout the read.
+/// The hash of the file at `path` (as [`content_hash`] of its bytes) if it
+/// holds the state `stamp` describes throughout the read. Read in pieces
+/// through one small buffer, so that no copy of the file is made.
 fn hash_at(path: &Path, stamp: FileStamp) -> Option<u64> {
     #[cfg(test)]
     tests::note_read(path);
-    let bytes = std::fs::read(path).ok()?;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        match std::io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
     let after = std::fs::metadata(path).ok()?;
-    (FileStamp::of(&after) == stamp).then(|| content_hash(&bytes))
+    (FileStamp::of(&after) == stamp).then(|| hasher.digest())
 }
 
 /// When the file `stamp` describes stops being fresh.
@@ -87,16 +96,17 @@ impl FileIdentity {
         FileStamp::of(before) == FileStamp::of(after)
     }
 
-    /// Identity of a version whose bytes were read right after `meta` was taken.
-    pub(crate) fn new(meta: &std::fs::Metadata, bytes: &[u8]) -> Self {
-        Self::with_window(meta, bytes, SETTLE_WINDOW)
+    /// Identity of a version whose bytes, of [`content_hash`]
+    /// `content_hash`, were read right after `meta` was taken.
+    pub(crate) fn new(meta: &std::fs::Metadata, content_hash: u64) -> Self {
+        Self::with_window(meta, content_hash, SETTLE_WINDOW)
     }
 
-    fn with_window(meta: &std::fs::Metadata, bytes: &[u8], window: Duration) -> Self {
+    fn with_window(meta: &std::fs::Metadata, content_hash: u64, window: Duration) -> Self {
         let stamp = FileStamp::of(meta);
         FileIdentity {
             stamp,
-            content_hash: content_hash(bytes),
+            content_hash,
             settle: Self::settle_for(&stamp, window),
             differs_at: None,
             window,
@@ -239,7 +249,8 @@ mod tests {
 
     fn identity_of(path: &Path, window: Duration) -> FileIdentity {
         let meta = std::fs::metadata(path).unwrap();
-        FileIdentity::with_window(&meta, &std::fs::read(path).unwrap(), window)
+        let hash = content_hash(&std::fs::read(path).unwrap());
+        FileIdentity::with_window(&meta, hash, window)
     }
 
     /// Checks `path` every millisecond until `identity` says it changed,
@@ -275,8 +286,11 @@ mod tests {
         let path = dir.join("lib.so");
         std::fs::write(&path, b"version-2").unwrap();
         let meta = std::fs::metadata(&path).unwrap();
-        let mut identity =
-            FileIdentity::with_window(&meta, b"version-1", Duration::from_millis(100));
+        let mut identity = FileIdentity::with_window(
+            &meta,
+            content_hash(b"version-1"),
+            Duration::from_millis(100),
+        );
         assert!(
             !identity.changed(&path),
             "within the window the stamp is all"

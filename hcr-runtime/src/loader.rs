@@ -1,6 +1,8 @@
-//! Loads one version of a module: reads the library, checks its headers
-//! (`sys::library::check_library`: ELF on Linux), copies the bytes (see
-//! [`LibraryCopy`]), opens the copy and resolves the module exports.
+//! Loads one version of a module: copies the library (see
+//! [`LibraryCopy`]), checks the copy's headers
+//! (`sys::library::check_library`: ELF on Linux), opens the copy and
+//! resolves the module exports. The file is read once (on Linux by the
+//! kernel alone), unless it was being written.
 //!
 //! Loading a copy, not the file itself, lets the build overwrite the
 //! original at any time, and gives each version its own file: the system
@@ -12,10 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::sys::copy::Copied;
 pub(crate) use crate::sys::copy::LibraryCopy;
 use crate::sys::library::{self, FormatError, Library};
 
-use crate::file_identity::FileIdentity;
+use crate::file_identity::{FileIdentity, content_hash};
 use crate::names;
 
 type ImportsFn = unsafe extern "C" fn() -> *const *const c_char;
@@ -27,7 +30,7 @@ type ShutdownFn = unsafe extern "C" fn();
 /// Why a module version could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LoadError {
-    #[error("cannot read {path}")]
+    #[error("cannot read and copy {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -44,12 +47,6 @@ pub(crate) enum LoadError {
         path: PathBuf,
         reason: String,
         waited: Duration,
-    },
-    #[error("cannot make an in-memory copy of {path}")]
-    Copy {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
     },
     #[error("loading {path} failed: {message}")]
     Open { path: PathBuf, message: String },
@@ -166,35 +163,33 @@ fn load_wait() -> Duration {
     Duration::from_millis(millis)
 }
 
-enum ReadError {
+enum CopyError {
     Io(std::io::Error),
     Format(FormatError),
     /// Why the file looks unfinished, and how long it was waited for.
     StillWritten(String, Duration),
 }
 
-/// Reads a library once it is complete: its bytes pass the library check
-/// and the file did not change while they were read. A file that is too
-/// short for what its headers describe, or that changed during the read, is
-/// being written (by a linker or a copy): it is read again every 10 ms for
-/// up to `wait`. Other problems are final at once.
-fn read_complete(path: &Path, wait: Duration) -> Result<(std::fs::Metadata, Vec<u8>), ReadError> {
+/// Copies a library once it is complete: the copy passes the library check
+/// and the file did not change while it was copied. A file that is too
+/// short for what its headers describe, or that changed during the copy,
+/// is being written (by a linker or a copy): it is copied again every
+/// 10 ms for up to `wait`. Other problems are final at once.
+fn copy_complete(name: &str, id: u64, path: &Path, wait: Duration) -> Result<Copied, CopyError> {
     let started = Instant::now();
     loop {
-        let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
-        let bytes = std::fs::read(path).map_err(ReadError::Io)?;
-        let after = std::fs::metadata(path).map_err(ReadError::Io)?;
-        let stable = FileIdentity::same_file_state(&meta, &after);
-        let unfinished = match library::check_library(&bytes) {
-            Ok(()) if stable => return Ok((meta, bytes)),
+        let copied = LibraryCopy::of_file(name, id, path).map_err(CopyError::Io)?;
+        let stable = FileIdentity::same_file_state(&copied.before, &copied.after);
+        let unfinished = match library::check_library(&copied.contents) {
+            Ok(()) if stable => return Ok(copied),
             Ok(()) => "it changed while it was read".to_owned(),
             Err(problem) if problem.is_unfinished() => problem.to_string(),
-            Err(problem) if stable => return Err(ReadError::Format(problem)),
+            Err(problem) if stable => return Err(CopyError::Format(problem)),
             Err(problem) => problem.to_string(),
         };
         let waited = started.elapsed();
         if waited >= wait {
-            return Err(ReadError::StillWritten(unfinished, waited));
+            return Err(CopyError::StillWritten(unfinished, waited));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -205,33 +200,29 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
     static ATTEMPT: AtomicU64 = AtomicU64::new(0);
     let started = Instant::now();
     let path = library_path(dir, name);
-    let read_error = |source| LoadError::Read {
-        path: path.clone(),
-        source,
-    };
     // Before a byte is read: code nobody but this user could have written.
     hcr_trust::check(&path)?;
-    let (meta, bytes) = read_complete(&path, load_wait()).map_err(|err| match err {
-        ReadError::Io(source) => read_error(source),
-        ReadError::Format(problem) => LoadError::Format {
+    let id = ATTEMPT.fetch_add(1, Ordering::Relaxed);
+    // The copy is what gets checked and opened, so a build that rewrites
+    // the original meanwhile cannot slip unchecked bytes in.
+    let copied = copy_complete(name, id, &path, load_wait()).map_err(|err| match err {
+        CopyError::Io(source) => LoadError::Read {
+            path: path.clone(),
+            source,
+        },
+        CopyError::Format(problem) => LoadError::Format {
             path: path.clone(),
             problem,
         },
-        ReadError::StillWritten(reason, waited) => LoadError::StillWritten {
+        CopyError::StillWritten(reason, waited) => LoadError::StillWritten {
             path: path.clone(),
             reason,
             waited,
         },
     })?;
-    let identity = FileIdentity::new(&meta, &bytes);
-
-    // The copy is made from the bytes just checked, so a build that
-    // rewrites the original meanwhile cannot slip unchecked bytes in.
-    let id = ATTEMPT.fetch_add(1, Ordering::Relaxed);
-    let copy = LibraryCopy::new(name, id, &bytes).map_err(|source| LoadError::Copy {
-        path: path.clone(),
-        source,
-    })?;
+    let identity = FileIdentity::new(&copied.before, content_hash(&copied.contents));
+    let copy = copied.copy;
+    drop(copied.contents);
 
     let copy_time = started.elapsed();
     let opened = open(copy.path(), &path);

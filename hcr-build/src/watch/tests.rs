@@ -19,6 +19,8 @@ struct Fake {
     /// The sets laid out, in order; whether a set is open.
     laid_out: Vec<Vec<String>>,
     in_set: bool,
+    /// Files that are gone (renamed away or deleted).
+    gone: BTreeSet<PathBuf>,
 }
 
 impl Builder for Fake {
@@ -65,6 +67,10 @@ impl Builder for Fake {
 
     fn cancel(&mut self, build: String) {
         self.cancelled.push(build);
+    }
+
+    fn still_there(&self, path: &Path) -> bool {
+        !self.gone.contains(path)
     }
 }
 
@@ -376,4 +382,91 @@ fn a_failed_build_stops_the_others_of_its_batch() {
     );
     assert_eq!(loop_.builder().cancelled, ["base"]);
     assert!(!loop_.is_building());
+}
+
+/// The files one save by each editor touches in `other/src` (written, or
+/// renamed over), and those of them that are gone once it is done.
+fn editor_saves() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
+    vec![
+        ("sed -i", vec!["sed5Be3rZ", "lib.rs"], vec!["sed5Be3rZ"]),
+        (
+            "vim",
+            vec!["4913", "lib.rs~", "lib.rs", ".lib.rs.swp"],
+            vec!["4913", "lib.rs~"],
+        ),
+        (
+            "emacs",
+            vec![".#lib.rs", "#lib.rs#", "lib.rs~", "lib.rs"],
+            vec!["#lib.rs#"],
+        ),
+        (
+            "JetBrains",
+            vec!["lib.rs___jb_tmp___", "lib.rs___jb_old___", "lib.rs"],
+            vec!["lib.rs___jb_tmp___", "lib.rs___jb_old___"],
+        ),
+        (
+            "gedit",
+            vec![".goutputstream-ZB3RQ2", "lib.rs"],
+            vec![".goutputstream-ZB3RQ2"],
+        ),
+        (
+            "Kate",
+            vec!["lib.rs.a1B2c3.new", "lib.rs"],
+            vec!["lib.rs.a1B2c3.new"],
+        ),
+        ("VS Code", vec!["lib.rs"], vec![]),
+    ]
+}
+
+#[test]
+fn each_editors_save_rebuilds_the_saved_file_alone_and_its_side_files_restart_nothing() {
+    for (editor, touched, gone) in editor_saves() {
+        let mut clock = Clock(Instant::now());
+        let mut loop_ = Rebuilder::new(project(), Fake::default());
+        let dir = Path::new("/p/other/src");
+        loop_.builder.gone = gone.iter().map(|name| dir.join(name)).collect();
+        for name in &touched {
+            loop_.file_written(&dir.join(name), clock.after(Duration::from_millis(1)));
+        }
+        assert_eq!(
+            loop_.tick(clock.0),
+            [Event::Building(names(&["other"]))],
+            "{editor}"
+        );
+        assert_eq!(
+            loop_.builder().changed["other"],
+            [dir.join("lib.rs")],
+            "{editor}"
+        );
+        // The same save again while that build runs restarts it once, for
+        // the file saved.
+        for name in &touched {
+            loop_.file_written(&dir.join(name), clock.after(Duration::from_millis(1)));
+        }
+        assert_eq!(
+            loop_.tick(clock.0),
+            [
+                Event::Cancelled(names(&["other"])),
+                Event::Building(names(&["other"]))
+            ],
+            "{editor}"
+        );
+        // Its side files alone, during a build, restart nothing.
+        for name in touched.iter().filter(|name| **name != "lib.rs") {
+            loop_.file_written(&dir.join(name), clock.after(Duration::from_millis(1)));
+        }
+        assert_eq!(loop_.tick(clock.after(QUIET * 2)), [], "{editor}");
+        assert_eq!(loop_.builder().started, ["other", "other"], "{editor}");
+    }
+}
+
+#[test]
+fn a_file_that_is_gone_when_the_rebuild_would_start_starts_none() {
+    let mut clock = Clock(Instant::now());
+    let mut loop_ = Rebuilder::new(project(), Fake::default());
+    let scratch = PathBuf::from("/p/other/src/scratch.rs");
+    loop_.builder.gone.insert(scratch.clone());
+    loop_.file_changed(&scratch, clock.0);
+    assert_eq!(loop_.tick(clock.after(QUIET * 2)), []);
+    assert!(loop_.builder().started.is_empty());
 }

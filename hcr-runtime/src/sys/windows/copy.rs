@@ -51,26 +51,32 @@ pub(crate) struct LibraryCopy {
 }
 
 impl LibraryCopy {
-    /// A copy of `bytes`, load `id` of module `module`.
-    ///
-    /// # Errors
-    /// No temporary directory, or the copy cannot be written.
-    pub(crate) fn new(module: &str, id: u64, bytes: &[u8]) -> io::Result<LibraryCopy> {
-        let path = copies_dir()?.join(format!("{module}.{id}.dll"));
-        let mut bytes = bytes.to_vec();
+    /// A copy of the file at `path`, load `id` of module `module`, made
+    /// from the bytes read (which the library check then reads), rebased.
+    pub(crate) fn of_file(module: &str, id: u64, path: &Path) -> io::Result<Copied> {
+        let before = std::fs::metadata(path)?;
+        let contents = std::fs::read(path)?;
+        let after = std::fs::metadata(path)?;
+        let copy = copies_dir()?.join(format!("{module}.{id}.dll"));
+        let mut bytes = contents.clone();
         if let Some(base) = crate::pe::image_size(&bytes).and_then(free_range_above_table) {
             // A DLL that cannot be rebased loads where it would anyway.
             let _ = crate::pe::rebase(&mut bytes, base as u64);
         }
-        std::fs::write(&path, &bytes)?;
+        std::fs::write(&copy, &bytes)?;
         let deletes = std::fs::OpenOptions::new()
             .access_mode(DELETE)
             .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
             .custom_flags(FILE_FLAG_DELETE_ON_CLOSE)
-            .open(&path)?;
-        Ok(LibraryCopy {
-            _deletes: deletes,
-            path,
+            .open(&copy)?;
+        Ok(Copied {
+            copy: LibraryCopy {
+                _deletes: deletes,
+                path: copy,
+            },
+            before,
+            after,
+            contents,
         })
     }
 
@@ -84,6 +90,18 @@ impl LibraryCopy {
         // SAFETY: a NUL-terminated wide string; looks loaded modules up only.
         !unsafe { GetModuleHandleW(wide(&self.path).as_ptr()) }.is_null()
     }
+}
+
+/// A copy just made, and what the library check reads.
+#[derive(Debug)]
+pub(crate) struct Copied {
+    pub(crate) copy: LibraryCopy,
+    /// The file's metadata before and after it was read: equal when no
+    /// write or rename landed meanwhile.
+    pub(crate) before: std::fs::Metadata,
+    pub(crate) after: std::fs::Metadata,
+    /// The bytes read, before the rebase.
+    pub(crate) contents: Vec<u8>,
 }
 
 /// The first free range of `len` bytes (64 KiB aligned) above the jump

@@ -1,0 +1,322 @@
+//! Reloads of ordinary dev-built Rust modules: a project made by `cargo hcr
+//! new` with a module `common` and eight modules that call it, built twice
+//! by what `cargo hcr build` runs (a one-line edit to every module between
+//! the builds). Times a reload of one module, of all nine (an edit to
+//! `common` rebuilds its dependents), with where the time goes, and what
+//! `reload_needed()` costs in the seconds after a reload, checked every
+//! 10 ms as a game loop does.
+//!
+//! `cargo bench -p hcr-benches --bench rust_reload`
+//!
+//! `HCR_BENCH_RUNTIME=<path of a libhcr_runtime.so>` measures that runtime
+//! instead of this tree's (another version's, for a before-and-after).
+//!
+//! As in `reload.rs`, every configuration runs in processes of its own
+//! (this binary started again with `HCR_BENCH_CHILD`), which time their
+//! reloads themselves.
+
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group};
+use hcr_build::{BuildOptions, Project};
+use hcr_client::{ReloadPhases, RuntimeLibrary};
+
+/// The modules that call `common`.
+const DEPENDENTS: usize = 8;
+
+/// How long `reload_needed()` is watched after a reload, and how often.
+const WATCHED: Duration = Duration::from_millis(2500);
+const FRAME: Duration = Duration::from_millis(10);
+
+fn dependents() -> Vec<String> {
+    (1..=DEPENDENTS).map(|i| format!("d{i}")).collect()
+}
+
+fn common_source(version: u32) -> String {
+    format!(
+        r#"//! Shared code: every other module calls it.
+use std::collections::HashMap;
+use std::sync::atomic::{{AtomicU64, Ordering}};
+
+hcr_client::module!();
+
+const VERSION: u64 = {version};
+
+#[hcr_client::global]
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+#[hcr_client::reloadable]
+pub fn scale(x: u64) -> u64 {{
+    CALLS.fetch_add(1, Ordering::Relaxed);
+    x * 3 + VERSION
+}}
+
+#[hcr_client::reloadable]
+pub fn tally(words: Vec<String>) -> HashMap<String, usize> {{
+    let mut counts = HashMap::new();
+    for word in words {{
+        *counts.entry(word).or_default() += 1;
+    }}
+    counts
+}}
+"#
+    )
+}
+
+fn dependent_source(name: &str, version: u32) -> String {
+    format!(
+        r#"//! A module that calls `common`.
+hcr_client::module!(imports = [common]);
+
+const VERSION: u64 = {version};
+
+#[hcr_client::reloadable]
+pub fn step(x: u64) -> u64 {{
+    common::scale(x) + VERSION
+}}
+
+#[hcr_client::reloadable]
+pub fn report(text: &str) -> String {{
+    let counts = common::tally(text.split(' ').map(str::to_owned).collect());
+    let mut words: Vec<_> = counts.into_iter().collect();
+    words.sort();
+    format!("{name} v{{VERSION}}: {{words:?}}")
+}}
+"#
+    )
+}
+
+/// Makes the project in `dir` (once) and builds it twice, keeping each
+/// build's module libraries in `dir/v0` and `dir/v1`.
+fn build_project(dir: &Path) {
+    let root = dir.join("project");
+    if !root.exists() {
+        hcr_build::new_project(&root, Some("bench"), &hcr_build::workspace_dir())
+            .unwrap_or_else(|err| panic!("{err}"));
+        let host = root.join("host");
+        for name in std::iter::once("common".to_owned()).chain(dependents()) {
+            hcr_build::add_module(&root, &host, &name).unwrap_or_else(|err| panic!("{err}"));
+        }
+        for name in dependents() {
+            let manifest = root.join(&name).join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).expect("manifest");
+            let text = text.replace(
+                "[dependencies]\n",
+                "[dependencies]\ncommon = { path = \"../common\" }\n",
+            );
+            std::fs::write(&manifest, text).expect("manifest");
+        }
+    }
+    let project =
+        Project::load(Some(&root.join("Cargo.toml")), None).unwrap_or_else(|err| panic!("{err}"));
+    for version in 0..2 {
+        let kept = dir.join(format!("v{version}"));
+        if kept.join(library("common")).exists() {
+            continue;
+        }
+        std::fs::write(root.join("common/src/lib.rs"), common_source(version)).expect("source");
+        for name in dependents() {
+            let source = dependent_source(&name, version);
+            std::fs::write(root.join(&name).join("src/lib.rs"), source).expect("source");
+        }
+        eprintln!("rust_reload: building version {version} of the nine modules");
+        let layout = hcr_build::build_project(&project, &BuildOptions::default(), &mut |line| {
+            eprintln!("rust_reload: {line}");
+        })
+        .unwrap_or_else(|err| panic!("{err}"));
+        std::fs::create_dir_all(&kept).expect("kept");
+        for (name, library) in &layout.modules {
+            std::fs::copy(library, kept.join(self::library(name))).expect("keep");
+        }
+    }
+}
+
+fn library(name: &str) -> String {
+    hcr_build::library_file_name(hcr_build::build_target(), name)
+}
+
+/// Installs version `version` of module `name` into `modules` as a
+/// linker does: a new file renamed over the old one.
+fn install(dir: &Path, name: &str, version: u64) {
+    let built = dir.join(format!("v{version}")).join(library(name));
+    let modules = dir.join("modules");
+    hcr_build::install_file(&built, &modules.join(library(name))).expect("install");
+}
+
+fn all_modules() -> Vec<String> {
+    std::iter::once("common".to_owned())
+        .chain(dependents())
+        .collect()
+}
+
+/// In the child: start the tree, then `iters` reloads of `which` (`one`:
+/// d1; `nine`: every module), each of the other version. Prints the summed
+/// reload time and phases in ns; `watch` instead prints the cost of every
+/// `reload_needed()` in the seconds after one reload of d1.
+fn child(spec: &str) {
+    let fields: Vec<&str> = spec.split(',').collect();
+    let (dir, which, iters) = (
+        PathBuf::from(fields[0]),
+        fields[1],
+        fields[2].parse::<u64>().expect("iterations"),
+    );
+    let runtime = RuntimeLibrary::open(Path::new(fields[3])).expect("runtime");
+    let modules = dir.join("modules");
+    let _ = std::fs::remove_dir_all(&modules);
+    std::fs::create_dir_all(&modules).expect("modules");
+    for name in all_modules() {
+        install(&dir, &name, 0);
+    }
+    let imports = dependents();
+    let imports: Vec<&str> = imports.iter().map(String::as_str).collect();
+    runtime
+        .init("main", &imports, Some(&modules))
+        .expect("init");
+    let reloaded: Vec<String> = match which {
+        "nine" => all_modules(),
+        _ => vec!["d1".to_owned()],
+    };
+    if which == "watch" {
+        install(&dir, "d1", 1);
+        runtime.perform_code_reload().expect("reload");
+        let mut costs = Vec::new();
+        let started = Instant::now();
+        while started.elapsed() < WATCHED {
+            let call = Instant::now();
+            assert!(!runtime.reload_needed(), "nothing changed");
+            costs.push(call.elapsed().as_nanos());
+            std::thread::sleep(FRAME);
+        }
+        let costs: Vec<String> = costs.iter().map(u128::to_string).collect();
+        println!("{}", costs.join(" "));
+        return;
+    }
+    let (mut total, mut sum) = (Duration::ZERO, ReloadPhases::default());
+    for i in 0..iters {
+        for name in &reloaded {
+            install(&dir, name, (i + 1) % 2);
+        }
+        let started = Instant::now();
+        runtime.perform_code_reload().expect("reload");
+        total += started.elapsed();
+        let phases = runtime.last_reload_phases().expect("phases");
+        sum.check += phases.check;
+        sum.copy += phases.copy;
+        sum.dlopen += phases.dlopen;
+        sum.init += phases.init;
+        sum.before_handlers += phases.before_handlers + phases.after_handlers;
+        sum.commit += phases.commit + phases.cleanup;
+        sum.total += phases.total;
+    }
+    // Outside the runtime's phases: writing the manifest, the C ABI.
+    let outside = total.saturating_sub(sum.total);
+    println!(
+        "{} {} {} {} {} {} {} {}",
+        total.as_nanos(),
+        sum.check.as_nanos(),
+        sum.copy.as_nanos(),
+        sum.dlopen.as_nanos(),
+        sum.init.as_nanos(),
+        sum.before_handlers.as_nanos(),
+        sum.commit.as_nanos(),
+        outside.as_nanos()
+    );
+}
+
+/// The last line a child printed, as numbers.
+fn run_child(dir: &Path, which: &str, iters: u64, runtime: &Path) -> Vec<u64> {
+    let spec = format!("{},{which},{iters},{}", dir.display(), runtime.display());
+    let output = Command::new(std::env::current_exe().expect("bench binary"))
+        .env("HCR_BENCH_CHILD", spec)
+        .output()
+        .expect("child");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number"))
+        .collect()
+}
+
+fn reloads(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-rust-reload");
+    build_project(&dir);
+    let runtime = match std::env::var_os("HCR_BENCH_RUNTIME") {
+        Some(path) => PathBuf::from(path),
+        None => hcr_build::runtime_library(true).expect("build the runtime"),
+    };
+    eprintln!("rust_reload: measuring {}", runtime.display());
+    let size = std::fs::metadata(dir.join("v0").join(library("d1"))).map_or(0, |m| m.len());
+    let mut group = c.benchmark_group("reload of dev-built Rust modules");
+    group.sample_size(10);
+    let mut table = String::from(
+        "| reloaded | reload (ms) | check | copy | dlopen | registration | handlers | commit+cleanup | manifest+other |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for which in ["one", "nine"] {
+        let (mut reloads, mut sums) = (0u64, vec![0u64; 8]);
+        group.bench_function(format!("{which} of nine modules"), |b| {
+            b.iter_custom(|iters| {
+                let numbers = run_child(&dir, which, iters, &runtime);
+                reloads += iters;
+                for (sum, n) in sums.iter_mut().zip(&numbers) {
+                    *sum += n;
+                }
+                Duration::from_nanos(numbers[0])
+            });
+        });
+        let per = |ns: u64| ns as f64 / 1e6 / reloads.max(1) as f64;
+        let _ = write!(table, "| {which} | {:.2} |", per(sums[0]));
+        for sum in &sums[1..] {
+            let _ = write!(table, " {:.2} |", per(*sum));
+        }
+        table.push('\n');
+    }
+    group.finish();
+    let mut costs = run_child(&dir, "watch", 0, &runtime);
+    costs.sort_unstable();
+    let at = |q: f64| costs[((costs.len() - 1) as f64 * q) as usize] as f64 / 1e3;
+    println!(
+        "\nmodule libraries of {:.1} MB; where the time goes (ms per reload, means):\n\n{table}\n\
+         reload_needed() every {} ms for {} s after a reload: {} calls, median {:.1} µs, \
+         90 % {:.1} µs, max {:.1} µs",
+        size as f64 / 1e6,
+        FRAME.as_millis(),
+        WATCHED.as_secs_f64(),
+        costs.len(),
+        at(0.5),
+        at(0.9),
+        at(1.0),
+    );
+}
+
+mod common;
+
+criterion_group! {
+    name = benches;
+    config = common::config();
+    targets = reloads
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("HCR_BENCH_CHILD") {
+        child(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
