@@ -56,11 +56,15 @@
 //!   turns the check off. The manifest's temporary file is created new
 //!   (O_CREAT | O_EXCL after removing whatever is at the name), never
 //!   written through a symlink.
-//! * A library is loaded only once it is complete: its bytes pass the ELF
-//!   check and the file did not change while it was read. A file that is
-//!   too short for its headers, or changing, is read again every 10 ms for
-//!   up to `$HCR_LOAD_WAIT_MS` (1000); then the load fails, saying the
+//! * A library is loaded only once it is complete: its copy passes the ELF
+//!   check and the file did not change while it was copied. A file that is
+//!   too short for its headers, or changing, is copied again every 10 ms
+//!   for up to `$HCR_LOAD_WAIT_MS` (1000); then the load fails, saying the
 //!   library is still being written.
+//! * Change checks (`hcr_reload_needed`, `hcr_has_module_changed`) cost a
+//!   `stat` per module (see `file_identity`): contents are read at most
+//!   once for each stamp a file shows, and to settle a version loaded
+//!   while its file was fresh, once, on a thread of its own.
 //! * `hcr_perform_code_reload` walks the calling thread's stack and refuses
 //!   (`HCR_ERR_ACTIVE_FRAME`) when a frame runs the current code of a
 //!   module the reload would replace; `hcr_perform_code_reload_with(
@@ -137,8 +141,8 @@
 //!   The library check is the PE check ([`pe`]).
 //! * A load that fails because a DLL the module imports is missing names
 //!   that DLL (read from the module's import directory).
-//! * File changes are judged by size, creation and last-write times, and
-//!   the content hash while the file is fresh.
+//! * File changes are judged by size, creation and last-write times (and
+//!   the contents as on Linux).
 //! * The active-frame check walks the stack with
 //!   `RtlCaptureStackBackTrace`.
 //! * The crash guard is not supported yet: `hcr_guarded_call` returns

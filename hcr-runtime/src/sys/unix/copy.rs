@@ -126,7 +126,21 @@ impl LibraryCopy {
             match sent {
                 0 => break,
                 n if n > 0 => len += n as usize,
-                _ => return Err(io::Error::last_os_error()),
+                _ => {
+                    let err = io::Error::last_os_error();
+                    let unsupported =
+                        matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS));
+                    if !(unsupported && len == 0) {
+                        return Err(err);
+                    }
+                    // A file system sendfile cannot read from: copy
+                    // through this process instead.
+                    let mut source = &source;
+                    let mut copy = std::fs::File::from(fd.try_clone()?);
+                    len = usize::try_from(io::copy(&mut source, &mut copy)?)
+                        .map_err(io::Error::other)?;
+                    break;
+                }
             }
         }
         let after = std::fs::metadata(path)?;
