@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
 use hcr_build::CModule;
-use hcr_client::{ReloadPhases, RuntimeLibrary};
+use hcr_client::RuntimeLibrary;
 
 /// (procs in the reloaded module, modules in the tree).
 const CONFIGS: &[(usize, usize)] = &[
@@ -82,36 +82,15 @@ fn child(spec: &str) {
     let started = std::time::Instant::now();
     runtime.init("main", &imports, Some(&dir)).expect("init");
     let init = started.elapsed();
-    let (mut total, mut sum) = (Duration::ZERO, ReloadPhases::default());
+    let mut sums = common::PhaseSums::default();
     for i in 0..iters {
         install(&dir, "m0", (i % 2 + 1) as u32 % 2);
         let started = std::time::Instant::now();
         runtime.perform_code_reload().expect("reload");
-        total += started.elapsed();
-        let phases = runtime.last_reload_phases().expect("phases");
-        sum.copy += phases.copy;
-        sum.dlopen += phases.dlopen;
-        sum.init += phases.init;
-        sum.before_handlers += phases.before_handlers + phases.after_handlers;
-        sum.check += phases.check;
-        sum.commit += phases.commit + phases.cleanup;
-        sum.total += phases.total;
+        let took = started.elapsed();
+        sums.add(took, runtime.last_reload_phases().expect("phases"));
     }
-    // What the call spent outside the runtime's phases: mostly writing the
-    // manifest, and the C ABI's bookkeeping.
-    let outside = total.saturating_sub(sum.total);
-    println!(
-        "{} {} {} {} {} {} {} {} {}",
-        init.as_nanos(),
-        total.as_nanos(),
-        sum.check.as_nanos(),
-        sum.copy.as_nanos(),
-        sum.dlopen.as_nanos(),
-        sum.init.as_nanos(),
-        sum.before_handlers.as_nanos(),
-        sum.commit.as_nanos(),
-        outside.as_nanos()
-    );
+    println!("{} {}", init.as_nanos(), sums.line());
 }
 
 /// Phase sums reported by the children of one configuration.

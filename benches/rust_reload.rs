@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use hcr_build::{BuildOptions, Project};
-use hcr_client::{ReloadPhases, RuntimeLibrary};
+use hcr_client::RuntimeLibrary;
 
 /// The modules that call `common`.
 const DEPENDENTS: usize = 8;
@@ -199,36 +199,17 @@ fn child(spec: &str) {
         println!("{}", costs.join(" "));
         return;
     }
-    let (mut total, mut sum) = (Duration::ZERO, ReloadPhases::default());
+    let mut sums = common::PhaseSums::default();
     for i in 0..iters {
         for name in &reloaded {
             install(&dir, name, (i + 1) % 2);
         }
         let started = Instant::now();
         runtime.perform_code_reload().expect("reload");
-        total += started.elapsed();
-        let phases = runtime.last_reload_phases().expect("phases");
-        sum.check += phases.check;
-        sum.copy += phases.copy;
-        sum.dlopen += phases.dlopen;
-        sum.init += phases.init;
-        sum.before_handlers += phases.before_handlers + phases.after_handlers;
-        sum.commit += phases.commit + phases.cleanup;
-        sum.total += phases.total;
+        let took = started.elapsed();
+        sums.add(took, runtime.last_reload_phases().expect("phases"));
     }
-    // Outside the runtime's phases: writing the manifest, the C ABI.
-    let outside = total.saturating_sub(sum.total);
-    println!(
-        "{} {} {} {} {} {} {} {}",
-        total.as_nanos(),
-        sum.check.as_nanos(),
-        sum.copy.as_nanos(),
-        sum.dlopen.as_nanos(),
-        sum.init.as_nanos(),
-        sum.before_handlers.as_nanos(),
-        sum.commit.as_nanos(),
-        outside.as_nanos()
-    );
+    println!("{}", sums.line());
 }
 
 /// The last line a child printed, as numbers.

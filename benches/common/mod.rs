@@ -95,3 +95,48 @@ impl Drop for Busy {
         }
     }
 }
+
+/// Reload phases summed over many reloads, as the reload benches report
+/// them: handlers are before and after together, commit includes cleanup.
+#[allow(dead_code, reason = "used by the reload benches only")]
+#[derive(Default)]
+pub struct PhaseSums {
+    total: Duration,
+    phases: hcr_client::ReloadPhases,
+}
+
+#[allow(dead_code, reason = "used by the reload benches only")]
+impl PhaseSums {
+    /// Adds one reload that took `took` as timed by its caller.
+    pub fn add(&mut self, took: Duration, phases: hcr_client::ReloadPhases) {
+        let sum = &mut self.phases;
+        self.total += took;
+        sum.check += phases.check;
+        sum.copy += phases.copy;
+        sum.dlopen += phases.dlopen;
+        sum.init += phases.init;
+        sum.before_handlers += phases.before_handlers + phases.after_handlers;
+        sum.commit += phases.commit + phases.cleanup;
+        sum.total += phases.total;
+    }
+
+    /// In ns: the callers' total, check, copy, dlopen, registration,
+    /// handlers, commit and what the call spent outside the runtime's
+    /// phases (mostly writing the manifest, and the C ABI's bookkeeping).
+    pub fn line(&self) -> String {
+        let sum = &self.phases;
+        let outside = self.total.saturating_sub(sum.total);
+        [
+            self.total,
+            sum.check,
+            sum.copy,
+            sum.dlopen,
+            sum.init,
+            sum.before_handlers,
+            sum.commit,
+            outside,
+        ]
+        .map(|d| d.as_nanos().to_string())
+        .join(" ")
+    }
+}
