@@ -230,3 +230,111 @@ fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly() {
     assert!(stderr.contains("Compiling common"), "{stderr}");
     let _ = std::fs::remove_dir_all(&project);
 }
+
+/// Saves `new` as `file` the way `editor` does: the temporaries, backups,
+/// swap, lock and probe files it writes beside the file, and how the new
+/// contents get there (written in place, or renamed over the file).
+fn save_as(editor: &str, file: &Path, new: &str) {
+    let dir = file.parent().unwrap();
+    let beside = |name: &str| dir.join(name);
+    let rename_over = |temporary: &str| {
+        write(&beside(temporary), new);
+        std::fs::rename(beside(temporary), file).unwrap();
+    };
+    match editor {
+        "sed -i" => {
+            let old = std::fs::read_to_string(file).unwrap();
+            let status = Command::new("sed")
+                .arg("-i")
+                .arg(format!("s/{}/{}/", sed_line(&old), sed_line(new)))
+                .arg(file)
+                .status()
+                .unwrap();
+            assert!(status.success(), "sed -i");
+            assert_eq!(std::fs::read_to_string(file).unwrap(), new);
+        }
+        "vim" => {
+            write(&beside(".lib.rs.swp"), "swap");
+            write(&beside("4913"), "");
+            std::fs::remove_file(beside("4913")).unwrap();
+            std::fs::rename(file, beside("lib.rs~")).unwrap();
+            write(file, new);
+            std::fs::remove_file(beside("lib.rs~")).unwrap();
+            std::fs::remove_file(beside(".lib.rs.swp")).unwrap();
+        }
+        "emacs" => {
+            write(&beside("#lib.rs#"), new);
+            std::fs::rename(file, beside("lib.rs~")).unwrap();
+            write(file, new);
+            std::fs::remove_file(beside("#lib.rs#")).unwrap();
+        }
+        "JetBrains" => {
+            write(&beside("lib.rs___jb_tmp___"), new);
+            std::fs::rename(file, beside("lib.rs___jb_old___")).unwrap();
+            std::fs::rename(beside("lib.rs___jb_tmp___"), file).unwrap();
+            std::fs::remove_file(beside("lib.rs___jb_old___")).unwrap();
+        }
+        "gedit" => rename_over(".goutputstream-ZB3RQ2"),
+        "Kate" => rename_over("lib.rs.a1B2c3.new"),
+        "VS Code" => write(file, new),
+        other => panic!("no editor {other}"),
+    }
+}
+
+/// The line of `text` that calls `common::base`, as a sed (basic)
+/// expression matches it: nothing in it is special there.
+fn sed_line(text: &str) -> String {
+    let line = text.lines().find(|line| line.contains("base()")).unwrap();
+    assert!(!line.contains(['.', '*', '[', '/', '\\']), "{line}");
+    line.to_owned()
+}
+
+#[test]
+fn each_editors_save_is_compiled_by_rustc_directly_and_reloads_once() {
+    let _turn = shared_target_turn();
+    let project = project("editors");
+    let app = project.join("app/src/lib.rs");
+    let run = run(&project);
+    let source =
+        |added: u64| APP_LIB.replace("common::base()", &format!("common::base() + {added}"));
+    // The first change in this session shows cargo's rustc command.
+    save_as("VS Code", &app, &source(1));
+    no_refusal(until_value(&run, 2));
+    let editors = [
+        "sed -i",
+        "vim",
+        "emacs",
+        "JetBrains",
+        "gedit",
+        "Kate",
+        "VS Code",
+    ];
+    for (added, editor) in (2..).zip(editors) {
+        let before = run.stderr().len();
+        save_as(editor, &app, &source(added));
+        let said = until_value(&run, added + 1);
+        // A while longer: nothing more comes of that one save.
+        let mut more = Vec::new();
+        for _ in 0..30 {
+            let line = run.next_line("more frames");
+            if !line.starts_with("value ") {
+                more.push(line);
+            }
+        }
+        let stderr = run.stderr()[before..].to_owned();
+        assert_eq!(said, ["reloaded"], "{editor}: {stderr}");
+        assert!(more.is_empty(), "{editor}: {more:?}\n{stderr}");
+        assert!(
+            stderr.contains("compiling app with rustc directly"),
+            "{editor}: {stderr}"
+        );
+        assert!(!stderr.contains("with cargo"), "{editor}: {stderr}");
+        assert_eq!(
+            stderr.matches("rebuilt app in").count(),
+            1,
+            "{editor}: {stderr}"
+        );
+    }
+    drop(run);
+    let _ = std::fs::remove_dir_all(&project);
+}
