@@ -13,6 +13,12 @@
 //! Cargo's own fingerprint of the module is left as it was, older than
 //! the sources, so cargo's next build of the module compiles it again:
 //! never a stale library.
+//!
+//! A capture is also recorded in the output directory
+//! (`hcr-rustc/<package>`: cargo's line), so that the first change of a
+//! session is compiled directly too: cargo shows no command for a module
+//! it finds fresh, and then the recorded one is what it would run, as
+//! long as the library it reports is the one that command writes.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -36,6 +42,8 @@ pub(crate) struct Capture {
     cwd: PathBuf,
     /// The source files the last build read, absolute.
     sources: BTreeSet<PathBuf>,
+    /// Cargo's line it was read from.
+    line: String,
 }
 
 /// Whether `word` is an environment assignment cargo prints before the
@@ -103,8 +111,65 @@ impl Capture {
                 args,
                 envs,
                 cwd: cwd.to_path_buf(),
+                line: line.to_owned(),
             })
         })
+    }
+
+    /// Where the capture of `package` is recorded under `output_dir` (the
+    /// directory of the profile's libraries).
+    fn record_path(output_dir: &Path, package: &str) -> PathBuf {
+        output_dir.join("hcr-rustc").join(package)
+    }
+
+    /// Records this capture of `package` for later sessions; best effort
+    /// (without it, a session's first change goes to cargo).
+    pub(crate) fn record(&self, output_dir: &Path, package: &str) {
+        let path = Self::record_path(output_dir, package);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(path, &self.line);
+    }
+
+    /// The capture recorded for `package` (crate `crate_name`) under
+    /// `output_dir`, if `library`, which cargo just reported fresh, is
+    /// the file that capture's command writes (cargo links its output
+    /// there): then that command is what cargo would run for it.
+    pub(crate) fn recorded(
+        output_dir: &Path,
+        package: &str,
+        crate_name: &str,
+        cwd: &Path,
+        library: &Path,
+    ) -> Option<Capture> {
+        let line = std::fs::read_to_string(Self::record_path(output_dir, package)).ok()?;
+        let capture = Self::from_cargo(&line, crate_name, cwd)?;
+        let written = capture.output(crate_name)?;
+        let same = |a: &std::fs::Metadata, b: &std::fs::Metadata| {
+            a.len() == b.len() && a.modified().ok() == b.modified().ok()
+        };
+        let (written, reported) = (
+            std::fs::metadata(written).ok()?,
+            std::fs::metadata(library).ok()?,
+        );
+        same(&written, &reported).then_some(capture)
+    }
+
+    /// The library the command writes: `--out-dir`, and the file name of
+    /// the crate with `-C extra-filename`.
+    fn output(&self, crate_name: &str) -> Option<PathBuf> {
+        let out_dir = self.cwd.join(flag(&self.args, "--out-dir")?);
+        let extra = self
+            .args
+            .iter()
+            .find_map(|arg| arg.strip_prefix("extra-filename="))
+            .unwrap_or("");
+        let target = flag(&self.args, "--target").unwrap_or(crate::build_target());
+        Some(out_dir.join(crate::library_file_name(
+            target,
+            &format!("{crate_name}{extra}"),
+        )))
     }
 
     /// Why `changed` cannot be compiled directly, if it cannot: a path
@@ -330,6 +395,43 @@ mod tests {
                 .contains("new.rs is not one of")
         );
         assert_eq!(Capture::from_cargo(&stderr, "other", &dir), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_recorded_command_serves_while_the_library_cargo_reports_is_the_one_it_writes() {
+        let dir = std::env::temp_dir().join(format!("hcr-record-{}", std::process::id()));
+        let output_dir = dir.join("target/debug");
+        let deps = output_dir.join("deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::write(deps.join("logic.d"), "logic/src/lib.rs:\n").unwrap();
+        let library = crate::library_file_name(crate::build_target(), "logic-abc");
+        std::fs::write(deps.join(&library), b"built").unwrap();
+        let line = format!(
+            "     Running `/bin/rustc --crate-name logic logic/src/lib.rs --crate-type cdylib \
+             -C extra-filename=-abc --out-dir {}`",
+            deps.display()
+        );
+        let capture = Capture::from_cargo(&line, "logic", &dir).unwrap();
+        capture.record(&output_dir, "logic");
+        let reported = output_dir.join(crate::library_file_name(crate::build_target(), "logic"));
+        std::fs::hard_link(deps.join(&library), &reported).unwrap();
+        assert_eq!(
+            Capture::recorded(&output_dir, "logic", "logic", &dir, &reported),
+            Some(capture),
+            "cargo's library is the one the command writes"
+        );
+        std::fs::remove_file(&reported).unwrap();
+        std::fs::write(&reported, b"built by another command").unwrap();
+        assert_eq!(
+            Capture::recorded(&output_dir, "logic", "logic", &dir, &reported),
+            None
+        );
+        assert_eq!(
+            Capture::recorded(&output_dir, "other", "other", &dir, &reported),
+            None,
+            "nothing recorded"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::direct::Capture;
 use crate::{BuildError, BuildOptions, HostBinary, Project, RustModule, runtime_library_from};
 
 /// Where everything was put.
@@ -160,12 +161,21 @@ pub fn build_project(
     let names: Vec<String> = project.modules.iter().map(|m| m.name.clone()).collect();
     let writing = WritingSet::begin(&dir, &names);
     let mut built = Vec::new();
+    let output_dir = options.output_dir(project);
+    let root = project.manifest.parent().unwrap_or(Path::new("."));
     for module in &project.modules {
         status(&format!("building module `{}`…", module.name));
-        built.push((
-            module,
-            module_build(project, &module.package, options).build()?,
-        ));
+        let mut build = module_build(project, &module.package, options)
+            .show_commands()
+            .spawn()?;
+        let library = build.finish_in_place()?;
+        // How cargo ran rustc, for the watcher's direct builds (kept from
+        // an earlier build when cargo found the module fresh).
+        let crate_name = module.package.replace('-', "_");
+        if let Some(capture) = Capture::from_cargo(build.log(), &crate_name, root) {
+            capture.record(&output_dir, &module.package);
+        }
+        built.push((module, library));
     }
     // Laid out once all are built, so that a running host sees the new
     // versions together, or nothing when one fails.

@@ -436,13 +436,34 @@ impl CargoBuilds {
     pub fn new(project: Project, dir: PathBuf, options: BuildOptions) -> Self {
         // One left by a watcher that was killed.
         WritingSet::clear(&dir);
+        let captures = Self::recorded_captures(&project, &options);
         CargoBuilds {
             project,
             dir,
             options,
             writing: None,
-            captures: HashMap::new(),
+            captures,
         }
+    }
+
+    /// The rustc commands recorded by earlier builds that still write the
+    /// libraries cargo last built (see `direct`), by package: so that the
+    /// first change of a session is compiled directly too.
+    fn recorded_captures(project: &Project, options: &BuildOptions) -> HashMap<String, Capture> {
+        let output_dir = options.output_dir(project);
+        let root = project.manifest.parent().unwrap_or(Path::new("."));
+        project
+            .modules
+            .iter()
+            .filter_map(|module| {
+                let crate_name = module.package.replace('-', "_");
+                let library =
+                    output_dir.join(crate::library_file_name(options.target(), &crate_name));
+                let capture =
+                    Capture::recorded(&output_dir, &module.package, &crate_name, root, &library)?;
+                Some((module.package.clone(), capture))
+            })
+            .collect()
     }
 
     /// Whether `module`'s change in `changed` can be compiled by rustc
@@ -522,6 +543,7 @@ impl Builder for CargoBuilds {
                     let crate_name = package.replace('-', "_");
                     let root = self.project.manifest.parent().unwrap_or(Path::new("."));
                     if let Some(capture) = Capture::from_cargo(build.log(), &crate_name, root) {
+                        capture.record(&self.options.output_dir(&self.project), package);
                         self.captures.insert(package.clone(), capture);
                     }
                 } else {
