@@ -240,6 +240,10 @@ impl Host {
     }
 
     /// Whether any module's library changed on disk since it was loaded.
+    /// Cheap enough for every frame (a `stat` per module): contents are
+    /// compared on a thread of the runtime's, so a library rebuilt with
+    /// its size unchanged is reported a few milliseconds after the first
+    /// call that sees it. [`Host::reload`] compares at once.
     pub fn reload_needed(&self) -> bool {
         #[cfg(not(feature = "static"))]
         return self.runtime.reload_needed();

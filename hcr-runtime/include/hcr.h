@@ -155,12 +155,15 @@ int hcr_init(const char *main_module, const char *const *imports,
 
 /* Whether any loaded module's library changed on disk (contents, not just
  * timestamps: a touch is no change, and two same-size builds within one
- * clock tick are both seen). Costs a few stat calls however recently a
- * library was written: a file's contents are read at most once for each
- * stamp it shows (size, timestamps, inode), and a version loaded less
- * than 2 s after its file was written is settled by one read on a thread
- * of the runtime's, after those 2 s (so a same-size rewrite within the
- * tick of the write that was loaded is seen up to 2 s late).
+ * clock tick are both seen). Costs a stat call per module however
+ * recently a library was written; contents are read only on a thread of
+ * the runtime's, at most once for each stamp a file shows (size,
+ * timestamps, inode). So a library rewritten with its size unchanged is
+ * said to have changed once that thread has hashed it, a few milliseconds
+ * after the first call that sees it (hcr_perform_code_reload compares
+ * contents at once); and a version loaded less than 2 s after its file
+ * was written is checked once more after those 2 s (a same-size rewrite
+ * within the clock tick of the write that was loaded is seen then).
  * Nothing counts as changed
  * - for the modules named (one per line) in a file hcr-building in the
  *   module directory, written less than 10 minutes ago (an empty file

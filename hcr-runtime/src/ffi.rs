@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::ptr;
 
 use crate::error::Error;
+use crate::file_identity::Reading;
 use crate::jump_table::{Placed, StubForm};
 use crate::names;
 use crate::registry::{GlobalError, GlobalStatus};
@@ -437,7 +438,7 @@ pub extern "C" fn hcr_reload_needed() -> bool {
             if rt.lock().shut_down {
                 return Ok(false);
             }
-            Ok(!rt.changed_modules()?.is_empty())
+            Ok(!rt.changed_modules(Reading::InBackground)?.is_empty())
         },
     )
 }
@@ -460,7 +461,10 @@ pub unsafe extern "C" fn hcr_has_module_changed(module: *const c_char) -> bool {
                     "no module `{module}` is loaded"
                 )));
             }
-            Ok(rt.changed_modules()?.iter().any(|name| name == module))
+            Ok(rt
+                .changed_modules(Reading::InBackground)?
+                .iter()
+                .any(|name| name == module))
         },
     )
 }

@@ -30,9 +30,9 @@ pub(crate) struct FileIdentity {
     stamp: FileStamp,
     content_hash: u64,
     settle: Settle,
-    /// The last other stamp of the same size whose contents were hashed
-    /// and differ: it is not read again.
-    differs_at: Option<FileStamp>,
+    /// What is known of the last other stamp of the same size the file
+    /// showed: its contents differ, or are being hashed.
+    other: Option<(FileStamp, Hash)>,
     window: Duration,
 }
 
@@ -43,15 +43,67 @@ enum Settle {
     Done,
     /// Not yet: the contents are hashed once the file is `not_before`.
     Pending { not_before: SystemTime },
-    /// A thread is hashing the contents: `None` when it could not read
-    /// them as they were at the stamp. `pid` started it (a forked child
-    /// has no such thread and starts its own).
-    Hashing {
-        result: Arc<OnceLock<Option<u64>>>,
-        pid: u32,
-    },
+    /// They are being hashed.
+    Hashing(Background),
     /// The contents differ under the same stamp.
     Differs,
+}
+
+/// What a hash of a file's contents came to.
+#[derive(Debug, Clone)]
+enum Hash {
+    /// Known: the contents differ from this identity's.
+    Differs,
+    /// Being computed.
+    Hashing(Background),
+}
+
+/// A hash of a file's contents computed on a thread of its own.
+#[derive(Debug, Clone)]
+struct Background {
+    /// `None` when the file could not be read as it was at the stamp.
+    result: Arc<OnceLock<Option<u64>>>,
+    /// The process that started it (a forked child has no such thread).
+    pid: u32,
+}
+
+impl Background {
+    /// Hashes the file at `path` as it is at `stamp`, if a thread can be
+    /// started for it.
+    fn start(path: &Path, stamp: FileStamp) -> Option<Background> {
+        let result = Arc::new(OnceLock::new());
+        let (path, slot) = (path.to_owned(), Arc::clone(&result));
+        std::thread::Builder::new()
+            .name("hcr-hash".into())
+            .spawn(move || {
+                let _ = slot.set(hash_at(&path, stamp));
+            })
+            .ok()?;
+        Some(Background {
+            result,
+            pid: std::process::id(),
+        })
+    }
+
+    /// The result, once there is one; `Some(None)` also when its thread
+    /// is gone (in a forked child) without one.
+    fn result(&self) -> Option<Option<u64>> {
+        match self.result.get() {
+            Some(result) => Some(*result),
+            None if self.pid != std::process::id() => Some(None),
+            None => None,
+        }
+    }
+}
+
+/// How a check may learn a file's contents when it must.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// On a thread of its own: the check answers "unchanged" until the
+    /// hash is known (a few milliseconds), and costs the caller a `stat`.
+    InBackground,
+    /// Now, on the calling thread: the check answers at once.
+    Now,
 }
 
 /// A content hash for change detection (not for security): XXH3, which
@@ -108,7 +160,7 @@ impl FileIdentity {
             stamp,
             content_hash,
             settle: Self::settle_for(&stamp, window),
-            differs_at: None,
+            other: None,
             window,
         }
     }
@@ -131,26 +183,30 @@ impl FileIdentity {
     /// version. A missing or unreadable file counts as unchanged: there is
     /// nothing to load yet (a build may be replacing it). Costs a `stat`;
     /// the contents are read at most once for each stamp the file shows,
-    /// and never by the calling thread to settle a fresh identity.
-    pub(crate) fn changed(&mut self, path: &Path) -> bool {
+    /// as `reading` says, and to settle a fresh identity only ever in the
+    /// background.
+    pub(crate) fn changed(&mut self, path: &Path, reading: Reading) -> bool {
         let Ok(meta) = std::fs::metadata(path) else {
             return false;
         };
         let now = FileStamp::of(&meta);
         if now != self.stamp {
-            return self.changed_to(path, now);
+            return self.changed_to(path, now, reading);
         }
         match &self.settle {
             Settle::Done => false,
             Settle::Differs => true,
             Settle::Pending { not_before } => {
                 if SystemTime::now() >= *not_before {
-                    self.start_hashing(path);
+                    self.settle = match Background::start(path, self.stamp) {
+                        Some(hashing) => Settle::Hashing(hashing),
+                        None => self.pending_again(),
+                    };
                 }
                 false
             }
-            Settle::Hashing { result, pid } => match result.get() {
-                Some(Some(hash)) if *hash == self.content_hash => {
+            Settle::Hashing(hashing) => match hashing.result() {
+                Some(Some(hash)) if hash == self.content_hash => {
                     self.settle = Settle::Done;
                     false
                 }
@@ -158,66 +214,63 @@ impl FileIdentity {
                     self.settle = Settle::Differs;
                     true
                 }
+                // Not read as it was at the stamp: try again a window
+                // later (a file that changes shows another stamp).
                 Some(None) => {
-                    // Not read as it was at the stamp: try again a window
-                    // later (a file that changes shows another stamp).
-                    self.settle = Settle::Pending {
-                        not_before: SystemTime::now() + self.window,
-                    };
+                    self.settle = self.pending_again();
                     false
                 }
-                None => {
-                    if *pid != std::process::id() {
-                        self.start_hashing(path);
-                    }
-                    false
-                }
+                None => false,
             },
+        }
+    }
+
+    fn pending_again(&self) -> Settle {
+        Settle::Pending {
+            not_before: SystemTime::now() + self.window,
         }
     }
 
     /// [`changed`](Self::changed) for a file that shows stamp `now`, not
     /// this identity's.
-    fn changed_to(&mut self, path: &Path, now: FileStamp) -> bool {
-        if now.len() != self.stamp.len() || self.differs_at == Some(now) {
+    fn changed_to(&mut self, path: &Path, now: FileStamp, reading: Reading) -> bool {
+        if now.len() != self.stamp.len() {
             return true;
         }
-        // The same size: a touch, or new contents. One read tells.
-        match hash_at(path, now) {
+        // The same size: a touch, or new contents. One hash tells.
+        let known = match &self.other {
+            Some((stamp, Hash::Differs)) if *stamp == now => return true,
+            Some((stamp, Hash::Hashing(hashing))) if *stamp == now => hashing.result(),
+            _ => None,
+        };
+        let hash = match (known, reading) {
+            (Some(hash), _) => hash,
+            (None, Reading::Now) => hash_at(path, now),
+            (None, Reading::InBackground) => {
+                let running = matches!(&self.other, Some((stamp, _)) if *stamp == now);
+                if !running {
+                    self.other = Background::start(path, now).map(|h| (now, Hash::Hashing(h)));
+                }
+                return false;
+            }
+        };
+        match hash {
             Some(hash) if hash == self.content_hash => {
                 self.stamp = now;
                 self.settle = Self::settle_for(&now, self.window);
-                self.differs_at = None;
+                self.other = None;
                 false
             }
             Some(_) => {
-                self.differs_at = Some(now);
+                self.other = Some((now, Hash::Differs));
                 true
             }
             // Being written: no verdict until it shows a steady stamp.
-            None => false,
+            None => {
+                self.other = None;
+                false
+            }
         }
-    }
-
-    /// Hashes the file on a thread of its own; the result is taken by a
-    /// later check.
-    fn start_hashing(&mut self, path: &Path) {
-        let result = Arc::new(OnceLock::new());
-        let (path, stamp, slot) = (path.to_owned(), self.stamp, Arc::clone(&result));
-        let started = std::thread::Builder::new()
-            .name("hcr-settle".into())
-            .spawn(move || {
-                let _ = slot.set(hash_at(&path, stamp));
-            });
-        self.settle = match started {
-            Ok(_) => Settle::Hashing {
-                result,
-                pid: std::process::id(),
-            },
-            Err(_) => Settle::Pending {
-                not_before: SystemTime::now() + self.window,
-            },
-        };
     }
 }
 
@@ -258,7 +311,7 @@ mod tests {
     fn seen_within(identity: &mut FileIdentity, path: &Path, limit: Duration) -> bool {
         let started = std::time::Instant::now();
         while started.elapsed() < limit {
-            if identity.changed(path) {
+            if identity.changed(path, Reading::InBackground) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(1));
@@ -292,11 +345,14 @@ mod tests {
             Duration::from_millis(100),
         );
         assert!(
-            !identity.changed(&path),
+            !identity.changed(&path, Reading::InBackground),
             "within the window the stamp is all"
         );
         assert!(seen_within(&mut identity, &path, Duration::from_secs(5)));
-        assert!(identity.changed(&path), "and it stays changed");
+        assert!(
+            identity.changed(&path, Reading::InBackground),
+            "and it stays changed"
+        );
         assert_eq!(reads_of(&path), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -314,7 +370,7 @@ mod tests {
             &path,
             Duration::from_millis(200)
         ));
-        assert!(!identity.changed(&dir.join("missing.so")));
+        assert!(!identity.changed(&dir.join("missing.so"), Reading::Now));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -325,7 +381,7 @@ mod tests {
         std::fs::write(&path, b"version-1").unwrap();
         let mut identity = identity_of(&path, Duration::from_secs(60));
         std::fs::write(&path, b"version-two").unwrap();
-        assert!(identity.changed(&path));
+        assert!(identity.changed(&path, Reading::InBackground));
         assert_eq!(reads_of(&path), 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -349,15 +405,42 @@ mod tests {
         );
         assert_eq!(reads_of(&path), 1, "settling read the file once");
         for _ in 0..1000 {
-            assert!(!identity.changed(&path));
+            assert!(!identity.changed(&path, Reading::InBackground));
         }
         assert_eq!(reads_of(&path), 1, "a settled identity costs a stat");
-        // A same-size change is read once, then known.
+        // A same-size change is hashed once, in the background, then
+        // known; the checks meanwhile cost a stat.
         std::fs::write(&path, vec![2u8; 1 << 16]).unwrap();
+        assert!(seen_within(&mut identity, &path, Duration::from_secs(5)));
         for _ in 0..1000 {
-            assert!(identity.changed(&path));
+            assert!(identity.changed(&path, Reading::InBackground));
         }
         assert_eq!(reads_of(&path), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_check_that_must_answer_now_reads_on_the_calling_thread() {
+        let dir = scratch("now");
+        let path = dir.join("lib.so");
+        std::fs::write(&path, b"version-1").unwrap();
+        let mut identity = identity_of(&path, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, b"version-2").unwrap();
+        assert!(
+            identity.changed(&path, Reading::Now),
+            "same size, new contents"
+        );
+        assert_eq!(reads_of(&path), 1);
+        assert!(
+            identity.changed(&path, Reading::InBackground),
+            "known since"
+        );
+        assert_eq!(reads_of(&path), 1);
+        // A touch, answered now, is no change.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, b"version-1").unwrap();
+        assert!(!identity.changed(&path, Reading::Now));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

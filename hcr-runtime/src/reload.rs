@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use hashbrown::HashSet;
 
 use crate::error::Error;
+use crate::file_identity::Reading;
 use crate::loader::{self, ModuleExports};
 use crate::runtime::changes::{self, Refusal};
 use crate::runtime::{ModuleRecord, Previous, Retained, Runtime, State, Tree, Version};
@@ -160,7 +161,7 @@ fn try_perform(
     if rt.lock().shut_down {
         return Err(Error::ShutDown);
     }
-    let changed = rt.changed_modules()?;
+    let changed = rt.changed_modules(Reading::Now)?;
     if changed.is_empty() {
         return Ok(Outcome::NothingChanged);
     }

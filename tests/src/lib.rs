@@ -801,6 +801,21 @@ pub use sys::{
     mapped_copies, occupy, resident_kib, under_asan, under_valgrind, writable_and_executable,
 };
 
+/// Whether `check` comes true within five seconds, asked every
+/// millisecond: the runtime says a library rewritten with its size
+/// unchanged has changed once it has hashed its contents, on a thread of
+/// its own, a few milliseconds after it was first asked.
+pub fn eventually(check: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
 /// A small deterministic generator (xorshift64*) for property tests: a
 /// failing case is replayed from its seed and number.
 pub struct Rng(pub u64);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::file_identity::FileIdentity;
+use crate::file_identity::{FileIdentity, Reading};
 use crate::loader;
 use crate::sys::FileStamp;
 
@@ -97,10 +97,12 @@ impl Runtime {
     /// and the modules of a set still being written (see
     /// [`being_written`]). None while the changed files are exactly those
     /// of the last refused reload and the refusal stays while they do:
-    /// trying them again would fail again. Costs a few `stat`s.
-    pub(crate) fn changed_modules(&self) -> Result<Vec<String>, Error> {
+    /// trying them again would fail again. Costs a `stat` per module
+    /// (and of the marker); where contents must be compared (a file of
+    /// the same size with new timestamps), `reading` says how.
+    pub(crate) fn changed_modules(&self, reading: Reading) -> Result<Vec<String>, Error> {
         let dir = self.lock().tree()?.dir.clone();
-        let changed = self.changed_files(&dir, &being_written(&dir))?;
+        let changed = self.changed_files(&dir, &being_written(&dir), reading)?;
         let refusal = self.lock().last_refusal.clone();
         let refused_again = refusal
             .is_some_and(|refusal| refusal.stays && refusal.files == stamps_of(&dir, &changed));
@@ -110,7 +112,12 @@ impl Runtime {
     /// The modules of the tree whose files in `dir` changed, sorted,
     /// leaving out (unlooked at) those being written. Identities are
     /// checked with the state unlocked and written back.
-    fn changed_files(&self, dir: &Path, writing: &Writing) -> Result<Vec<String>, Error> {
+    fn changed_files(
+        &self,
+        dir: &Path,
+        writing: &Writing,
+        reading: Reading,
+    ) -> Result<Vec<String>, Error> {
         let mut checks: Vec<Check> = {
             let state = self.lock();
             state
@@ -130,11 +137,11 @@ impl Runtime {
         let mut changed = Vec::new();
         for check in &mut checks {
             let path = loader::library_path(dir, &check.name);
-            if check.version.identity.changed(&path)
+            if check.version.identity.changed(&path, reading)
                 && check
                     .refused
                     .as_mut()
-                    .is_none_or(|refused| refused.changed(&path))
+                    .is_none_or(|refused| refused.changed(&path, reading))
             {
                 changed.push(check.name.clone());
             }
