@@ -158,7 +158,8 @@ fn all_modules() -> Vec<String> {
 }
 
 /// In the child: start the tree, then `iters` reloads of `which` (`one`:
-/// d1; `nine`: every module), each of the other version. Prints the summed
+/// d1; `nine`: every module), each of the other version, each as soon as
+/// `reload_needed()` says so. Prints the summed
 /// reload time and phases in ns; `watch` instead prints the cost of every
 /// `reload_needed()` in the seconds after one reload of d1.
 fn child(spec: &str) {
@@ -187,22 +188,42 @@ fn child(spec: &str) {
     if which == "watch" {
         install(&dir, "d1", 1);
         runtime.perform_code_reload().expect("reload");
-        let mut costs = Vec::new();
+        // Each frame: the call, then (a frame later) what the stats it
+        // makes cost alone, one per module and one of the marker.
+        let files: Vec<PathBuf> = all_modules()
+            .iter()
+            .map(|name| modules.join(library(name)))
+            .chain([modules.join(hcr_build::BUILDING_MARKER)])
+            .collect();
+        let (mut calls, mut stats) = (Vec::new(), Vec::new());
         let started = Instant::now();
         while started.elapsed() < WATCHED {
             let call = Instant::now();
             assert!(!runtime.reload_needed(), "nothing changed");
-            costs.push(call.elapsed().as_nanos());
+            calls.push(call.elapsed().as_nanos().to_string());
+            std::thread::sleep(FRAME);
+            let call = Instant::now();
+            for file in &files {
+                let _ = std::hint::black_box(std::fs::metadata(file));
+            }
+            stats.push(call.elapsed().as_nanos().to_string());
             std::thread::sleep(FRAME);
         }
-        let costs: Vec<String> = costs.iter().map(u128::to_string).collect();
-        println!("{}", costs.join(" "));
+        println!("{}", stats.join(" "));
+        println!("{}", calls.join(" "));
         return;
     }
     let mut sums = common::PhaseSums::default();
     for i in 0..iters {
         for name in &reloaded {
             install(&dir, name, (i + 1) % 2);
+        }
+        // As a host does: it reloads once reload_needed() says so (for a
+        // build of the same size, once the runtime has hashed it).
+        let asked = Instant::now();
+        while !runtime.reload_needed() {
+            assert!(asked.elapsed() < Duration::from_secs(5), "no change seen");
+            std::thread::sleep(Duration::from_millis(1));
         }
         let started = Instant::now();
         runtime.perform_code_reload().expect("reload");
@@ -212,8 +233,8 @@ fn child(spec: &str) {
     println!("{}", sums.line());
 }
 
-/// The last line a child printed, as numbers.
-fn run_child(dir: &Path, which: &str, iters: u64, runtime: &Path) -> Vec<u64> {
+/// The lines a child printed, as numbers.
+fn child_lines(dir: &Path, which: &str, iters: u64, runtime: &Path) -> Vec<Vec<u64>> {
     let spec = format!("{},{which},{iters},{}", dir.display(), runtime.display());
     let output = Command::new(std::env::current_exe().expect("bench binary"))
         .env("HCR_BENCH_CHILD", spec)
@@ -226,11 +247,26 @@ fn run_child(dir: &Path, which: &str, iters: u64, runtime: &Path) -> Vec<u64> {
     );
     String::from_utf8_lossy(&output.stdout)
         .lines()
-        .last()
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(|n| n.parse().expect("a number"))
+        .map(|line| {
+            line.split_whitespace()
+                .map(|n| n.parse().expect("a number"))
+                .collect()
+        })
         .collect()
+}
+
+/// The last line a child printed, as numbers.
+fn run_child(dir: &Path, which: &str, iters: u64, runtime: &Path) -> Vec<u64> {
+    child_lines(dir, which, iters, runtime)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// What the stats alone and `reload_needed()` cost, in ns per frame.
+fn run_watch(dir: &Path, runtime: &Path) -> (Vec<u64>, Vec<u64>) {
+    let mut lines = child_lines(dir, "watch", 0, runtime);
+    let calls = lines.pop().unwrap_or_default();
+    (lines.pop().unwrap_or_default(), calls)
 }
 
 fn reloads(c: &mut Criterion) {
@@ -268,20 +304,28 @@ fn reloads(c: &mut Criterion) {
         table.push('\n');
     }
     group.finish();
-    let mut costs = run_child(&dir, "watch", 0, &runtime);
-    costs.sort_unstable();
-    let at = |q: f64| costs[((costs.len() - 1) as f64 * q) as usize] as f64 / 1e3;
+    let (stats, calls) = run_watch(&dir, &runtime);
+    let quantiles = |mut costs: Vec<u64>| {
+        costs.sort_unstable();
+        let at = |q: f64| costs[((costs.len() - 1) as f64 * q) as usize] as f64 / 1e3;
+        format!(
+            "{} calls, median {:.1} µs, 90 % {:.1} µs, max {:.1} µs",
+            costs.len(),
+            at(0.5),
+            at(0.9),
+            at(1.0)
+        )
+    };
     println!(
         "\nmodule libraries of {:.1} MB; where the time goes (ms per reload, means):\n\n{table}\n\
-         reload_needed() every {} ms for {} s after a reload: {} calls, median {:.1} µs, \
-         90 % {:.1} µs, max {:.1} µs",
+         after a reload, every {} ms for {} s:\n\
+         reload_needed():               {}\n\
+         its stats alone (one a module and the marker): {}",
         size as f64 / 1e6,
-        FRAME.as_millis(),
+        FRAME.as_millis() * 2,
         WATCHED.as_secs_f64(),
-        costs.len(),
-        at(0.5),
-        at(0.9),
-        at(1.0),
+        quantiles(calls),
+        quantiles(stats),
     );
 }
 

@@ -11,11 +11,15 @@
 //! that was read leaves every part of the stamp equal. An identity taken
 //! while its file was fresh (changed less than [`SETTLE_WINDOW`] before)
 //! is therefore settled once the window has passed: its contents are
-//! hashed once more, on a thread of their own so that no check waits for
-//! a read, and compared. From then on a `stat` is enough.
+//! hashed once more and compared. From then on a `stat` is enough.
+//!
+//! Change checks never read on the calling thread unless asked to
+//! ([`Reading::Now`], for a reload): a hash is computed by one thread of
+//! the process's, so that a host checking every frame never waits for a
+//! read (the answer comes a few milliseconds later).
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, SystemTime};
 
 use crate::sys::FileStamp;
@@ -58,7 +62,7 @@ enum Hash {
     Hashing(Background),
 }
 
-/// A hash of a file's contents computed on a thread of its own.
+/// A hash of a file's contents computed on the process's hashing thread.
 #[derive(Debug, Clone)]
 struct Background {
     /// `None` when the file could not be read as it was at the stamp.
@@ -68,21 +72,31 @@ struct Background {
 }
 
 impl Background {
-    /// Hashes the file at `path` as it is at `stamp`, if a thread can be
-    /// started for it.
+    /// Hashes the file at `path` as it is at `stamp`, on the process's
+    /// hashing thread (started on first use, and again in a forked child,
+    /// which has none), if it can be started.
     fn start(path: &Path, stamp: FileStamp) -> Option<Background> {
+        type Job = (PathBuf, FileStamp, Arc<OnceLock<Option<u64>>>);
+        static WORKER: Mutex<Option<(u32, mpsc::Sender<Job>)>> = Mutex::new(None);
         let result = Arc::new(OnceLock::new());
-        let (path, slot) = (path.to_owned(), Arc::clone(&result));
-        std::thread::Builder::new()
-            .name("hcr-hash".into())
-            .spawn(move || {
-                let _ = slot.set(hash_at(&path, stamp));
-            })
+        let pid = std::process::id();
+        let mut worker = WORKER.lock().unwrap_or_else(PoisonError::into_inner);
+        if worker.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+            let (jobs, queue) = mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name("hcr-hash".into())
+                .spawn(move || {
+                    for (path, stamp, slot) in queue {
+                        let _ = slot.set(hash_at(&path, stamp));
+                    }
+                })
+                .ok()?;
+            *worker = Some((pid, jobs));
+        }
+        let (_, jobs) = worker.as_ref()?;
+        jobs.send((path.to_owned(), stamp, Arc::clone(&result)))
             .ok()?;
-        Some(Background {
-            result,
-            pid: std::process::id(),
-        })
+        Some(Background { result, pid })
     }
 
     /// The result, once there is one; `Some(None)` also when its thread

@@ -195,8 +195,20 @@ fn copy_complete(name: &str, id: u64, path: &Path, wait: Duration) -> Result<Cop
     }
 }
 
-/// Loads the current file of module `name` from `dir`.
-pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
+/// A module's library copied and checked, not opened yet: the part of a
+/// load that only reads files, which the modules of one reload do side
+/// by side.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    path: PathBuf,
+    id: u64,
+    copy: LibraryCopy,
+    identity: FileIdentity,
+    copy_time: Duration,
+}
+
+/// Copies and checks the current file of module `name` in `dir`.
+pub(crate) fn prepare(dir: &Path, name: &str) -> Result<Prepared, LoadError> {
     static ATTEMPT: AtomicU64 = AtomicU64::new(0);
     let started = Instant::now();
     let path = library_path(dir, name);
@@ -221,12 +233,71 @@ pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
         },
     })?;
     let identity = FileIdentity::new(&copied.before, content_hash(&copied.contents));
-    let copy = copied.copy;
-    drop(copied.contents);
+    Ok(Prepared {
+        path,
+        id,
+        copy: copied.copy,
+        identity,
+        copy_time: started.elapsed(),
+    })
+}
 
-    let copy_time = started.elapsed();
+/// Prepares the current files of `modules` in `dir`, as many at once as
+/// there are cores: one reload's copies cost what the slowest costs, not
+/// what all cost together.
+pub(crate) fn prepare_all(
+    dir: &Path,
+    modules: &[String],
+) -> Vec<(String, Result<Prepared, LoadError>)> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(modules.len());
+    if workers <= 1 {
+        return modules
+            .iter()
+            .map(|name| (name.clone(), prepare(dir, name)))
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(name) = modules.get(at) else {
+                        break;
+                    };
+                    let prepared = prepare(dir, name);
+                    done.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((name.clone(), prepared));
+                }
+            });
+        }
+    });
+    done.into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Loads the current file of module `name` from `dir`.
+pub(crate) fn load(dir: &Path, name: &str) -> Result<LoadedVersion, LoadError> {
+    open_prepared(prepare(dir, name)?)
+}
+
+/// Opens a prepared copy (running the library's initializers) and
+/// resolves the module exports.
+pub(crate) fn open_prepared(prepared: Prepared) -> Result<LoadedVersion, LoadError> {
+    let Prepared {
+        path,
+        id,
+        copy,
+        identity,
+        copy_time,
+    } = prepared;
+    let started = Instant::now();
     let opened = open(copy.path(), &path);
-    let open_time = started.elapsed() - copy_time;
+    let open_time = started.elapsed();
     let (library, exports) = opened?;
     let imports = exports.imports().map_err(|problem| LoadError::BadImports {
         path: path.clone(),
