@@ -288,13 +288,40 @@ fn read_messages(stderr: impl std::io::Read) -> Messages {
             continue;
         };
         if let Some(rendered) = message["rendered"].as_str() {
-            messages.rendered.push_str(rendered);
+            // Cargo asks rustc for colours and takes them out itself where
+            // they cannot show; so does this.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                messages.rendered.push_str(rendered);
+            } else {
+                messages.rendered.push_str(&without_colours(rendered));
+            }
         }
         if message["emit"] == "link" {
             messages.library = message["artifact"].as_str().map(PathBuf::from);
         }
     }
     messages
+}
+
+/// `text` without its ANSI escape sequences (`ESC [ … final byte`).
+fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            plain.push(c);
+            continue;
+        }
+        if chars.next() == Some('[') {
+            // Parameters and intermediates, up to the final byte.
+            for c in chars.by_ref() {
+                if ('\u{40}'..='\u{7e}').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    plain
 }
 
 /// A rustc run started by [`Capture::spawn`].
@@ -433,5 +460,12 @@ mod tests {
             "nothing recorded"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn colours_are_taken_out_of_rustc_s_rendered_diagnostics() {
+        let rendered = "\u{1b}[0m\u{1b}[1m\u{1b}[38;5;9merror[E0369]\u{1b}[0m\u{1b}[0m\u{1b}[1m: cannot add\u{1b}[0m\n";
+        assert_eq!(without_colours(rendered), "error[E0369]: cannot add\n");
+        assert_eq!(without_colours("plain: text"), "plain: text");
     }
 }

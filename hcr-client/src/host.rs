@@ -241,9 +241,10 @@ impl Host {
 
     /// Whether any module's library changed on disk since it was loaded.
     /// Cheap enough for every frame (a `stat` per module): contents are
-    /// compared on a thread of the runtime's, so a library rebuilt with
-    /// its size unchanged is reported a few milliseconds after the first
-    /// call that sees it. [`Host::reload`] compares at once.
+    /// compared on a thread of the runtime's, and a library rewritten
+    /// with its size unchanged counts as changed until they are (a few
+    /// milliseconds); [`Host::reload`] compares at once and loads nothing
+    /// for a file that was only touched.
     pub fn reload_needed(&self) -> bool {
         #[cfg(not(feature = "static"))]
         return self.runtime.reload_needed();

@@ -158,12 +158,13 @@ int hcr_init(const char *main_module, const char *const *imports,
  * clock tick are both seen). Costs a stat call per module however
  * recently a library was written; contents are read only on a thread of
  * the runtime's, at most once for each stamp a file shows (size,
- * timestamps, inode). So a library rewritten with its size unchanged is
- * said to have changed once that thread has hashed it, a few milliseconds
- * after the first call that sees it (hcr_perform_code_reload compares
- * contents at once); and a version loaded less than 2 s after its file
- * was written is checked once more after those 2 s (a same-size rewrite
- * within the clock tick of the write that was loaded is seen then).
+ * timestamps, inode). So a library rewritten with its size unchanged and
+ * new timestamps counts as changed until that thread has compared it, a
+ * few milliseconds later (then not, if it was only touched); a reload
+ * meanwhile compares it at once and loads nothing for a touch. A version
+ * loaded less than 2 s after its file was written is compared once more
+ * after those 2 s (a same-size rewrite within the clock tick of the write
+ * that was loaded is seen then).
  * Nothing counts as changed
  * - for the modules named (one per line) in a file hcr-building in the
  *   module directory, written less than 10 minutes ago (an empty file

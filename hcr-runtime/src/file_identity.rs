@@ -16,7 +16,8 @@
 //! Change checks never read on the calling thread unless asked to
 //! ([`Reading::Now`], for a reload): a hash is computed by one thread of
 //! the process's, so that a host checking every frame never waits for a
-//! read (the answer comes a few milliseconds later).
+//! read. Until it is known, a same-size file with new timestamps counts
+//! as changed: a reload compares it, and loads nothing for a touch.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
@@ -113,8 +114,9 @@ impl Background {
 /// How a check may learn a file's contents when it must.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reading {
-    /// On a thread of its own: the check answers "unchanged" until the
-    /// hash is known (a few milliseconds), and costs the caller a `stat`.
+    /// On the hashing thread: the check costs the caller a `stat`, and
+    /// answers "changed" until the hash is known (a few milliseconds
+    /// later; then "unchanged" for a touch).
     InBackground,
     /// Now, on the calling thread: the check answers at once.
     Now,
@@ -261,11 +263,14 @@ impl FileIdentity {
             (Some(hash), _) => hash,
             (None, Reading::Now) => hash_at(path, now),
             (None, Reading::InBackground) => {
+                // Until the hash says it was a touch, a change: a reload
+                // that compares finds nothing to load, where an answer of
+                // "unchanged" would leave a host that asks once waiting.
                 let running = matches!(&self.other, Some((stamp, _)) if *stamp == now);
                 if !running {
                     self.other = Background::start(path, now).map(|h| (now, Hash::Hashing(h)));
                 }
-                return false;
+                return true;
             }
         };
         match hash {
@@ -379,11 +384,18 @@ mod tests {
         let mut identity = identity_of(&path, Duration::from_millis(20));
         std::thread::sleep(Duration::from_millis(30));
         std::fs::write(&path, b"same").unwrap();
-        assert!(!seen_within(
-            &mut identity,
-            &path,
-            Duration::from_millis(200)
-        ));
+        // Compared now: no change.
+        assert!(!identity.clone().changed(&path, Reading::Now));
+        // Compared in the background: a change until the hash says
+        // otherwise, then never again.
+        let started = std::time::Instant::now();
+        while identity.changed(&path, Reading::InBackground) {
+            assert!(started.elapsed() < Duration::from_secs(5), "never compared");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for _ in 0..100 {
+            assert!(!identity.changed(&path, Reading::InBackground));
+        }
         assert!(!identity.changed(&dir.join("missing.so"), Reading::Now));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -422,10 +434,15 @@ mod tests {
             assert!(!identity.changed(&path, Reading::InBackground));
         }
         assert_eq!(reads_of(&path), 1, "a settled identity costs a stat");
-        // A same-size change is hashed once, in the background, then
-        // known; the checks meanwhile cost a stat.
+        // A same-size change is a change at once, hashed once in the
+        // background to be sure; the checks meanwhile cost a stat.
         std::fs::write(&path, vec![2u8; 1 << 16]).unwrap();
-        assert!(seen_within(&mut identity, &path, Duration::from_secs(5)));
+        let started = std::time::Instant::now();
+        while !matches!(identity.other, Some((_, Hash::Differs))) {
+            assert!(identity.changed(&path, Reading::InBackground));
+            assert!(started.elapsed() < Duration::from_secs(5), "never hashed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         for _ in 0..1000 {
             assert!(identity.changed(&path, Reading::InBackground));
         }

@@ -63,9 +63,9 @@
 //!   library is still being written.
 //! * Change checks (`hcr_reload_needed`, `hcr_has_module_changed`) cost a
 //!   `stat` per module (see `file_identity`): contents are read at most
-//!   once for each stamp a file shows, on a thread of the runtime's, so a
-//!   same-size rewrite is reported once it is hashed (milliseconds later);
-//!   a reload compares contents on the calling thread.
+//!   once for each stamp a file shows, on a thread of the runtime's; a
+//!   same-size rewrite counts as a change until it is compared there
+//!   (milliseconds later), and a reload compares contents at once.
 //! * `hcr_perform_code_reload` walks the calling thread's stack and refuses
 //!   (`HCR_ERR_ACTIVE_FRAME`) when a frame runs the current code of a
 //!   module the reload would replace; `hcr_perform_code_reload_with(
