@@ -164,7 +164,9 @@ int hcr_init(const char *main_module, const char *const *imports,
  * meanwhile compares it at once and loads nothing for a touch. A version
  * loaded less than 2 s after its file was written is compared once more
  * after those 2 s (a same-size rewrite within the clock tick of the write
- * that was loaded is seen then).
+ * that was loaded is seen then). On Windows, where a file open for
+ * reading cannot be replaced, the calling thread reads instead, once per
+ * stamp.
  * Nothing counts as changed
  * - for the modules named (one per line) in a file hcr-building in the
  *   module directory, written less than 10 minutes ago (an empty file

@@ -16,7 +16,8 @@
 //! Change checks never read on the calling thread unless asked to
 //! ([`Reading::Now`], for a reload): a hash is computed by one thread of
 //! the process's, so that a host checking every frame never waits for a
-//! read. Until it is known, a same-size file with new timestamps counts
+//! read. On Windows, where a file open for reading cannot be replaced
+//! (the build's rename would fail), the thread that asks reads instead. Until it is known, a same-size file with new timestamps counts
 //! as changed: a reload compares it, and loads nothing for a touch.
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,15 @@ impl Background {
     /// which has none), if it can be started.
     fn start(path: &Path, stamp: FileStamp) -> Option<Background> {
         type Job = (PathBuf, FileStamp, Arc<OnceLock<Option<u64>>>);
+        if crate::sys::READING_BLOCKS_REPLACING {
+            // A read on another thread could fail a build's rename at any
+            // time; the thread that asks reads, when it asks.
+            let result = Arc::new(OnceLock::from(hash_at(path, stamp)));
+            return Some(Background {
+                result,
+                pid: std::process::id(),
+            });
+        }
         static WORKER: Mutex<Option<(u32, mpsc::Sender<Job>)>> = Mutex::new(None);
         let result = Arc::new(OnceLock::new());
         let pid = std::process::id();

@@ -168,6 +168,10 @@ unsafe fn map_view(
 /// forked child).
 pub(crate) const HAS_FORK: bool = true;
 
+/// Whether a file open for reading keeps a build from replacing it: not
+/// here, where a rename over it only unlinks the old name.
+pub(crate) const READING_BLOCKS_REPLACING: bool = false;
+
 /// Registers `pthread_atfork` handlers.
 pub(crate) fn at_fork(
     prepare: unsafe extern "C" fn(),

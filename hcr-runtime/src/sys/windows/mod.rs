@@ -44,6 +44,12 @@ pub(crate) fn allocation_granularity() -> usize {
 /// forked child).
 pub(crate) const HAS_FORK: bool = false;
 
+/// Whether a file open for reading keeps a build from replacing it: yes,
+/// a rename over a file that is open fails with "access denied" (wine
+/// does so too), so nothing reads a module's file while its host might
+/// not expect a build to be written.
+pub(crate) const READING_BLOCKS_REPLACING: bool = true;
+
 /// Registers fork handlers: Windows has no `fork`, so there is nothing to
 /// watch for.
 pub(crate) fn at_fork(
