@@ -234,50 +234,17 @@ fn child(spec: &str) {
 }
 
 /// What copying the library at `path` into memory costs alone: the
-/// median of 20 copies into a memfd by `sendfile`, as the runtime makes
-/// them on Linux (elsewhere, of reading the file).
+/// median of 20 copies made as the runtime makes them for a load.
 fn copy_alone(path: &Path) -> Duration {
     let mut times: Vec<Duration> = (0..20)
         .map(|_| {
             let started = Instant::now();
-            kernel_copy(path);
+            hcr_runtime::copy_library_alone(path).expect("copy the library");
             started.elapsed()
         })
         .collect();
     times.sort_unstable();
     times[times.len() / 2]
-}
-
-#[cfg(target_os = "linux")]
-fn kernel_copy(path: &Path) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let source = std::fs::File::open(path).expect("library");
-    // SAFETY: a plain memfd_create with a NUL-terminated name; the
-    // descriptor is owned below.
-    let fd = unsafe { libc::memfd_create(c"bench".as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create");
-    // SAFETY: a fresh descriptor nobody else owns.
-    let copy = unsafe { OwnedFd::from_raw_fd(fd) };
-    loop {
-        // SAFETY: both descriptors are open; NULL uses the file offset.
-        let sent = unsafe {
-            libc::sendfile(
-                copy.as_raw_fd(),
-                source.as_raw_fd(),
-                std::ptr::null_mut(),
-                1 << 30,
-            )
-        };
-        assert!(sent >= 0, "sendfile");
-        if sent == 0 {
-            break;
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn kernel_copy(path: &Path) {
-    std::hint::black_box(std::fs::read(path).expect("library"));
 }
 
 /// The lines a child printed, as numbers.
@@ -365,7 +332,7 @@ fn reloads(c: &mut Criterion) {
         )
     };
     println!(
-        "\nmodule libraries of {:.1} MB; the kernel copies one into memory in {:.2} ms (median \
+        "\nmodule libraries of {:.1} MB; copying one into memory as a load does takes {:.2} ms (median \
          of 20, the bytes alone); where the time goes (ms per reload, means):\n\n{table}\n\
          after a reload, every {} ms for {} s:\n\
          reload_needed():               {}\n\

@@ -17,11 +17,12 @@
 //! ([`Reading::Now`], for a reload): a hash is computed by one thread of
 //! the process's, so that a host checking every frame never waits for a
 //! read. On Windows, where a file open for reading cannot be replaced
-//! (the build's rename would fail), the thread that asks reads instead. Until it is known, a same-size file with new timestamps counts
+//! (the build's rename would fail), the thread that asks reads instead.
+//! Until the hash is known, a same-size file with new timestamps counts
 //! as changed: a reload compares it, and loads nothing for a touch.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError, mpsc};
 use std::time::{Duration, SystemTime};
 
 use crate::sys::FileStamp;
@@ -91,7 +92,14 @@ impl Background {
         static WORKER: Mutex<Option<(u32, mpsc::Sender<Job>)>> = Mutex::new(None);
         let result = Arc::new(OnceLock::new());
         let pid = std::process::id();
-        let mut worker = WORKER.lock().unwrap_or_else(PoisonError::into_inner);
+        // Never waited for: a child forked while another thread held it
+        // would wait forever. Busy, it hashes later (the caller asks
+        // again at its next check).
+        let mut worker = match WORKER.try_lock() {
+            Ok(worker) => worker,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
         if worker.as_ref().is_none_or(|(owner, _)| *owner != pid) {
             let (jobs, queue) = mpsc::channel::<Job>();
             std::thread::Builder::new()

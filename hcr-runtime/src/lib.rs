@@ -191,6 +191,17 @@ mod test_support;
 pub use error::Error;
 pub use jump_table::{JumpTable, JumpTableConfig, StubForm};
 
+/// Copies the library at `path` as a load does (on Linux, by the kernel
+/// into a memfd) and drops the copy: what the bytes of a load cost alone,
+/// for `benches/rust_reload.rs`.
+///
+/// # Errors
+/// When the file cannot be read or copied.
+#[doc(hidden)]
+pub fn copy_library_alone(path: &std::path::Path) -> std::io::Result<()> {
+    sys::copy::LibraryCopy::of_file("bench", u64::MAX, path).map(drop)
+}
+
 /// The runtime of this process, made on first use with what the layers
 /// above [`runtime`] give it: the bad-call handler, the crash guard's view
 /// of mapped code, and a watch for `fork`.

@@ -170,7 +170,7 @@ scenario! {
             })
         };
         std::thread::sleep(Duration::from_millis(30));
-        assert!(hcr_tests::eventually(|| host.rt.reload_needed()), "the file changed");
+        assert!(host.rt.reload_needed(), "the file changed");
         host.rt.perform_code_reload().unwrap();
         writer.join().unwrap();
         assert_eq!(host.call("spin", "value"), 2, "the complete library was loaded");

@@ -12,8 +12,8 @@ scenario! {
         assert_eq!(host.rt.generation(), 0);
 
         host.install("spin", "spin-2");
-        assert!(hcr_tests::eventually(|| host.rt.reload_needed()));
-        assert!(hcr_tests::eventually(|| host.rt.has_module_changed("spin")));
+        assert!(host.rt.reload_needed());
+        assert!(host.rt.has_module_changed("spin"));
         host.rt.perform_code_reload().unwrap();
         assert_eq!(stub.call_int(), 2, "the old pointer runs the new code");
         assert_eq!(host.stub("spin", "value"), stub, "the stub never moves");
@@ -114,11 +114,11 @@ scenario! {
         host.init(&["spin"]);
         // Rewrite in place: same inode, same size, within the same second.
         std::fs::write(&path, &two).unwrap();
-        assert!(hcr_tests::eventually(|| host.rt.reload_needed()));
+        assert!(host.rt.reload_needed());
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.call("spin", "value"), 2);
         std::fs::write(&path, &one).unwrap();
-        assert!(hcr_tests::eventually(|| host.rt.reload_needed()));
+        assert!(host.rt.reload_needed());
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.call("spin", "value"), 1);
     }
@@ -184,14 +184,14 @@ scenario! {
             .unwrap()
             .set_modified(long_ago)
             .unwrap();
-        assert!(hcr_tests::eventually(|| host.rt.reload_needed()));
+        assert!(host.rt.reload_needed());
         // A marker names the modules of its set: the others are free.
         std::fs::write(&marker, "other\n").unwrap();
-        assert!(hcr_tests::eventually(|| host.rt.reload_needed()));
+        assert!(host.rt.reload_needed());
         std::fs::write(&marker, "other\nspin\n").unwrap();
         assert!(!host.rt.reload_needed());
         std::fs::remove_file(&marker).unwrap();
-        assert!(hcr_tests::eventually(|| host.rt.reload_needed()));
+        assert!(host.rt.reload_needed());
         host.rt.perform_code_reload().unwrap();
         assert_eq!(host.call("spin", "value"), 2);
     }

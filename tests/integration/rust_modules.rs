@@ -35,7 +35,7 @@ scenario! {
         assert!(!hcr.reload_needed());
 
         host.install("fx_shapes", "fx_shapes-2");
-        assert!(hcr_tests::eventually(|| hcr.reload_needed()));
+        assert!(hcr.reload_needed());
         let report = hcr.reload().unwrap();
         assert_eq!(report.modules, ["fx_shapes"]);
         assert_eq!(report.generation, 1);
