@@ -13,8 +13,11 @@
 //!   neither exports nor runs its code.
 //!
 //! An `extern "C"` function is called through the cell with the C ABI
-//! (so C modules can call it too, through the stub) and aborts with a
-//! message if it panics.
+//! (so C modules can call it too, through the stub), and its body is
+//! registered as it is: a panic that reaches the end of an `extern "C"`
+//! function aborts the process there (Rust guarantees it since 1.81),
+//! so it never unwinds into the caller's copy of std, and a body needs
+//! no catch (at opt-level 0 a catch costs several calls per call).
 //!
 //! Static build: the function, unchanged.
 
@@ -286,20 +289,6 @@ fn body_fn(function: &ItemFn) -> TokenStream {
     let ItemFn { sig, block, .. } = function;
     let mut sig = sig.clone();
     sig.ident = body_name(function);
-    let block = match sig.abi {
-        None => quote!(#block),
-        Some(_) => {
-            let name_text = function.sig.ident.to_string();
-            quote! {{
-                ::hcr_client::__private::abort_on_panic(
-                    ::core::env!("CARGO_CRATE_NAME"),
-                    ::core::module_path!(),
-                    #name_text,
-                    move || #block,
-                )
-            }}
-        }
-    };
     let lints = lint_attrs(&function.attrs);
     quote! {
         #(#lints)*

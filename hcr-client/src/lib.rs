@@ -93,7 +93,9 @@
 //!   `module::function panicked: <message>`, so `catch_unwind` in the host
 //!   works. (Each module has its own std; a panic unwinding from one into
 //!   another would abort the process.) An `extern "C"` reloadable function
-//!   cannot report a panic to a C caller: it aborts with that message.
+//!   cannot report a panic to a C caller: after the panic's message, Rust
+//!   aborts the process where the panic reaches the function's end ("panic
+//!   in a function that cannot unwind"), as for any `extern "C"` function.
 //! * **Signatures and compilers.** Each reloadable function's signature
 //!   (its text and the size and alignment of each parameter and of the
 //!   result) and the compiler that built each module are recorded. A reload
@@ -250,7 +252,8 @@ mod sys;
 /// a test and the call), marked `#[inline(always)]` unless you give the
 /// function an `#[inline]` attribute of your own. A panic in a Rust-ABI
 /// function reaches the caller as a panic that names the function; an
-/// `extern "C"` one cannot unwind into its caller and aborts, saying so.
+/// `extern "C"` one cannot unwind into its caller: Rust aborts the process
+/// where the panic leaves it, after the panic's message.
 ///
 /// ```no_run
 /// #[hcr_client::reloadable]

@@ -303,7 +303,7 @@ fn stack_overflow_report() -> Expect<'static> {
     if hcr_tests::under_asan() {
         Expect::EndedSaying(Ending::Exit(1), "AddressSanitizer: stack-overflow")
     } else {
-        Expect::Abort("has overflowed its stack")
+        Expect::Abort(&["has overflowed its stack"])
     }
 }
 

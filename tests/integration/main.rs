@@ -16,8 +16,8 @@ macro_rules! scenario {
     ($(#[$meta:meta])* env($($k:literal = $v:literal),*) stderr($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [$(($k, $v)),*], hcr_tests::Expect::SuccessWithStderr($text), $host, $body);
     };
-    ($(#[$meta:meta])* abort($text:literal) fn $name:ident($host:ident) $body:block) => {
-        scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort($text), $host, $body);
+    ($(#[$meta:meta])* abort($($text:literal),+) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort(&[$($text),+]), $host, $body);
     };
     ($(#[$meta:meta])* expect($expect:expr) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], $expect, $host, $body);

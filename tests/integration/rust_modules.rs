@@ -257,8 +257,8 @@ fn without_a_runtime_calls_run_the_code_linked_into_the_caller() {
 }
 
 scenario! {
-    abort("fx_shapes::checked panicked: negative input -3; an extern \"C\" reloadable function cannot unwind")
-    fn a_panic_in_an_extern_c_reloadable_function_aborts_with_its_name(host) {
+    abort("fx_shapes/src/lib.rs", "negative input -3", "panic in a function that cannot unwind")
+    fn a_panic_in_an_extern_c_reloadable_function_aborts_where_it_leaves_the_function(host) {
         let _hcr = start(host);
         assert_eq!(fx_shapes::checked(3), 3);
         fx_shapes::checked(-3);

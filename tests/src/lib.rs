@@ -393,8 +393,8 @@ pub fn fx_shapes_by_another_compiler(work: &Path) -> PathBuf {
 pub enum Expect<'a> {
     /// Exit successfully after running the whole body.
     Success,
-    /// Be killed by SIGABRT with this text on stderr.
-    Abort(&'a str),
+    /// Be killed by SIGABRT with each of these texts on stderr.
+    Abort(&'a [&'a str]),
     /// Exit successfully with this text on stderr.
     SuccessWithStderr(&'a str),
     /// End by this exit code or this signal, whatever was printed.
@@ -480,7 +480,7 @@ pub fn run_scenario(
     let report = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
     let Some(status) = finished.status else {
         let printed = match expect {
-            Expect::Abort(text) => emulated && stderr.contains(text),
+            Expect::Abort(texts) => emulated && texts.iter().all(|text| stderr.contains(text)),
             _ => false,
         };
         if printed {
@@ -527,13 +527,13 @@ pub fn run_scenario(
                 printed(text);
             }
         }
-        Expect::Abort(text) => {
+        Expect::Abort(texts) => {
             assert_eq!(
                 sys::ending(status),
                 ABORTED,
                 "scenario {name} did not abort\n{report}"
             );
-            printed(text);
+            texts.iter().for_each(|text| printed(text));
         }
     }
 }

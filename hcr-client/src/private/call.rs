@@ -270,29 +270,6 @@ fn report(panicked: *mut Panicked, payload: Box<dyn Any + Send>) {
     unsafe { ((*panicked).receive)(panicked, text.as_ptr(), text.len(), qualified) };
 }
 
-/// Runs the body of a C-ABI reloadable function, which cannot report a
-/// panic to its caller: a panic ends the process with a message naming
-/// the function.
-pub fn abort_on_panic<R>(
-    crate_name: &str,
-    module_path: &str,
-    name: &str,
-    body: impl FnOnce() -> R,
-) -> R {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(value) => value,
-        Err(payload) => {
-            let text = payload_text(&*payload);
-            eprintln!(
-                "hcr: {crate_name}::{} panicked: {text}; an extern \"C\" reloadable function \
-                 cannot unwind into its caller, so the process aborts",
-                proc_name(crate_name, module_path, name)
-            );
-            std::process::abort()
-        }
-    }
-}
-
 fn payload_text(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()

@@ -9,7 +9,7 @@ mod module;
 mod word;
 
 #[cfg(not(feature = "static"))]
-pub use call::{Panicked, Stub, abort_on_panic, serve};
+pub use call::{Panicked, Stub, serve};
 pub use linkme;
 #[cfg(not(feature = "static"))]
 pub use module::{
