@@ -93,8 +93,8 @@ impl Background {
         let result = Arc::new(OnceLock::new());
         let pid = std::process::id();
         // Never waited for: a child forked while another thread held it
-        // would wait forever. Busy, it hashes later (the caller asks
-        // again at its next check).
+        // would wait forever. Busy, no hash starts now: a same-size stamp
+        // is asked for again at the next check, a settle a window later.
         let mut worker = match WORKER.try_lock() {
             Ok(worker) => worker,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
