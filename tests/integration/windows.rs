@@ -1,6 +1,8 @@
 //! Windows only: the copies modules are loaded from live in a directory of
-//! the process's (`%TEMP%\hcr-copies\<pid>`), go when the process goes,
-//! however it ends, and what a process leaves is removed by the next one.
+//! the process's (`%TEMP%\hcr-copies\<pid>-<creation time>`), go when the
+//! process goes, however it ends, and what a process leaves is removed by
+//! the next one; and the scenario harness starts again only what the
+//! system failed to start.
 
 use hcr_tests::{Ending, Expect};
 
@@ -74,4 +76,36 @@ fn copies_go_with_their_process_and_the_next_process_removes_its_directory() {
             "{how}: the first process's directory {dirs:?} is still there: {after:?}"
         );
     }
+}
+
+/// The scenario harness starts a process again only when the system failed
+/// to start it: process creation failing with ERROR_INTERNAL_ERROR, or the
+/// process ending with STATUS_DLL_INIT_FAILED before it printed anything.
+/// Every other failure and ending is the scenario's own.
+#[test]
+fn the_harness_starts_a_process_again_only_when_the_system_failed_to_start_it() {
+    use std::io::Error;
+    use std::os::windows::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    let internal_error = Error::from_raw_os_error(1359);
+    assert!(hcr_tests::system_failed_to_spawn(&internal_error).is_some());
+    let not_found = Error::from_raw_os_error(2);
+    assert_eq!(hcr_tests::system_failed_to_spawn(&not_found), None);
+    let access_denied = Error::from_raw_os_error(5);
+    assert_eq!(hcr_tests::system_failed_to_spawn(&access_denied), None);
+
+    let dll_init_failed = ExitStatus::from_raw(0xC000_0142);
+    assert!(hcr_tests::did_not_start(dll_init_failed, "").is_some());
+    let after_printing = "\nrunning 1 test\n";
+    assert_eq!(
+        hcr_tests::did_not_start(dll_init_failed, after_printing),
+        None
+    );
+    let access_violation = ExitStatus::from_raw(0xC000_0005);
+    assert_eq!(hcr_tests::did_not_start(access_violation, ""), None);
+    assert_eq!(
+        hcr_tests::did_not_start(ExitStatus::from_raw(101), ""),
+        None
+    );
 }

@@ -558,32 +558,43 @@ fn self_command() -> Command {
 }
 
 /// How many times a scenario's process is started when the system fails
-/// to start it (see `sys::did_not_start`).
+/// to start it (see `sys::did_not_start` and `sys::system_failed_to_spawn`).
 const START_ATTEMPTS: usize = 3;
 
 /// Runs `command` until it ends or `timeout` passes. A process that the
-/// system failed to start, before any of the test binary's code ran, is
-/// started again (up to [`START_ATTEMPTS`] times, said on stderr): that is
-/// no outcome of the scenario. Any other ending is the scenario's.
+/// system failed to create, or to start before any of the test binary's
+/// code ran, is started again (up to [`START_ATTEMPTS`] times, said on
+/// stderr): that is no outcome of the scenario. Any other ending is the
+/// scenario's.
 fn run_started(command: &mut Command, timeout: Duration, name: &str) -> Finished {
     let mut attempt = 1;
     loop {
-        let finished = wait_with_timeout(command.spawn().unwrap(), timeout);
-        let failed_to_start = finished
-            .status
-            .and_then(|status| sys::did_not_start(status, &finished.stdout));
-        match failed_to_start {
-            Some(why) if attempt < START_ATTEMPTS => {
-                eprintln!(
-                    "scenario {name}: {why}; starting it again (attempt {} of {START_ATTEMPTS})\n\
-                     its stderr: {:?}",
-                    attempt + 1,
-                    finished.stderr
-                );
-                attempt += 1;
+        let failed_to_start = match command.spawn() {
+            Ok(child) => {
+                let finished = wait_with_timeout(child, timeout);
+                match finished
+                    .status
+                    .and_then(|status| sys::did_not_start(status, &finished.stdout))
+                {
+                    Some(why) => format!("{why}\nits stderr: {:?}", finished.stderr),
+                    None => return finished,
+                }
             }
-            _ => return finished,
-        }
+            Err(error) => match sys::system_failed_to_spawn(&error) {
+                Some(why) if attempt < START_ATTEMPTS => why,
+                _ => panic!("scenario {name}: could not start its process: {error}"),
+            },
+        };
+        assert!(
+            attempt < START_ATTEMPTS,
+            "scenario {name}: the system failed to start its process {START_ATTEMPTS} times; \
+             the last time: {failed_to_start}"
+        );
+        attempt += 1;
+        eprintln!(
+            "scenario {name}: {failed_to_start}; starting it again (attempt {attempt} of \
+             {START_ATTEMPTS})"
+        );
     }
 }
 
@@ -797,8 +808,9 @@ impl Stub {
 }
 
 pub use sys::{
-    ABORTED, GUARD_SUPPORTED, NOT_A_LIBRARY, copy_names, copy_prefix, for_another_machine,
-    mapped_copies, occupy, resident_kib, under_asan, under_valgrind, writable_and_executable,
+    ABORTED, GUARD_SUPPORTED, NOT_A_LIBRARY, copy_names, copy_prefix, did_not_start,
+    for_another_machine, mapped_copies, occupy, resident_kib, system_failed_to_spawn, under_asan,
+    under_valgrind, writable_and_executable,
 };
 
 /// Whether `check` comes true within five seconds, asked every

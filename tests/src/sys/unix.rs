@@ -48,6 +48,13 @@ pub fn did_not_start(_status: ExitStatus, _stdout: &str) -> Option<String> {
     None
 }
 
+/// Whether the system, not the command, made creating a process fail: on
+/// these systems a failed fork or exec always says something about the
+/// command or the machine's limits, which starting again does not mend.
+pub fn system_failed_to_spawn(_error: &std::io::Error) -> Option<String> {
+    None
+}
+
 /// Scenarios that expect an abort must not dump core: nobody reads the
 /// dump, and qemu-user, writing one for a guest with several threads, can
 /// hang.

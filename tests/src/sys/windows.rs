@@ -61,6 +61,20 @@ pub fn did_not_start(status: ExitStatus, stdout: &str) -> Option<String> {
     })
 }
 
+/// ERROR_INTERNAL_ERROR: what process creation under wine returns, now
+/// and then, when many processes start at once.
+const INTERNAL_ERROR: i32 = 1359;
+
+/// Why the system refused to create a process, if the refusal is the
+/// system's and not the command's (a missing program, a bad argument):
+/// creation failed with ERROR_INTERNAL_ERROR, which says nothing about the
+/// program being started.
+pub fn system_failed_to_spawn(error: &std::io::Error) -> Option<String> {
+    (error.raw_os_error() == Some(INTERNAL_ERROR)).then(|| {
+        format!("the system failed to create the process ({error}), before it ran anything")
+    })
+}
+
 /// Nothing to turn off: Windows writes no core dumps by default.
 pub fn no_core_dumps(_command: &mut Command) {}
 
