@@ -5,6 +5,8 @@
 //! that shows the change. One edit does not compile: the demo keeps
 //! running its last good code, and the next edit recovers. One edit
 //! crashes: the crash guard rolls the module back, and the demo goes on.
+//! Each edit is saved as `sed -i` saves: a new file beside the source,
+//! renamed over it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -134,8 +136,20 @@ fn apply(work: &Path, edit: &Edit) -> Result<(), String> {
     if !text.contains(edit.from) {
         return Err(format!("{} does not contain `{}`", edit.file, edit.from));
     }
-    std::fs::write(&path, text.replacen(edit.from, edit.to, 1))
+    save_as_sed_does(&path, &text.replacen(edit.from, edit.to, 1))
         .map_err(|err| format!("{}: {err}", edit.file))
+}
+
+/// Writes `text` to a new file `sedXXXXXX` beside `path` and renames it
+/// over `path`, as `sed -i` does.
+fn save_as_sed_does(path: &Path, text: &str) -> std::io::Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let temporary = path.with_file_name(format!("sed{:06x}", nanos & 0xff_ffff));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
 }
 
 /// The generation a line of the demo's output shows (`gen G | ...`).
