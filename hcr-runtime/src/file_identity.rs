@@ -22,7 +22,7 @@
 //! as changed: a reload compares it, and loads nothing for a touch.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, TryLockError, mpsc};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::sys::FileStamp;
@@ -65,7 +65,7 @@ enum Hash {
     Hashing(Background),
 }
 
-/// A hash of a file's contents computed on the process's hashing thread.
+/// A hash of a file's contents computed on the process's background thread.
 #[derive(Debug, Clone)]
 struct Background {
     /// `None` when the file could not be read as it was at the stamp.
@@ -76,10 +76,8 @@ struct Background {
 
 impl Background {
     /// Hashes the file at `path` as it is at `stamp`, on the process's
-    /// hashing thread (started on first use, and again in a forked child,
-    /// which has none), if it can be started.
+    /// background thread, if a job can be queued there.
     fn start(path: &Path, stamp: FileStamp) -> Option<Background> {
-        type Job = (PathBuf, FileStamp, Arc<OnceLock<Option<u64>>>);
         if crate::sys::READING_BLOCKS_REPLACING {
             // A read on another thread could fail a build's rename at any
             // time; the thread that asks reads, when it asks.
@@ -89,32 +87,15 @@ impl Background {
                 pid: std::process::id(),
             });
         }
-        static WORKER: Mutex<Option<(u32, mpsc::Sender<Job>)>> = Mutex::new(None);
         let result = Arc::new(OnceLock::new());
-        let pid = std::process::id();
-        // Never waited for: a child forked while another thread held it
-        // would wait forever. Busy, no hash starts now: a same-size stamp
-        // is asked for again at the next check, a settle a window later.
-        let mut worker = match WORKER.try_lock() {
-            Ok(worker) => worker,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
-        if worker.as_ref().is_none_or(|(owner, _)| *owner != pid) {
-            let (jobs, queue) = mpsc::channel::<Job>();
-            std::thread::Builder::new()
-                .name("hcr-hash".into())
-                .spawn(move || {
-                    for (path, stamp, slot) in queue {
-                        let _ = slot.set(hash_at(&path, stamp));
-                    }
-                })
-                .ok()?;
-            *worker = Some((pid, jobs));
-        }
-        let (_, jobs) = worker.as_ref()?;
-        jobs.send((path.to_owned(), stamp, Arc::clone(&result)))
-            .ok()?;
+        let slot = Arc::clone(&result);
+        let (path, pid) = (path.to_owned(), std::process::id());
+        // Busy, no hash starts now: a same-size stamp is asked for again at
+        // the next check, a settle a window later.
+        crate::background::run(Box::new(move || {
+            let _ = slot.set(hash_at(&path, stamp));
+        }))
+        .ok()?;
         Some(Background { result, pid })
     }
 
@@ -132,7 +113,7 @@ impl Background {
 /// How a check may learn a file's contents when it must.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reading {
-    /// On the hashing thread: the check costs the caller a `stat`, and
+    /// On the background thread: the check costs the caller a `stat`, and
     /// answers "changed" until the hash is known (a few milliseconds
     /// later; then "unchanged" for a touch).
     InBackground,
@@ -146,10 +127,56 @@ pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
+/// How many hashes [`recent_hash_at`] remembers.
+const REMEMBERED: usize = 32;
+
+/// The last hashes read, with the file and the stamp they were read at.
+static RECENT: Mutex<Vec<(PathBuf, FileStamp, u64)>> = Mutex::new(Vec::new());
+
+/// [`hash_at`], unless the file is fresh and a hash of it at `stamp` was
+/// read lately: a reload that compared a rebuilt library's contents, and
+/// the load that follows, read it once. Only a fresh file's hash is taken
+/// from memory: a rewrite within one clock tick keeps the stamp, and the
+/// identity of a fresh file is settled later from a read of its own.
+pub(crate) fn recent_hash_at(path: &Path, stamp: FileStamp) -> Option<u64> {
+    recent_hash_within(path, stamp, SETTLE_WINDOW)
+}
+
+/// [`recent_hash_at`] with a settle window of `window`.
+fn recent_hash_within(path: &Path, stamp: FileStamp, window: Duration) -> Option<u64> {
+    // Half a window's margin, so that the identity made from the hash is
+    // still unsettled.
+    let fresh = SystemTime::now() + window / 2 < settles_at(&stamp, window);
+    let remembered = fresh
+        .then(|| RECENT.try_lock().ok())
+        .flatten()
+        .and_then(|recent| {
+            recent
+                .iter()
+                .find(|(file, at, _)| *at == stamp && file == path)
+                .map(|(_, _, hash)| *hash)
+        });
+    remembered.or_else(|| hash_at(path, stamp))
+}
+
 /// The hash of the file at `path` (as [`content_hash`] of its bytes) if it
 /// holds the state `stamp` describes throughout the read. Read in pieces
 /// through one small buffer, so that no copy of the file is made.
-fn hash_at(path: &Path, stamp: FileStamp) -> Option<u64> {
+pub(crate) fn hash_at(path: &Path, stamp: FileStamp) -> Option<u64> {
+    let hash = read_hash(path, stamp)?;
+    // Never waited for: a child forked while another thread held it would
+    // wait forever.
+    if let Ok(mut recent) = RECENT.try_lock() {
+        if recent.len() == REMEMBERED {
+            recent.remove(0);
+        }
+        recent.push((path.to_owned(), stamp, hash));
+    }
+    Some(hash)
+}
+
+/// [`hash_at`], without remembering it.
+fn read_hash(path: &Path, stamp: FileStamp) -> Option<u64> {
     #[cfg(test)]
     tests::note_read(path);
     let mut file = std::fs::File::open(path).ok()?;
@@ -279,7 +306,7 @@ impl FileIdentity {
         };
         let hash = match (known, reading) {
             (Some(hash), _) => hash,
-            (None, Reading::Now) => hash_at(path, now),
+            (None, Reading::Now) => recent_hash_at(path, now),
             (None, Reading::InBackground) => {
                 // Until the hash says it was a touch, a change: a reload
                 // that compares finds nothing to load, where an answer of
@@ -329,12 +356,8 @@ mod tests {
         READS.lock().unwrap().iter().filter(|p| *p == path).count()
     }
 
-    /// A directory of one test's own.
     fn scratch(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("hcr-identity-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::test_support::scratch(&format!("identity-{test}"))
     }
 
     fn identity_of(path: &Path, window: Duration) -> FileIdentity {
@@ -490,6 +513,26 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&path, b"version-1").unwrap();
         assert!(!identity.changed(&path, Reading::Now));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fresh_files_hash_is_read_once_for_a_compare_and_the_load_after_it() {
+        let dir = scratch("recent");
+        let path = dir.join("lib.so");
+        std::fs::write(&path, b"version-1").unwrap();
+        let stamp = FileStamp::of(&std::fs::metadata(&path).unwrap());
+        let hash = hash_at(&path, stamp);
+        assert_eq!(hash, Some(content_hash(b"version-1")));
+        assert_eq!(recent_hash_at(&path, stamp), hash);
+        assert_eq!(reads_of(&path), 1, "the fresh file's hash was remembered");
+        // Once the file is no longer fresh, a hash is read again.
+        let window = Duration::from_millis(100);
+        std::thread::sleep(window);
+        assert_eq!(recent_hash_within(&path, stamp, window), hash);
+        assert_eq!(reads_of(&path), 2);
+        assert_eq!(recent_hash_within(&path, stamp, window), hash);
+        assert_eq!(reads_of(&path), 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -164,6 +164,7 @@
 
 mod active_frames;
 pub mod arch;
+mod background;
 mod bad_call;
 pub mod collect;
 mod crash_guard;
@@ -191,15 +192,16 @@ mod test_support;
 pub use error::Error;
 pub use jump_table::{JumpTable, JumpTableConfig, StubForm};
 
-/// Copies the library at `path` as a load does (on Linux, by the kernel
-/// into a memfd) and drops the copy: what the bytes of a load cost alone,
+/// Copies all of the library at `path` as a load does (on Linux, by the
+/// kernel into a memfd, including the part a load leaves to the background
+/// thread) and drops the copy: what all the bytes of a load cost alone,
 /// for `benches/rust_reload.rs`.
 ///
 /// # Errors
 /// When the file cannot be read or copied.
 #[doc(hidden)]
 pub fn copy_library_alone(path: &std::path::Path) -> std::io::Result<()> {
-    sys::copy::LibraryCopy::of_file("bench", u64::MAX, path).map(drop)
+    sys::copy::LibraryCopy::of_file("bench", u64::MAX, path).map(|copied| copied.rest.fill())
 }
 
 /// The runtime of this process, made on first use with what the layers

@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::sys::copy::Copied;
 pub(crate) use crate::sys::copy::LibraryCopy;
+use crate::sys::copy::{Copied, Rest};
 use crate::sys::library::{self, FormatError, Library};
 
-use crate::file_identity::{FileIdentity, content_hash};
+use crate::file_identity::{self, FileIdentity, content_hash};
 use crate::names;
+use crate::sys::FileStamp;
 
 type ImportsFn = unsafe extern "C" fn() -> *const *const c_char;
 type HashFn = unsafe extern "C" fn() -> *const c_char;
@@ -171,17 +172,27 @@ enum CopyError {
 }
 
 /// Copies a library once it is complete: the copy passes the library check
-/// and the file did not change while it was copied. A file that is too
-/// short for what its headers describe, or that changed during the copy,
-/// is being written (by a linker or a copy): it is copied again every
-/// 10 ms for up to `wait`. Other problems are final at once.
-fn copy_complete(name: &str, id: u64, path: &Path, wait: Duration) -> Result<Copied, CopyError> {
+/// and the file did not change while it was copied (or, where part of the
+/// copy is left for later, while it was hashed). A file that is too short
+/// for what its headers describe, or that changed meanwhile, is being
+/// written (by a linker or a copy): it is copied again every 10 ms for up
+/// to `wait`. Other problems are final at once. Returns the copy and the
+/// hash of the file's contents.
+fn copy_complete(
+    name: &str,
+    id: u64,
+    path: &Path,
+    wait: Duration,
+) -> Result<(Copied, u64), CopyError> {
     let started = Instant::now();
     loop {
         let copied = LibraryCopy::of_file(name, id, path).map_err(CopyError::Io)?;
         let stable = FileIdentity::same_file_state(&copied.before, &copied.after);
         let unfinished = match library::check_library(&copied.contents) {
-            Ok(()) if stable => return Ok(copied),
+            Ok(()) if stable => match contents_hash(&copied, path) {
+                Some(hash) => return Ok((copied, hash)),
+                None => "it changed while it was read".to_owned(),
+            },
             Ok(()) => "it changed while it was read".to_owned(),
             Err(problem) if problem.is_unfinished() => problem.to_string(),
             Err(problem) if stable => return Err(CopyError::Format(problem)),
@@ -195,6 +206,17 @@ fn copy_complete(name: &str, id: u64, path: &Path, wait: Duration) -> Result<Cop
     }
 }
 
+/// The hash of the contents `copied` was made from: the copy's, when it is
+/// complete; else the file's, read as it was when the copy began (`None`
+/// when it changed since).
+fn contents_hash(copied: &Copied, path: &Path) -> Option<u64> {
+    if copied.rest.is_empty() {
+        Some(content_hash(&copied.contents))
+    } else {
+        file_identity::recent_hash_at(path, FileStamp::of(&copied.before))
+    }
+}
+
 /// A module's library copied and checked, not opened yet: the part of a
 /// load that only reads files, which the modules of one reload do side
 /// by side.
@@ -203,6 +225,8 @@ pub(crate) struct Prepared {
     path: PathBuf,
     id: u64,
     copy: LibraryCopy,
+    /// What of the copy is left to fill in once the library is open.
+    rest: Rest,
     identity: FileIdentity,
     copy_time: Duration,
 }
@@ -217,7 +241,7 @@ pub(crate) fn prepare(dir: &Path, name: &str) -> Result<Prepared, LoadError> {
     let id = ATTEMPT.fetch_add(1, Ordering::Relaxed);
     // The copy is what gets checked and opened, so a build that rewrites
     // the original meanwhile cannot slip unchecked bytes in.
-    let copied = copy_complete(name, id, &path, load_wait()).map_err(|err| match err {
+    let (copied, hash) = copy_complete(name, id, &path, load_wait()).map_err(|err| match err {
         CopyError::Io(source) => LoadError::Read {
             path: path.clone(),
             source,
@@ -232,11 +256,13 @@ pub(crate) fn prepare(dir: &Path, name: &str) -> Result<Prepared, LoadError> {
             waited,
         },
     })?;
-    let identity = FileIdentity::new(&copied.before, content_hash(&copied.contents));
+    let identity = FileIdentity::new(&copied.before, hash);
+    let Copied { copy, rest, .. } = copied;
     Ok(Prepared {
         path,
         id,
-        copy: copied.copy,
+        copy,
+        rest,
         identity,
         copy_time: started.elapsed(),
     })
@@ -292,6 +318,7 @@ pub(crate) fn open_prepared(prepared: Prepared) -> Result<LoadedVersion, LoadErr
         path,
         id,
         copy,
+        rest,
         identity,
         copy_time,
     } = prepared;
@@ -299,6 +326,14 @@ pub(crate) fn open_prepared(prepared: Prepared) -> Result<LoadedVersion, LoadErr
     let opened = open(copy.path(), &path);
     let open_time = started.elapsed();
     let (library, exports) = opened?;
+    // Not waited for, and not begun before the library is open, so that it
+    // takes no time from the copies of one reload: only debuggers and
+    // backtraces read it. A library that failed to open needs none.
+    if !rest.is_empty() {
+        if let Err(fill) = crate::background::run(Box::new(move || rest.fill())) {
+            fill();
+        }
+    }
     let imports = exports.imports().map_err(|problem| LoadError::BadImports {
         path: path.clone(),
         problem,

@@ -1,4 +1,5 @@
-//! What the property tests share: a seeded generator and the case count.
+//! What the unit tests share: a seeded generator and the case count for
+//! property tests, and scratch directories.
 
 /// A small deterministic generator (xorshift64*), so that a failing case
 /// can be replayed from its seed.
@@ -25,4 +26,12 @@ pub(crate) fn cases(default: usize) -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
+}
+
+/// An empty directory of one test's own, `test` naming it.
+pub(crate) fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hcr-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

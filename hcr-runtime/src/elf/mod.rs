@@ -248,3 +248,35 @@ pub fn check_shared_library(bytes: &[u8]) -> Result<(), ElfError> {
     check_sections(bytes, header, endian, &loads)?;
     check_dynamic(bytes, endian, &loads, &dynamic)
 }
+
+/// The byte ranges of a library file that `dlopen` and
+/// [`check_shared_library`] read, as far as its headers say: the file
+/// header, the program header table, the loadable segments' file bytes
+/// and the section header table. The rest (debug information, the symbol
+/// table) is read only by debuggers and backtraces. `None` when the
+/// headers cannot be read, and then all of the file counts.
+pub fn read_by_loader(bytes: &[u8]) -> Option<Vec<std::ops::Range<u64>>> {
+    let header = Elf::parse(bytes).ok()?;
+    let endian = header.endian().ok()?;
+    let span = |start: u64, len: u64| Some(start..start.checked_add(len)?);
+    let mut ranges = Vec::from_iter(std::iter::once(0..size_of::<Elf>() as u64));
+    let phoff: u64 = header.e_phoff(endian).into();
+    let phnum = u64::from(header.e_phnum(endian));
+    ranges.push(span(
+        phoff,
+        phnum.checked_mul(header.e_phentsize(endian).into())?,
+    )?);
+    let shoff: u64 = header.e_shoff(endian).into();
+    let shnum = u64::from(header.e_shnum(endian));
+    ranges.push(span(
+        shoff,
+        shnum.checked_mul(header.e_shentsize(endian).into())?,
+    )?);
+    for program_header in header.program_headers(endian, bytes).ok()? {
+        let segment = Segment::new(0, program_header, endian);
+        if elf::ProgramType(segment.kind) == elf::PT_LOAD {
+            ranges.push(span(segment.offset, segment.filesz)?);
+        }
+    }
+    Some(ranges)
+}

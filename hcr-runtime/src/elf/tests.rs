@@ -129,3 +129,44 @@ fn mutated_headers_and_truncations_never_panic_and_truncations_are_refused() {
         let _ = check_shared_library(&bytes);
     }
 }
+
+#[test]
+fn what_the_loader_reads_is_the_headers_the_segments_and_the_section_table() {
+    let library = a_real_library();
+    let ranges = read_by_loader(&library).unwrap();
+    let header = Elf::parse(&*library).unwrap();
+    let endian = header.endian().unwrap();
+    let covered = |start: u64, end: u64| {
+        ranges
+            .iter()
+            .any(|range| range.start <= start && end <= range.end)
+    };
+    assert!(covered(0, 64), "the file header: {ranges:?}");
+    for program_header in header.program_headers(endian, &*library).unwrap() {
+        let segment = segments::Segment::new(0, program_header, endian);
+        if elf::ProgramType(segment.kind) == elf::PT_LOAD {
+            let end = segment.offset + segment.filesz;
+            assert!(covered(segment.offset, end), "{segment:?}: {ranges:?}");
+        }
+    }
+    let shoff: u64 = header.e_shoff(endian).into();
+    let table = u64::from(header.e_shnum(endian)) * u64::from(header.e_shentsize(endian));
+    assert!(covered(shoff, shoff + table), "{ranges:?}");
+    // Only those: a library whose other bytes are zeros passes the check
+    // all the same.
+    let mut only_those = vec![0u8; library.len()];
+    for range in &ranges {
+        let (start, end) = (range.start as usize, range.end as usize);
+        only_those[start..end].copy_from_slice(&library[start..end]);
+    }
+    check_shared_library(&only_those).unwrap();
+    let read: u64 = ranges.iter().map(|range| range.end - range.start).sum();
+    assert!(read < library.len() as u64, "{read} of {}", library.len());
+}
+
+#[test]
+fn headers_that_cannot_be_read_leave_nothing_out() {
+    assert_eq!(read_by_loader(b"not a library"), None);
+    let library = a_real_library();
+    assert_eq!(read_by_loader(&library[..40]), None);
+}

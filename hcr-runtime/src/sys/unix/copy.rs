@@ -16,11 +16,32 @@
 //! through this process, and the bytes the library check then reads are
 //! the copy's own, mapped read-only, which nobody else can change between
 //! the check and `dlopen`.
+//!
+//! Only what the loader and the check read is copied at once (the headers,
+//! the loadable segments and the section header table, in whole pages:
+//! a tenth of a debug build's library). The rest, debug information and
+//! the symbol table, which only debuggers and backtraces read, is filled
+//! in on the background thread ([`Rest`]): most of a reload's copying is
+//! the kernel allocating the copy's pages, and no reload waits for those.
+//! A process that a debugger or valgrind watches gets whole copies: they
+//! read a library's debug information as soon as it is loaded.
 
 use std::ffi::CString;
+use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use super::FileStamp;
+
+/// How much of a file is copied before its headers are read: enough for
+/// the file header and program headers of any library a linker writes.
+const HEAD: u64 = 64 * 1024;
+
+/// How many times the headers are read again after copying what they
+/// name, before the whole file is copied instead.
+const ROUNDS: usize = 4;
 
 /// The bytes of one loaded version, and the name `dlopen` opens them by.
 #[derive(Debug)]
@@ -39,8 +60,215 @@ pub(crate) struct Copied {
     /// rename landed meanwhile.
     pub(crate) before: std::fs::Metadata,
     pub(crate) after: std::fs::Metadata,
-    /// The copy's bytes.
+    /// The copy's bytes (zeros where [`Rest`] has not filled them yet).
     pub(crate) contents: Contents,
+    /// What is left to copy.
+    pub(crate) rest: Rest,
+}
+
+/// The parts of a copy that nothing reads before the library is loaded,
+/// left to copy.
+#[derive(Debug)]
+pub(crate) struct Rest {
+    source: File,
+    copy: File,
+    /// The source's stamp when the copy began.
+    stamp: FileStamp,
+    ranges: Vec<Range<u64>>,
+}
+
+impl Rest {
+    /// Whether the copy is complete already.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Copies the rest from the file the copy began from (still open, so a
+    /// build that renamed a new file over it meanwhile changes nothing).
+    /// When that file was written to since the copy began, the rest is
+    /// left as zeros, which debuggers read as no information, rather than
+    /// as another build's.
+    pub(crate) fn fill(self) {
+        let copied = self
+            .ranges
+            .iter()
+            .try_for_each(|range| copy_range(&self.source, &self.copy, range.clone()).map(drop));
+        let unchanged = self
+            .source
+            .metadata()
+            .is_ok_and(|meta| FileStamp::of(&meta) == self.stamp);
+        if copied.is_err() || !unchanged {
+            for range in &self.ranges {
+                punch_hole(&self.copy, range.clone());
+            }
+        }
+    }
+}
+
+/// Copies `range` of `source` to the same place in `copy`; returns how many
+/// bytes there were (fewer at the end of the file).
+fn copy_range(source: &File, copy: &File, range: Range<u64>) -> io::Result<u64> {
+    let mut at = range.start;
+    while at < range.end {
+        let mut offset = libc::off_t::try_from(at).map_err(io::Error::other)?;
+        let want = usize::try_from(range.end - at)
+            .unwrap_or(usize::MAX)
+            .min(1 << 30);
+        // SAFETY: seeks `copy` to where `offset` says the bytes go; both
+        // descriptors are open and ours.
+        let placed = unsafe { libc::lseek(copy.as_raw_fd(), offset, libc::SEEK_SET) };
+        if placed < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors are open and ours; `offset` is a local
+        // that sendfile reads and advances, leaving the source's own file
+        // offset alone.
+        let sent =
+            unsafe { libc::sendfile(copy.as_raw_fd(), source.as_raw_fd(), &mut offset, want) };
+        match sent {
+            0 => break,
+            n if n > 0 => at += n as u64,
+            _ => {
+                let err = io::Error::last_os_error();
+                if !matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
+                    return Err(err);
+                }
+                // A file system sendfile cannot read from: copy through
+                // this process instead.
+                return copy_range_by_reading(source, copy, at..range.end)
+                    .map(|copied| at + copied - range.start);
+            }
+        }
+    }
+    Ok(at - range.start)
+}
+
+/// [`copy_range`] through a buffer of this process's.
+fn copy_range_by_reading(source: &File, copy: &File, range: Range<u64>) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut at = range.start;
+    while at < range.end {
+        let want = usize::try_from(range.end - at).map_or(buffer.len(), |n| n.min(buffer.len()));
+        let read = source.read_at(&mut buffer[..want], at)?;
+        if read == 0 {
+            break;
+        }
+        copy.write_all_at(&buffer[..read], at)?;
+        at += read as u64;
+    }
+    Ok(at - range.start)
+}
+
+/// Zeroes `range` of `copy` again, giving its pages back.
+fn punch_hole(copy: &File, range: Range<u64>) {
+    let (Ok(start), Ok(len)) = (
+        libc::off_t::try_from(range.start),
+        libc::off_t::try_from(range.end - range.start),
+    ) else {
+        return;
+    };
+    // SAFETY: deallocates a range of a file we own; nothing maps it as
+    // code (the loader maps only whole pages of what was copied at once).
+    unsafe {
+        libc::fallocate(
+            copy.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            start,
+            len,
+        )
+    };
+}
+
+/// Whether a debugger (any tracer) or valgrind watches this process: they
+/// read a library's debug information when it is loaded, and would find
+/// zeros where a copy is filled in later.
+fn watched() -> bool {
+    static VALGRIND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let valgrind = *VALGRIND.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("/vgpreload"))
+    });
+    let traced = || {
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("TracerPid:"))
+                .is_some_and(|pid| pid.trim() != "0")
+        })
+    };
+    valgrind || traced()
+}
+
+/// What a copy holds so far, of a file of `len` bytes.
+struct Held {
+    ranges: Vec<Range<u64>>,
+    len: u64,
+}
+
+impl Held {
+    /// Copies what of `wanted` is not held yet. A file that ends before
+    /// its length said (it is being written) is cut where it ended, for
+    /// the library check to see.
+    fn fetch(&mut self, source: &File, copy: &File, wanted: Vec<Range<u64>>) -> io::Result<()> {
+        for range in missing(&wanted, &self.ranges) {
+            let copied = copy_range(source, copy, range.clone())?;
+            if copied < range.end - range.start {
+                self.len = range.start + copied;
+                copy.set_len(self.len)?;
+                let copied = range.start..self.len;
+                self.ranges = whole_pages(self.ranges.iter().cloned().chain([copied]), self.len);
+                return Ok(());
+            }
+        }
+        self.ranges = whole_pages(self.ranges.iter().cloned().chain(wanted), self.len);
+        Ok(())
+    }
+}
+
+/// `ranges` grown to whole pages within `0..len`, sorted and merged.
+fn whole_pages(ranges: impl IntoIterator<Item = Range<u64>>, len: u64) -> Vec<Range<u64>> {
+    let page = super::page_size() as u64;
+    let mut pages: Vec<Range<u64>> = ranges
+        .into_iter()
+        .map(|range| range.start / page * page..range.end.div_ceil(page).saturating_mul(page))
+        .map(|range| range.start.min(len)..range.end.min(len))
+        .filter(|range| !range.is_empty())
+        .collect();
+    pages.sort_by_key(|range| range.start);
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    for range in pages {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// All of a file of `len` bytes, as ranges.
+fn all(len: u64) -> Vec<Range<u64>> {
+    std::iter::once(0..len).collect()
+}
+
+/// The parts of `wanted` that `have` leaves out (both sorted and merged).
+fn missing(wanted: &[Range<u64>], have: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
+    for range in wanted {
+        let mut start = range.start;
+        for held in have {
+            if held.end <= start || held.start >= range.end {
+                continue;
+            }
+            if held.start > start {
+                out.push(start..held.start);
+            }
+            start = start.max(held.end);
+        }
+        if start < range.end {
+            out.push(start..range.end);
+        }
+    }
+    out
 }
 
 /// The bytes of a copy, mapped read-only for as long as this lives.
@@ -67,7 +295,7 @@ impl Contents {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
+                libc::MAP_SHARED,
                 fd.as_raw_fd(),
                 0,
             )
@@ -105,49 +333,55 @@ impl Drop for Contents {
 
 impl LibraryCopy {
     /// A copy of the file at `path`, load `id` of module `module`, shown
-    /// as `memfd:hcr:lib<module>.<id>.so` in `/proc/self/maps`.
+    /// as `memfd:hcr:lib<module>.<id>.so` in `/proc/self/maps`: what the
+    /// loader reads copied, the [`Rest`] left to copy.
     pub(crate) fn of_file(module: &str, id: u64, path: &Path) -> io::Result<Copied> {
         let label = CString::new(format!("hcr:lib{module}.{id}.so")).map_err(io::Error::other)?;
-        let source = std::fs::File::open(path)?;
+        let source = File::open(path)?;
         let before = source.metadata()?;
         let fd = super::memfd(&label)?;
-        let mut len = 0usize;
+        let copy = File::from(fd.try_clone()?);
+        let mut len = before.len();
+        super::set_file_len(&fd, usize::try_from(len).map_err(io::Error::other)?)?;
+        let contents = Contents::map(&fd, usize::try_from(len).map_err(io::Error::other)?)?;
+        let mut held = Held {
+            ranges: Vec::new(),
+            len,
+        };
+        let first = if watched() { len } else { HEAD };
+        held.fetch(&source, &copy, whole_pages(std::iter::once(0..first), len))?;
+        let mut rounds = 0;
         loop {
-            // SAFETY: both descriptors are open and ours; a NULL offset
-            // reads from (and moves) the source's own file offset.
-            let sent = unsafe {
-                libc::sendfile(
-                    fd.as_raw_fd(),
-                    source.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    1 << 30,
-                )
+            len = held.len;
+            let readable = &contents[..usize::try_from(len).map_err(io::Error::other)?];
+            let wanted = match crate::elf::read_by_loader(readable) {
+                Some(ranges) if rounds < ROUNDS => whole_pages(ranges, len),
+                _ => all(len),
             };
-            match sent {
-                0 => break,
-                n if n > 0 => len += n as usize,
-                _ => {
-                    let err = io::Error::last_os_error();
-                    let unsupported =
-                        matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS));
-                    if !(unsupported && len == 0) {
-                        return Err(err);
-                    }
-                    // A file system sendfile cannot read from: copy
-                    // through this process instead.
-                    let mut source = &source;
-                    let mut copy = std::fs::File::from(fd.try_clone()?);
-                    len = usize::try_from(io::copy(&mut source, &mut copy)?)
-                        .map_err(io::Error::other)?;
-                    break;
-                }
+            if missing(&wanted, &held.ranges).is_empty() {
+                break;
             }
+            held.fetch(&source, &copy, wanted)?;
+            rounds += 1;
         }
         let after = std::fs::metadata(path)?;
-        let contents = Contents::map(&fd, len)?;
+        let len_in_memory = usize::try_from(len).map_err(io::Error::other)?;
+        let contents = if len_in_memory == contents.len {
+            contents
+        } else {
+            drop(contents);
+            Contents::map(&fd, len_in_memory)?
+        };
+        let ranges = missing(&all(len), &held.ranges);
         let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         Ok(Copied {
             copy: LibraryCopy { _fd: fd, path },
+            rest: Rest {
+                source,
+                copy,
+                stamp: FileStamp::of(&before),
+                ranges,
+            },
             before,
             after,
             contents,
@@ -177,5 +411,109 @@ impl LibraryCopy {
             libc::dlclose(handle);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file with debug information (this test binary), copied into a
+    /// directory of test `test`'s own.
+    fn a_file_with_debug_information(test: &str) -> (PathBuf, Vec<u8>) {
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let path = crate::test_support::scratch(test).join("lib.so");
+        std::fs::write(&path, &bytes).unwrap();
+        (path, bytes)
+    }
+
+    /// The bytes of `contents` in `ranges`, and the file's bytes there.
+    fn compare(contents: &[u8], file: &[u8], ranges: &[Range<u64>]) -> bool {
+        ranges.iter().all(|range| {
+            let range = range.start as usize..range.end as usize;
+            contents[range.clone()] == file[range]
+        })
+    }
+
+    #[test]
+    fn what_the_loader_reads_is_copied_at_once_and_the_rest_when_filled() {
+        let (path, bytes) = a_file_with_debug_information("copy-rest-filled");
+        let copied = LibraryCopy::of_file("test", 1, &path).unwrap();
+        assert_eq!(copied.contents.len(), bytes.len());
+        let read = crate::elf::read_by_loader(&bytes).unwrap();
+        assert!(compare(&copied.contents, &bytes, &read));
+        if watched() {
+            assert!(copied.rest.is_empty(), "a watched process copies whole");
+            return;
+        }
+        let rest = copied.rest.ranges.clone();
+        let left: u64 = rest.iter().map(|range| range.end - range.start).sum();
+        assert!(
+            left > bytes.len() as u64 / 2,
+            "{left} of {} bytes left for later",
+            bytes.len()
+        );
+        assert!(!compare(&copied.contents, &bytes, &rest), "not copied yet");
+        copied.rest.fill();
+        assert!(*copied.contents == *bytes, "the copy is complete");
+    }
+
+    #[test]
+    fn a_rest_is_left_as_zeros_when_its_file_was_written_since_the_copy_began() {
+        let (path, bytes) = a_file_with_debug_information("copy-rest-zeroed");
+        let copied = LibraryCopy::of_file("test", 2, &path).unwrap();
+        if watched() {
+            return;
+        }
+        let rest = copied.rest.ranges.clone();
+        let first = rest[0].clone();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"another build", first.start).unwrap();
+        drop(file);
+        copied.rest.fill();
+        let zeros = rest.iter().all(|range| {
+            copied.contents[range.start as usize..range.end as usize]
+                .iter()
+                .all(|byte| *byte == 0)
+        });
+        assert!(zeros, "the rest holds another build's bytes");
+        let read = crate::elf::read_by_loader(&bytes).unwrap();
+        assert!(
+            compare(&copied.contents, &bytes, &read),
+            "what was loaded stays"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_no_library_are_copied_whole_at_once() {
+        let path = crate::test_support::scratch("copy-no-library").join("lib.so");
+        let bytes: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let copied = LibraryCopy::of_file("test", 3, &path).unwrap();
+        assert!(copied.rest.is_empty());
+        assert!(*copied.contents == *bytes);
+    }
+
+    #[test]
+    fn ranges_grow_to_whole_pages_and_merge_and_what_is_missing_is_found() {
+        let page = super::super::page_size() as u64;
+        let len = 10 * page;
+        assert_eq!(
+            whole_pages([1..2, page + 5..page + 6, 9 * page + 1..20 * page], len),
+            vec![0..2 * page, 9 * page..len]
+        );
+        assert_eq!(
+            whole_pages(std::iter::once(3 * page..3 * page), len),
+            vec![]
+        );
+        assert_eq!(
+            missing(&all(100), &[10..20, 30..40]),
+            vec![0..10, 20..30, 40..100]
+        );
+        assert_eq!(missing(&all(100), &all(100)), vec![]);
+        let wanted: Vec<_> = std::iter::once(50..60).collect();
+        let partly: Vec<_> = std::iter::once(55..58).collect();
+        assert_eq!(missing(&wanted, &[0..55, 58..70]), partly);
     }
 }

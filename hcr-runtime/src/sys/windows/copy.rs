@@ -77,6 +77,7 @@ impl LibraryCopy {
             before,
             after,
             contents,
+            rest: Rest,
         })
     }
 
@@ -102,6 +103,22 @@ pub(crate) struct Copied {
     pub(crate) after: std::fs::Metadata,
     /// The bytes read, before the rebase.
     pub(crate) contents: Vec<u8>,
+    /// Nothing: a copy here is complete when it is made.
+    pub(crate) rest: Rest,
+}
+
+/// What is left to copy: nothing here (the loader maps all of a DLL).
+#[derive(Debug)]
+pub(crate) struct Rest;
+
+impl Rest {
+    /// Whether the copy is complete already: always.
+    pub(crate) fn is_empty(&self) -> bool {
+        true
+    }
+
+    /// Nothing to fill in.
+    pub(crate) fn fill(self) {}
 }
 
 /// The first free range of `len` bytes (64 KiB aligned) above the jump
