@@ -574,6 +574,25 @@ impl Builder for CargoBuilds {
     }
 }
 
+/// What a file event says of its paths: `Some(true)` when a write
+/// finished (the file was closed after writing, or renamed into place, as
+/// an editor's atomic save does), `Some(false)` for a change that more may
+/// follow, `None` for an event that changes nothing. The name a file was
+/// renamed away from holds nothing new (an editor's save moves the old
+/// file aside first, then writes the new one), and the event pairing a
+/// rename's two names repeats the one of its new name: either would
+/// restart the build the save started.
+fn write_of(kind: &notify::EventKind) -> Option<bool> {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(true),
+        EventKind::Access(_)
+        | EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::Both)) => None,
+        EventKind::Modify(ModifyKind::Name(_)) => Some(true),
+        _ => Some(false),
+    }
+}
+
 /// Watches the project's module and host crates and rebuilds changed
 /// modules into `dir` as `options` say, reporting to `report`, until
 /// `keep_going` says stop (checked every few milliseconds).
@@ -592,17 +611,11 @@ pub fn watch(
     let watch_error =
         |err: notify::Error| BuildError::Project(format!("cannot watch files: {err}"));
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
         let Ok(event) = event else {
             return;
         };
-        // A file closed after writing, or renamed into place (an editor's
-        // atomic save), is complete; other writes may be followed by more.
-        let written = match event.kind {
-            EventKind::Access(AccessKind::Close(AccessMode::Write))
-            | EventKind::Modify(ModifyKind::Name(_)) => true,
-            EventKind::Access(_) => return,
-            _ => false,
+        let Some(written) = write_of(&event.kind) else {
+            return;
         };
         let _ = sender.send((event.paths, written));
     })

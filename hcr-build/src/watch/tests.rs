@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Builder, Event, QUIET, Rebuilder};
+use super::{Builder, Event, QUIET, Rebuilder, write_of};
 use crate::{BuildError, ModuleCrate, Project};
 
 /// Builds that end when the test says so.
@@ -469,4 +469,33 @@ fn a_file_that_is_gone_when_the_rebuild_would_start_starts_none() {
     loop_.file_changed(&scratch, clock.0);
     assert_eq!(loop_.tick(clock.after(QUIET * 2)), []);
     assert!(loop_.builder().started.is_empty());
+}
+
+#[test]
+fn a_rename_counts_once_for_its_new_name_and_not_for_the_name_it_left() {
+    use notify::event::{
+        AccessKind, AccessMode, CreateKind, DataChange, EventKind, ModifyKind, RemoveKind,
+        RenameMode,
+    };
+    let renamed = |mode| EventKind::Modify(ModifyKind::Name(mode));
+    let cases = [
+        (renamed(RenameMode::To), Some(true)),
+        (renamed(RenameMode::Any), Some(true)),
+        (renamed(RenameMode::From), None),
+        (renamed(RenameMode::Both), None),
+        (
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            Some(true),
+        ),
+        (EventKind::Access(AccessKind::Open(AccessMode::Any)), None),
+        (
+            EventKind::Modify(ModifyKind::Data(DataChange::Content)),
+            Some(false),
+        ),
+        (EventKind::Create(CreateKind::File), Some(false)),
+        (EventKind::Remove(RemoveKind::File), Some(false)),
+    ];
+    for (kind, says) in cases {
+        assert_eq!(write_of(&kind), says, "{kind:?}");
+    }
 }

@@ -327,6 +327,10 @@ fn each_editors_save_is_compiled_by_rustc_directly_and_reloads_once() {
             "{editor}: {stderr}"
         );
         assert!(!stderr.contains("with cargo"), "{editor}: {stderr}");
+        assert!(
+            !stderr.contains("stopped building"),
+            "{editor}: the save restarted its build: {stderr}"
+        );
         assert_eq!(
             stderr.matches("rebuilt app in").count(),
             1,

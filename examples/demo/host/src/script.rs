@@ -294,10 +294,11 @@ pub fn run() -> Result<(), String> {
         }
         let edited = Instant::now();
         // The edited module's set, then its dependents' (see hcr_build::watch).
-        let (mut building, mut rebuilt) = (Vec::new(), Vec::new());
+        let (mut building, mut rebuilt, mut compiled) = (Vec::new(), Vec::new(), Vec::new());
         let outcome = loop {
             match received.recv_timeout(PATIENCE) {
                 Ok(Event::Building(modules)) => building = modules,
+                Ok(Event::Compiling { module, how }) => compiled.push(format!("{module} {how}")),
                 Ok(Event::Rebuilt { modules, .. }) => {
                     rebuilt.extend(modules);
                     if building.iter().all(|module| rebuilt.contains(module)) {
@@ -328,6 +329,7 @@ pub fn run() -> Result<(), String> {
                     built.as_millis(),
                     shown.as_millis()
                 );
+                println!("  compiled {}", compiled.join("; "));
                 println!("generation {generation}: {line}");
                 builds.push(built.as_millis());
                 shows.push(shown.as_millis());
