@@ -55,7 +55,7 @@ pub use layout::{BUILDING_MARKER, Layout, build_project, install_file, module_bu
 pub use manifest::{LastEvent, LoadedModule, Manifest, ManifestError, manifest_path};
 pub use options::BuildOptions;
 pub use project::{ModuleCrate, Project};
-pub use runner::{Runner, runner_variable};
+pub use runner::{HostEnding, Runner, runner_variable};
 pub use scaffold::{add_module, new_project};
 
 /// Why a build failed.

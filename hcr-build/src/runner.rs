@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 
 use crate::BuildError;
 
@@ -107,6 +107,50 @@ impl Runner {
                 command
             }
             None => Command::new(host),
+        }
+    }
+}
+
+/// How a host process ended, said as `cargo hcr run` says it, with the
+/// exit code `cargo hcr run` passes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEnding {
+    /// What ended it: "the host exited with code 3", "the host was killed
+    /// by signal 11 (SIGSEGV)".
+    pub said: String,
+    /// Whether it exited with code 0.
+    pub success: bool,
+    /// The host's exit code where it fits in one, else 1; for a signal,
+    /// 128 and its number, as a shell gives.
+    pub code: u8,
+}
+
+impl HostEnding {
+    /// The ending `status` reports.
+    pub fn of(status: ExitStatus) -> HostEnding {
+        if let Some((signal, name)) = crate::sys::ending_signal(status) {
+            let name = name.map_or(String::new(), |name| format!(" ({name})"));
+            return HostEnding {
+                said: format!("the host was killed by signal {signal}{name}"),
+                success: false,
+                code: u8::try_from(128 + signal).unwrap_or(1),
+            };
+        }
+        let Some(code) = status.code() else {
+            return HostEnding {
+                said: "the host ended without an exit code".to_owned(),
+                success: false,
+                code: 1,
+            };
+        };
+        let said = match crate::sys::exit_code_name(code) {
+            Some(name) => format!("the host exited with code {:#x} ({name})", code as u32),
+            None => format!("the host exited with code {code}"),
+        };
+        HostEnding {
+            said,
+            success: code == 0,
+            code: u8::try_from(code).unwrap_or(1),
         }
     }
 }

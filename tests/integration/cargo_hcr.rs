@@ -372,6 +372,14 @@ fn help_version_and_usage_errors_are_what_cargo_users_expect() {
             );
         }
     }
+    // The defaults it gives are the runtime's.
+    let (_, stdout, _) = cargo_hcr_says(&["--help"]);
+    let table = format!(
+        "in MiB (default: {}",
+        hcr_runtime::jump_table::DEFAULT_SIZE_MIB
+    );
+    assert!(stdout.contains(&table), "{table:?} not in\n{stdout}");
+    assert!(stdout.contains("current one included"), "{stdout}");
     let (code, stdout, _) = cargo_hcr_says(&["help", "build"]);
     assert_eq!(code, 0);
     for needle in [

@@ -75,6 +75,22 @@ impl Running {
         true
     }
 
+    /// Waits up to a minute for it to end; how it ended.
+    pub fn exit_status(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("its status") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "it did not end; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits up to a minute for `text` on stderr; panics showing stderr
     /// when it does not come.
     pub fn stderr_says(&self, text: &str) {

@@ -340,3 +340,32 @@ fn each_editors_save_is_compiled_by_rustc_directly_and_reloads_once() {
     drop(run);
     let _ = std::fs::remove_dir_all(&project);
 }
+
+#[test]
+fn a_host_that_dies_after_a_reload_is_said_to_have_died_and_after_which_reload() {
+    let _turn = shared_target_turn();
+    let project = project("dies");
+    let mut run = run(&project);
+    // Code that ends the process, outside any guard, as a bad edit might.
+    edit(
+        &project.join("app/src/lib.rs"),
+        "    common::base()\n",
+        "    std::process::abort()\n",
+    );
+    let status = run.exit_status();
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(&format!(
+            "hcr: the host was killed by signal {} (SIGABRT), ",
+            libc::SIGABRT
+        )) && stderr.contains(" s after it reloaded app (generation 1)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        status.code(),
+        Some(128 + libc::SIGABRT),
+        "cargo hcr passes the signal on"
+    );
+    drop(run);
+    let _ = std::fs::remove_dir_all(&project);
+}

@@ -14,13 +14,14 @@ Environment of the host (read by the runtime and hcr-client):
   HCR_MANIFEST                           where the runtime writes its manifest
                                          (default: hcr-manifest.json beside the
                                          modules; `off`: nowhere)
-  HCR_KEEP_VERSIONS                      old versions of each module kept mapped
-                                         (default: all)
+  HCR_KEEP_VERSIONS                      versions of each module kept mapped, the
+                                         current one included (default: 0, all)
   HCR_LOAD_WAIT_MS                       how long a load waits for a library that
                                          is still being written (default: 1000)
   HCR_ALLOW_INSECURE_MODULES             1: load libraries that other users could
                                          have written (default: refuse them)
-  HOT_CODE_RELOADING_JUMP_TABLE_SIZE     the jump table's size in MiB (default: 50)
+  HOT_CODE_RELOADING_JUMP_TABLE_SIZE     the jump table's size in MiB (default: 500
+                                         on 64-bit targets, 50 on 32-bit ones)
   HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS  a fixed address for the jump table
                                          (default: beside the modules)
 Environment of cargo hcr:

@@ -18,11 +18,12 @@ use std::time::Instant;
 use clap::Parser;
 use hcr_build::watch::watch;
 use hcr_build::{
-    BuildError, BuildOptions, Manifest, Project, Runner, add_module, build_project, new_project,
+    BuildError, BuildOptions, HostEnding, Manifest, Project, Runner, add_module, build_project,
+    new_project,
 };
 
 use crate::cli::{Cli, Command, New, Selection};
-use crate::report::{RuntimeEvents, print_status, status, watch_event};
+use crate::report::{RuntimeEvents, last_reload_since, print_status, status, watch_event};
 
 /// `path`, absolute against the current directory.
 fn absolute(path: &Path) -> PathBuf {
@@ -75,6 +76,7 @@ fn run(command: Command) -> Result<ExitCode, BuildError> {
                     tool: layout.host.display().to_string(),
                     source,
                 })?;
+            let started = std::time::SystemTime::now();
             let mut events = RuntimeEvents::new(layout.dir.clone());
             let mut exit = None;
             watch(
@@ -88,8 +90,18 @@ fn run(command: Command) -> Result<ExitCode, BuildError> {
                     exit.is_none()
                 },
             )?;
-            let code = exit.and_then(|status| status.code()).unwrap_or(1);
-            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            let Some(exit) = exit else {
+                return Ok(ExitCode::FAILURE);
+            };
+            // What the host did last, if it did not say yet.
+            events.poll();
+            let ending = HostEnding::of(exit);
+            let after = (!ending.success)
+                .then(|| last_reload_since(&layout.dir, started))
+                .flatten()
+                .map_or(String::new(), |reload| format!(", {reload}"));
+            status(&format!("{}{after}", ending.said));
+            Ok(ExitCode::from(ending.code))
         }
         Command::Watch(selection) => {
             let (project, options) = load(&selection)?;

@@ -1,8 +1,8 @@
 //! What `cargo hcr` says: status lines on stderr while it builds, watches
 //! and runs, and the table of `cargo hcr status` on stdout.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use hcr_build::watch::Event;
 use hcr_build::{LastEvent, Manifest};
@@ -58,6 +58,35 @@ pub fn runtime_event(manifest: &Manifest) -> Option<String> {
             format!("reload refused, the old code keeps running: {message}")
         }
     })
+}
+
+/// When the last event of the host writing the manifest in `dir` is a
+/// reload that came after `started`: how long after it the host ended,
+/// and what it loaded ("1.2 s after it reloaded view (generation 2)").
+pub fn last_reload_since(dir: &Path, started: SystemTime) -> Option<String> {
+    let manifest = Manifest::read(dir).ok()?;
+    reload_before_end(&manifest, started)
+}
+
+/// [`last_reload_since`] of a manifest read.
+fn reload_before_end(manifest: &Manifest, started: SystemTime) -> Option<String> {
+    let Some(LastEvent::Reloaded { modules, .. }) = &manifest.last_event else {
+        return None;
+    };
+    let loaded_at = manifest
+        .modules
+        .iter()
+        .filter(|module| modules.contains(&module.name))
+        .map(|module| module.loaded_at)
+        .max()
+        .filter(|loaded_at| *loaded_at >= started)?;
+    let ago = loaded_at.elapsed().unwrap_or(Duration::ZERO);
+    Some(format!(
+        "{:.1} s after it reloaded {} (generation {})",
+        ago.as_secs_f64(),
+        modules.join(", "),
+        manifest.generation
+    ))
 }
 
 /// Reports each new event the host's manifest shows.
@@ -202,5 +231,36 @@ mod tests {
         let mut other = refused(1);
         other.pid = 2;
         assert_eq!(events.news(&other), None);
+    }
+
+    #[test]
+    fn a_host_that_dies_after_a_reload_is_said_to_have_died_after_it() {
+        let now = SystemTime::now();
+        let loaded = |name: &str, ago: u64| hcr_build::LoadedModule {
+            name: name.into(),
+            build: String::new(),
+            content_hash: String::new(),
+            loaded_at: now - Duration::from_secs(ago),
+            generation: 0,
+        };
+        let reloaded = LastEvent::Reloaded {
+            modules: vec!["view".into()],
+            took: Duration::from_millis(3),
+        };
+        let mut died = manifest(2, reloaded);
+        died.modules = vec![loaded("rules", 60), loaded("view", 2)];
+        let started = now - Duration::from_secs(30);
+        let said = reload_before_end(&died, started).unwrap();
+        assert!(said.starts_with("2."), "two seconds after: {said}");
+        assert!(
+            said.ends_with(" s after it reloaded view (generation 2)"),
+            "{said}"
+        );
+        // A reload of an earlier run of the host, or no reload last, is
+        // not what this run died after.
+        assert_eq!(reload_before_end(&died, now - Duration::from_secs(1)), None);
+        let mut started_only = died.clone();
+        started_only.last_event = Some(LastEvent::Started);
+        assert_eq!(reload_before_end(&started_only, started), None);
     }
 }
