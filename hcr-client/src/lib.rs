@@ -104,9 +104,10 @@
 //!   another compiler, is refused with a message that names the function
 //!   or both compilers; the old code keeps running. A change inside a type
 //!   that is only passed by reference is not seen by this check.
-//! * **`tracing` and `log`.** With the `tracing` or `log` feature, events
-//!   and records emitted in modules go to the host's subscriber or logger
-//!   (host and modules must use the same versions of those crates).
+//! * **`tracing` and `log`.** Events and records emitted in modules go to
+//!   the host's subscriber or logger (features `tracing` and `log`, on by
+//!   default; host and modules must use the same versions of those
+//!   crates, as one `Cargo.lock` gives).
 //! * **Persistent globals.** A `static` marked [`macro@global`] keeps its
 //!   value across reloads; its initializer runs on the first load only. A
 //!   change of its type (found by [`Fingerprint`]: field names, order and
