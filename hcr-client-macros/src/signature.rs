@@ -150,10 +150,74 @@ pub(crate) fn fingerprint(prefix: &str, parts: &Parts) -> TokenStream {
         quote!(#result)
     );
     let erased = types.iter().chain([result]).map(erase_lifetimes);
+    let reached = reached_types(types.iter().chain([result])).into_iter().map(|ty| {
+        let name = quote!(#ty).to_string();
+        let ty = erase_lifetimes(&ty);
+        quote! {
+            ::hcr_client::__private::Reached {
+                name: #name,
+                layout: || {
+                    use ::hcr_client::__private::{SizedProbe as _, UnsizedProbe as _};
+                    (&::hcr_client::__private::Probe::<#ty>::NEW).layout()
+                },
+                fingerprint: || {
+                    use ::hcr_client::__private::{FingerprintProbe as _, NoFingerprintProbe as _};
+                    (&::hcr_client::__private::Probe::<#ty>::NEW).fingerprint()
+                },
+            }
+        }
+    });
     quote! {
         ::hcr_client::__private::Signature {
             text: #text,
             layout: &[#(::hcr_client::__private::layout_of::<#erased>()),*],
+            reached: &[#(#reached),*],
         }
     }
+}
+
+/// The types `types` reach: behind a reference or a raw pointer, as the
+/// element of a slice, an array or a tuple, and as a type argument of a
+/// path (`Box<T>`, `Vec<T>`, `Option<T>`, `HashMap<K, V>`), at any depth;
+/// each once, in the order first met.
+pub(crate) fn reached_types<'a>(types: impl IntoIterator<Item = &'a Type>) -> Vec<Type> {
+    fn inner(ty: &Type) -> Vec<&Type> {
+        match ty {
+            Type::Reference(reference) => vec![&*reference.elem],
+            Type::Ptr(pointer) => vec![&*pointer.elem],
+            Type::Slice(slice) => vec![&*slice.elem],
+            Type::Array(array) => vec![&*array.elem],
+            Type::Tuple(tuple) => tuple.elems.iter().collect(),
+            Type::Paren(paren) => inner(&paren.elem),
+            Type::Group(group) => inner(&group.elem),
+            Type::Path(path) => path
+                .path
+                .segments
+                .iter()
+                .filter_map(|segment| match &segment.arguments {
+                    syn::PathArguments::AngleBracketed(arguments) => Some(&arguments.args),
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|argument| match argument {
+                    syn::GenericArgument::Type(ty) => Some(ty),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+    let mut reached: Vec<Type> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut pending: Vec<&Type> = types.into_iter().flat_map(inner).collect();
+    pending.reverse();
+    while let Some(ty) = pending.pop() {
+        let name = quote!(#ty).to_string();
+        if !names.contains(&name) {
+            names.push(name);
+            reached.push(ty.clone());
+        }
+        pending.extend(inner(ty).into_iter().rev());
+    }
+    reached
 }

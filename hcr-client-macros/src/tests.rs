@@ -483,3 +483,55 @@ fn generic_and_negative_impl_blocks_are_refused() {
         "{negative}"
     );
 }
+
+#[test]
+fn the_types_behind_references_pointers_and_type_arguments_are_reached() {
+    let types: Vec<syn::Type> = vec![
+        syn::parse_quote!(&mut State),
+        syn::parse_quote!(*const Raw),
+        syn::parse_quote!(Box<Boxed>),
+        syn::parse_quote!(Vec<Listed>),
+        syn::parse_quote!(Option<&'a Maybe>),
+        syn::parse_quote!(&[Element]),
+        syn::parse_quote!([Item; 4]),
+        syn::parse_quote!((u8, &Pair)),
+        syn::parse_quote!(std::collections::HashMap<Key, Value>),
+        syn::parse_quote!(u64),
+        syn::parse_quote!(&dyn Fn(Hidden)),
+    ];
+    let reached: Vec<String> = crate::signature::reached_types(&types)
+        .iter()
+        .map(|ty| quote!(#ty).to_string())
+        .collect();
+    assert_eq!(
+        reached,
+        [
+            "State",
+            "Raw",
+            "Boxed",
+            "Listed",
+            "& 'a Maybe",
+            "Maybe",
+            "[Element]",
+            "Element",
+            "Item",
+            "u8",
+            "& Pair",
+            "Pair",
+            "Key",
+            "Value",
+            "dyn Fn (Hidden)",
+        ]
+    );
+    // The signature records each with its layout and fingerprint probes.
+    let expanded = reloadable(
+        quote!(),
+        quote!(
+            pub fn f(state: &mut State) {}
+        ),
+    );
+    assert!(
+        expanded.contains("reached : & [:: hcr_client :: __private :: Reached { name : \"State\""),
+        "{expanded}"
+    );
+}

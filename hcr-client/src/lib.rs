@@ -97,13 +97,19 @@
 //!   aborts the process where the panic reaches the function's end ("panic
 //!   in a function that cannot unwind"), as for any `extern "C"` function.
 //! * **Signatures and compilers.** Each reloadable function's signature
-//!   (its text and the size and alignment of each parameter and of the
-//!   result) and the compiler that built each module are recorded. A reload
-//!   that changes a signature while a module that is not reloaded with it
-//!   (or the host) calls the function, or that brings a module built by
-//!   another compiler, is refused with a message that names the function
-//!   or both compilers; the old code keeps running. A change inside a type
-//!   that is only passed by reference is not seen by this check.
+//!   (its text, the size and alignment of each parameter and of the
+//!   result, and of every type they reach behind a reference, a raw
+//!   pointer, a slice, an array or a type parameter such as `Box`, `Vec`
+//!   or `Option`, with its [`Fingerprint`] where it has one) and the
+//!   compiler that built each module are recorded. A reload that changes a
+//!   signature while a module that is not reloaded with it (or the host)
+//!   calls the function, or that brings a module built by another
+//!   compiler, is refused with a message that names the function, what
+//!   differs (a field added to a `State` passed as `&mut State` shows as
+//!   its two layouts) and the fix, or both compilers; the old code keeps
+//!   running. A type reached only through a field of another type, or
+//!   behind a trait object, is covered only by its container's size (and
+//!   fingerprint).
 //! * **`tracing` and `log`.** Events and records emitted in modules go to
 //!   the host's subscriber or logger (features `tracing` and `log`, on by
 //!   default; host and modules must use the same versions of those

@@ -189,13 +189,16 @@ pub unsafe extern "C" fn hcr_register_proc_checked(
             }
             let mut state = crate::process_runtime().lock();
             if let Some(signature) = signature {
+                let host = state.main_name().to_owned();
                 let State {
                     signatures,
                     reloading,
                     ..
                 } = &mut *state;
                 signatures
-                    .register(module, name, signature, |caller| reloading.contains(caller))
+                    .register(module, name, signature, &host, |caller| {
+                        reloading.contains(caller)
+                    })
                     .map_err(|err| Error::Signature(err.to_string()))?;
             }
             let form = state.stub_form;

@@ -50,6 +50,39 @@ pub(crate) struct Signatures {
     journal: Option<Vec<Undo>>,
 }
 
+/// What two signature texts (as hcr-client renders them: the declaration,
+/// then `[layout …]`, a `[reached …]` per type behind a reference,
+/// pointer or type parameter, and `[call …]`) differ in: "`[reached
+/// State 24/8]` became `[reached State 32/8]`".
+fn difference(old: &str, new: &str) -> String {
+    fn parts(text: &str) -> Vec<String> {
+        let Some(at) = text.find(" [layout ") else {
+            return vec![text.to_owned()];
+        };
+        let groups = text[at + 1..].split("] [").map(|group| {
+            let group = group.trim_start_matches('[').trim_end_matches(']');
+            format!("[{group}]")
+        });
+        std::iter::once(text[..at].to_owned())
+            .chain(groups)
+            .collect()
+    }
+    let (old, new) = (parts(old), parts(new));
+    let only = |these: &[String], those: &[String]| -> String {
+        let only: Vec<String> = these
+            .iter()
+            .filter(|part| !those.contains(part))
+            .map(|part| format!("`{part}`"))
+            .collect();
+        if only.is_empty() {
+            "nothing".to_owned()
+        } else {
+            only.join(", ")
+        }
+    };
+    format!("{} became {}", only(&old, &new), only(&new, &old))
+}
+
 fn key(module: &str, name: &str) -> Key {
     (Arc::from(module), Arc::from(name))
 }
@@ -64,11 +97,13 @@ impl Signatures {
     /// Checks that `module::name` may now have `signature`: every caller
     /// that expects another one must be in `reloading` (it is being
     /// replaced by code built against the new one). Records the signature.
+    /// `host` names the main module, which is never reloaded.
     pub(crate) fn register(
         &mut self,
         module: &str,
         name: &str,
         signature: &str,
+        host: &str,
         reloading: impl Fn(&str) -> bool,
     ) -> Result<(), SignatureError> {
         let key = key(module, name);
@@ -80,11 +115,22 @@ impl Signatures {
             .collect();
         stuck.sort();
         if let Some((caller, expected)) = stuck.first() {
+            let (who, fix) = if &***caller == host {
+                (
+                    format!("the host (module `{caller}`)"),
+                    "restart the host, which is never reloaded".to_owned(),
+                )
+            } else {
+                (
+                    format!("module `{caller}`"),
+                    format!("rebuild `{caller}` against the new code"),
+                )
+            };
             return Err(SignatureError(format!(
                 "proc `{module}::{name}` changed its signature from `{expected}` to \
-                 `{signature}`, but module `{caller}` calls it with the old signature and is \
-                 not being reloaded; rebuild `{caller}` against the new code (or keep the old \
-                 signature)"
+                 `{signature}` ({}), but {who} calls it with the old signature and is not being \
+                 reloaded; {fix} (or keep the old signature)",
+                difference(expected, signature)
             )));
         }
         let before = contract.registered.replace(Arc::from(signature));
@@ -185,23 +231,27 @@ mod tests {
     #[test]
     fn a_changed_signature_is_refused_while_an_unreloaded_caller_expects_the_old() {
         let mut signatures = Signatures::default();
-        signatures.register("m", "f", "fn(i32)", |_| false).unwrap();
+        signatures
+            .register("m", "f", "fn(i32)", "main", |_| false)
+            .unwrap();
         signatures.expect("main", "m", "f", "fn(i32)").unwrap();
         let err = signatures
-            .register("m", "f", "fn(i64)", |_| false)
+            .register("m", "f", "fn(i64)", "main", |_| false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("`m::f`") && err.contains("`fn(i32)`") && err.contains("`main`"));
         // A caller being reloaded does not hold the change back.
         signatures
-            .register("m", "f", "fn(i64)", |caller| caller == "main")
+            .register("m", "f", "fn(i64)", "main", |caller| caller == "main")
             .unwrap();
     }
 
     #[test]
     fn a_caller_expecting_another_signature_is_refused() {
         let mut signatures = Signatures::default();
-        signatures.register("m", "f", "fn(i32)", |_| false).unwrap();
+        signatures
+            .register("m", "f", "fn(i32)", "main", |_| false)
+            .unwrap();
         let err = signatures.expect("app", "m", "f", "fn(u8)").unwrap_err();
         assert!(err.to_string().contains("rebuild `app`"));
     }
@@ -209,14 +259,55 @@ mod tests {
     #[test]
     fn rollback_restores_expectations_and_registrations() {
         let mut signatures = Signatures::default();
-        signatures.register("m", "f", "fn(i32)", |_| false).unwrap();
+        signatures
+            .register("m", "f", "fn(i32)", "main", |_| false)
+            .unwrap();
         signatures.expect("app", "m", "f", "fn(i32)").unwrap();
         signatures.begin();
         signatures.forget_caller("app");
-        signatures.register("m", "f", "fn(i64)", |_| false).unwrap();
+        signatures
+            .register("m", "f", "fn(i64)", "main", |_| false)
+            .unwrap();
         signatures.rollback();
-        assert!(signatures.register("m", "f", "fn(i64)", |_| false).is_err());
+        assert!(
+            signatures
+                .register("m", "f", "fn(i64)", "main", |_| false)
+                .is_err()
+        );
         signatures.forget_caller("app");
-        signatures.register("m", "f", "fn(i64)", |_| false).unwrap();
+        signatures
+            .register("m", "f", "fn(i64)", "main", |_| false)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_type_behind_a_reference_that_changed_is_named_with_both_layouts_and_the_fix() {
+        let old = "fn(& mut State) -> () [layout 8/8 0/1] [reached State 24/8] [call 2]";
+        let new = "fn(& mut State) -> () [layout 8/8 0/1] [reached State 32/8] [call 2]";
+        let mut signatures = Signatures::default();
+        signatures
+            .register("logic", "frame", old, "host", |_| false)
+            .unwrap();
+        signatures.expect("host", "logic", "frame", old).unwrap();
+        signatures.expect("panel", "logic", "frame", old).unwrap();
+        let err = signatures
+            .register("logic", "frame", new, "host", |caller| caller == "panel")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`logic::frame`")
+                && err.contains("(`[reached State 24/8]` became `[reached State 32/8]`)")
+                && err.contains("the host (module `host`)")
+                && err.contains("restart the host"),
+            "{err}"
+        );
+        let err = signatures
+            .register("logic", "frame", new, "host", |caller| caller == "host")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("module `panel`") && err.contains("rebuild `panel` against the new code"),
+            "{err}"
+        );
     }
 }

@@ -152,6 +152,31 @@ scenario! {
 }
 
 scenario! {
+    fn a_type_passed_by_reference_that_gained_a_field_is_refused_and_the_old_code_keeps_running(host) {
+        let hcr = start(host);
+        let mut frame = fx_shapes::Frame::default();
+        assert_eq!(fx_shapes::tick(&mut frame), 1);
+
+        // `tick` keeps its declaration; `Frame` behind the reference grows.
+        host.install("fx_shapes", "fx_shapes-frame-grown");
+        let err = hcr.reload().unwrap_err();
+        assert_eq!(err.module.as_deref(), Some("fx_shapes"));
+        for needle in [
+            "fx_shapes::tick",
+            "fn(& mut Frame) -> u64",
+            "`[reached Frame ",
+            "]` became `[reached Frame ",
+            "the host (module `main`)",
+            "restart the host",
+        ] {
+            assert!(err.message.contains(needle), "{needle:?} not in: {err}");
+        }
+        assert_eq!(hcr.generation(), 0);
+        assert_eq!(fx_shapes::tick(&mut frame), 2, "the old code runs on");
+    }
+}
+
+scenario! {
     fn a_module_built_by_another_compiler_is_refused(host) {
         let hcr = start(host);
         assert_eq!(fx_shapes::area(&square()), 6.0);

@@ -106,6 +106,11 @@ const RUST_FIXTURES: &[(&str, &str, &[&str])] = &[
         "fx_shapes",
         &["fixture_signature_changed"],
     ),
+    (
+        "fx_shapes-frame-grown",
+        "fx_shapes",
+        &["fixture_frame_grown"],
+    ),
     ("fx_app-1", "fx_app", &[]),
     ("fx_state-1", "fx_state", &[]),
     ("fx_state-2", "fx_state", &["fixture_version=\"2\""]),

@@ -5,6 +5,7 @@
 mod call;
 #[cfg(not(feature = "static"))]
 mod module;
+mod reached;
 #[cfg(not(feature = "static"))]
 mod word;
 
@@ -18,6 +19,7 @@ pub use module::{
 };
 #[cfg(not(feature = "static"))]
 pub(crate) use module::{runtime as loaded_runtime, toolchain};
+pub use reached::{FingerprintProbe, NoFingerprintProbe, Probe, Reached, SizedProbe, UnsizedProbe};
 #[cfg(feature = "static")]
 mod static_modules;
 #[cfg(not(feature = "static"))]
@@ -51,14 +53,18 @@ macro_rules! __hcr_hot_static {
 pub use crate::__hcr_hot_static as hot_static;
 
 /// The fingerprint of a reloadable function's type: the text of its
-/// signature and the size and alignment of each parameter and of the
-/// result, as the compiler laid them out for this build.
+/// signature, the size and alignment of each parameter and of the
+/// result, and the layout of every type they reach behind a reference,
+/// pointer or type parameter, as the compiler laid them out for this
+/// build.
 #[derive(Debug)]
 pub struct Signature {
     /// `fn(&str, Vec<u8>) -> String`, as written.
     pub text: &'static str,
     /// (size, align) of each parameter, then of the result.
     pub layout: &'static [(usize, usize)],
+    /// The types the parameters and the result reach.
+    pub reached: &'static [Reached],
 }
 
 /// The version of the way callers and shims pass arguments, results and
@@ -77,8 +83,9 @@ impl Signature {
             .iter()
             .map(|(size, align)| format!("{size}/{align}"))
             .collect();
+        let reached: String = self.reached.iter().map(Reached::render).collect();
         let text = format!(
-            "{} [layout {}] [call {CALL_CONVENTION}]",
+            "{} [layout {}]{reached} [call {CALL_CONVENTION}]",
             self.text,
             layout.join(" ")
         );
@@ -127,6 +134,7 @@ mod tests {
         let signature = Signature {
             text: "fn(u8) -> u64",
             layout: LAYOUT,
+            reached: &[],
         };
         assert_eq!(
             signature.render().to_str().unwrap(),
