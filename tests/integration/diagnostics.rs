@@ -114,3 +114,18 @@ scenario! {
         );
     }
 }
+
+scenario! {
+    stderr("thread 'renderer' panicked at ")
+    fn a_panic_in_a_module_names_the_thread_as_the_host_named_it(host) {
+        host.install("fx_shapes", "fx_shapes-1");
+        let _hcr = host.start(&["fx_shapes"]);
+        let caught = std::thread::Builder::new()
+            .name("renderer".into())
+            .spawn(|| std::panic::catch_unwind(|| fx_shapes::explode("boom")).is_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(caught, "the panic reached the caller");
+    }
+}

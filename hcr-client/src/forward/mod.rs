@@ -1,4 +1,5 @@
-//! Diagnostics from modules reach the host.
+//! Diagnostics from modules reach the host: log records, tracing events,
+//! and the names of the threads panics happen on.
 //!
 //! Each module is a shared library with its own copy of every crate it
 //! uses, so a module's `tracing` or `log` macros see that copy's
@@ -13,13 +14,13 @@
 
 #[cfg(feature = "log")]
 pub(crate) mod log;
+mod panics;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing;
 
 use crate::runtime::RuntimeLibrary;
 
 /// A function pointer the host publishes, in a runtime global.
-#[cfg(any(feature = "tracing", feature = "log"))]
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Published<F: Copy> {
@@ -27,7 +28,6 @@ struct Published<F: Copy> {
 }
 
 /// Writes `function` into global `hcr::name` for the modules to find.
-#[cfg(any(feature = "tracing", feature = "log"))]
 fn publish<F: Copy>(runtime: &RuntimeLibrary, name: &str, function: F) -> Result<(), String> {
     let (block, _) = runtime
         .register_global(
@@ -51,7 +51,6 @@ fn publish<F: Copy>(runtime: &RuntimeLibrary, name: &str, function: F) -> Result
 }
 
 /// What the host published as `hcr::name`, if it did.
-#[cfg(any(feature = "tracing", feature = "log"))]
 fn published<F: Copy>(runtime: &RuntimeLibrary, name: &str) -> Option<F> {
     let block = runtime.get_global("hcr", name)?;
     // SAFETY: `publish` wrote a `Published<F>` there: the name fixes F,
@@ -66,8 +65,7 @@ pub(crate) fn publish_all(runtime: &RuntimeLibrary) -> Result<(), String> {
     tracing::publish(runtime)?;
     #[cfg(feature = "log")]
     log::publish(runtime)?;
-    let _ = runtime;
-    Ok(())
+    panics::publish(runtime)
 }
 
 /// Installs the forwarders in this module (module side, in dat_init).
@@ -76,5 +74,5 @@ pub(crate) fn install_all(runtime: &RuntimeLibrary) {
     tracing::install(runtime);
     #[cfg(feature = "log")]
     log::install(runtime);
-    let _ = runtime;
+    panics::install(runtime);
 }
