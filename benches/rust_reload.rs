@@ -4,7 +4,8 @@
 //! the builds). Times a reload of one module, of all nine (an edit to
 //! `common` rebuilds its dependents), with where the time goes, and what
 //! `reload_needed()` costs in the seconds after a reload, checked every
-//! 10 ms as a game loop does.
+//! 10 ms as a game loop does, and the memory the copies of kept versions
+//! hold.
 //!
 //! `cargo bench -p hcr-benches --bench rust_reload`
 //!
@@ -31,6 +32,9 @@ use hcr_client::RuntimeLibrary;
 
 /// The modules that call `common`.
 const DEPENDENTS: usize = 8;
+
+/// How many reloads of `d1` the memory of kept versions is measured after.
+const KEPT: u64 = 6;
 
 /// How long `reload_needed()` is watched after a reload, and how often.
 const WATCHED: Duration = Duration::from_millis(2500);
@@ -213,6 +217,21 @@ fn child(spec: &str) {
         println!("{}", calls.join(" "));
         return;
     }
+    if which == "kept" {
+        // Versions of d1, all kept (the default); then what their copies
+        // hold once the background thread is done with them.
+        for i in 0..KEPT {
+            install(&dir, "d1", (i + 1) % 2);
+            while !runtime.reload_needed() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            runtime.perform_code_reload().expect("reload");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let (copies, bytes) = copies_held("libd1.");
+        println!("{copies} {bytes}");
+        return;
+    }
     let mut sums = common::PhaseSums::default();
     for i in 0..iters {
         for name in &reloaded {
@@ -231,6 +250,27 @@ fn child(spec: &str) {
         sums.add(took, runtime.last_reload_phases().expect("phases"));
     }
     println!("{}", sums.line());
+}
+
+/// How many of this process's in-memory library copies have names that
+/// start with `prefix`, and the bytes of memory they hold (Linux: memfds
+/// named `hcr:<library>.<load>.so`).
+fn copies_held(prefix: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let mut held = (0, 0);
+    for entry in std::fs::read_dir("/proc/self/fd").expect("fds").flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        if target
+            .to_string_lossy()
+            .starts_with(&format!("/memfd:hcr:{prefix}"))
+        {
+            let blocks = std::fs::metadata(entry.path()).map_or(0, |meta| meta.blocks());
+            held = (held.0 + 1, held.1 + blocks * 512);
+        }
+    }
+    held
 }
 
 /// What copying the library at `path` into memory costs alone: the
@@ -320,6 +360,8 @@ fn reloads(c: &mut Criterion) {
     group.finish();
     let bytes_alone = copy_alone(&dir.join("v0").join(library("d1")));
     let (stats, calls) = run_watch(&dir, &runtime);
+    let kept = run_child(&dir, "kept", 0, &runtime);
+    let (copies, held) = (kept[0], kept[1]);
     let quantiles = |mut costs: Vec<u64>| {
         costs.sort_unstable();
         let at = |q: f64| costs[((costs.len() - 1) as f64 * q) as usize] as f64 / 1e3;
@@ -336,13 +378,17 @@ fn reloads(c: &mut Criterion) {
          of 20, the bytes alone); where the time goes (ms per reload, means):\n\n{table}\n\
          after a reload, every {} ms for {} s:\n\
          reload_needed():               {}\n\
-         its stats alone (one a module and the marker): {}",
+         its stats alone (one a module and the marker): {}\n\n\
+         {copies} versions of d1 loaded ({KEPT} reloads, all kept): their copies hold {:.1} MB, \
+         {:.2} MB a version",
         size as f64 / 1e6,
         bytes_alone.as_secs_f64() * 1e3,
         FRAME.as_millis() * 2,
         WATCHED.as_secs_f64(),
         quantiles(calls),
         quantiles(stats),
+        held as f64 / 1e6,
+        held as f64 / 1e6 / copies.max(1) as f64,
     );
 }
 

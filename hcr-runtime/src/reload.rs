@@ -285,12 +285,32 @@ pub(crate) fn commit(rt: &Runtime, new_order: &[String], timings: &mut Timings) 
     let kept_versions = {
         let mut state = rt.lock();
         drop_unimported(&mut state, new_order);
+        shed_replaced(&state);
         state.kept_versions
     };
     if kept_versions > 0 {
         crate::collect::unmap_old_versions(rt, kept_versions);
     }
     generation
+}
+
+/// Gives back what the versions that are no longer current hold beyond
+/// what they mapped (see `LibraryCopy::shed_unmapped`): a kept version
+/// costs about its code and data.
+fn shed_replaced(state: &State) {
+    let Some(tree) = &state.tree else {
+        return;
+    };
+    let current: HashSet<u64> = tree
+        .modules
+        .values()
+        .filter_map(|record| record.version.as_ref().map(|version| version.id))
+        .collect();
+    for retained in state.retained() {
+        if !current.contains(&retained.id) {
+            retained.copy.shed_unmapped();
+        }
+    }
 }
 
 /// Takes the modules that `order` no longer reaches out of the tree; their

@@ -32,6 +32,8 @@ use std::io;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::FileStamp;
 
@@ -46,10 +48,29 @@ const ROUNDS: usize = 4;
 /// The bytes of one loaded version, and the name `dlopen` opens them by.
 #[derive(Debug)]
 pub(crate) struct LibraryCopy {
-    /// Held, not read: the copy lives as long as this descriptor.
-    _fd: OwnedFd,
+    /// The copy lives as long as this descriptor.
+    fd: OwnedFd,
     path: PathBuf,
+    /// The parts the loader does not map, shared with their [`Rest`].
+    unmapped: Arc<Unmapped>,
 }
+
+/// The parts of a copy that the loader does not map (debug information,
+/// the symbol table), and whether they hold the file's bytes: copied in
+/// by [`Rest::fill`], given back by [`LibraryCopy::shed_unmapped`].
+/// Changed without a lock, so that a forked child never waits for a
+/// thread it does not have.
+#[derive(Debug)]
+struct Unmapped {
+    ranges: Vec<Range<u64>>,
+    state: AtomicU8,
+}
+
+/// [`Unmapped::state`]: not copied yet, being copied, copied, given back.
+const PENDING: u8 = 0;
+const FILLING: u8 = 1;
+const FILLED: u8 = 2;
+const SHED: u8 = 3;
 
 /// A copy just made, and what the library check reads.
 #[derive(Debug)]
@@ -74,22 +95,27 @@ pub(crate) struct Rest {
     copy: File,
     /// The source's stamp when the copy began.
     stamp: FileStamp,
-    ranges: Vec<Range<u64>>,
+    unmapped: Arc<Unmapped>,
 }
 
 impl Rest {
     /// Whether the copy is complete already.
     pub(crate) fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.unmapped.ranges.is_empty()
     }
 
     /// Copies the rest from the file the copy began from (still open, so a
     /// build that renamed a new file over it meanwhile changes nothing).
     /// When that file was written to since the copy began, the rest is
     /// left as zeros, which debuggers read as no information, rather than
-    /// as another build's.
+    /// as another build's. Nothing is copied once the version was
+    /// replaced ([`LibraryCopy::shed_unmapped`]).
     pub(crate) fn fill(self) {
-        let copied = self
+        let unmapped = &self.unmapped;
+        if !advance(&unmapped.state, PENDING, FILLING) {
+            return;
+        }
+        let copied = unmapped
             .ranges
             .iter()
             .try_for_each(|range| copy_range(&self.source, &self.copy, range.clone()).map(drop));
@@ -97,10 +123,26 @@ impl Rest {
             .source
             .metadata()
             .is_ok_and(|meta| FileStamp::of(&meta) == self.stamp);
-        if copied.is_err() || !unchanged {
-            for range in &self.ranges {
-                punch_hole(&self.copy, range.clone());
-            }
+        // Shed while it was copied: give the pages back now.
+        let shed = !advance(&unmapped.state, FILLING, FILLED);
+        if copied.is_err() || !unchanged || shed {
+            unmapped.punch(&self.copy);
+        }
+    }
+}
+
+/// Moves `state` from `from` to `to`; whether it was at `from`.
+fn advance(state: &AtomicU8, from: u8, to: u8) -> bool {
+    state
+        .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+impl Unmapped {
+    /// Zeroes every unmapped range of `copy`, giving its pages back.
+    fn punch(&self, copy: &impl AsRawFd) {
+        for range in &self.ranges {
+            punch_hole(copy, range.clone());
         }
     }
 }
@@ -161,7 +203,7 @@ fn copy_range_by_reading(source: &File, copy: &File, range: Range<u64>) -> io::R
 }
 
 /// Zeroes `range` of `copy` again, giving its pages back.
-fn punch_hole(copy: &File, range: Range<u64>) {
+fn punch_hole(copy: &impl AsRawFd, range: Range<u64>) {
     let (Ok(start), Ok(len)) = (
         libc::off_t::try_from(range.start),
         libc::off_t::try_from(range.end - range.start),
@@ -372,15 +414,22 @@ impl LibraryCopy {
             drop(contents);
             Contents::map(&fd, len_in_memory)?
         };
-        let ranges = missing(&all(len), &held.ranges);
+        let unmapped = Arc::new(Unmapped {
+            ranges: missing(&all(len), &held.ranges),
+            state: AtomicU8::new(PENDING),
+        });
         let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         Ok(Copied {
-            copy: LibraryCopy { _fd: fd, path },
+            copy: LibraryCopy {
+                fd,
+                path,
+                unmapped: Arc::clone(&unmapped),
+            },
             rest: Rest {
                 source,
                 copy,
                 stamp: FileStamp::of(&before),
-                ranges,
+                unmapped,
             },
             before,
             after,
@@ -391,6 +440,19 @@ impl LibraryCopy {
     /// The name to `dlopen`.
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Gives back the memory of the parts the loader did not map (debug
+    /// information, the symbol table), once this version is no longer
+    /// current: a kept version costs what it mapped, and backtraces through
+    /// it name fewer functions.
+    pub(crate) fn shed_unmapped(&self) {
+        let before = self.unmapped.state.swap(SHED, Ordering::AcqRel);
+        if before == FILLED {
+            self.unmapped.punch(&self.fd);
+        }
+        // FILLING: the fill gives them back when it ends; PENDING: nothing
+        // was copied, and now nothing will be.
     }
 
     /// Whether a library opened from this copy is still loaded (`dlclose`
@@ -446,7 +508,7 @@ mod tests {
             assert!(copied.rest.is_empty(), "a watched process copies whole");
             return;
         }
-        let rest = copied.rest.ranges.clone();
+        let rest = copied.rest.unmapped.ranges.clone();
         let left: u64 = rest.iter().map(|range| range.end - range.start).sum();
         assert!(
             left > bytes.len() as u64 / 2,
@@ -465,7 +527,7 @@ mod tests {
         if watched() {
             return;
         }
-        let rest = copied.rest.ranges.clone();
+        let rest = copied.rest.unmapped.ranges.clone();
         let first = rest[0].clone();
         std::thread::sleep(std::time::Duration::from_millis(20));
         let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
@@ -493,6 +555,50 @@ mod tests {
         let copied = LibraryCopy::of_file("test", 3, &path).unwrap();
         assert!(copied.rest.is_empty());
         assert!(*copied.contents == *bytes);
+    }
+
+    /// How many bytes of memory the copy behind `copy` holds.
+    fn held_bytes(copy: &LibraryCopy) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(copy.path()).unwrap().blocks() * 512
+    }
+
+    #[test]
+    fn a_replaced_versions_unmapped_parts_are_given_back_and_never_filled_again() {
+        let (path, bytes) = a_file_with_debug_information("copy-rest-shed");
+        let filled = LibraryCopy::of_file("test", 4, &path).unwrap();
+        if watched() {
+            return;
+        }
+        let rest = filled.rest.unmapped.ranges.clone();
+        let left: u64 = rest.iter().map(|range| range.end - range.start).sum();
+        let Copied {
+            copy, rest: filler, ..
+        } = filled;
+        filler.fill();
+        let whole = held_bytes(&copy);
+        copy.shed_unmapped();
+        assert!(
+            held_bytes(&copy) <= whole - left / 2,
+            "{} of {whole} bytes still held after giving back {left}",
+            held_bytes(&copy)
+        );
+        let read = crate::elf::read_by_loader(&bytes).unwrap();
+        let mapped = Contents::map(&copy.fd, bytes.len()).unwrap();
+        assert!(
+            compare(&mapped, &bytes, &read),
+            "what the loader maps stays"
+        );
+
+        // Given back before its fill ran: the fill copies nothing.
+        let early = LibraryCopy::of_file("test", 5, &path).unwrap();
+        let Copied {
+            copy, rest: filler, ..
+        } = early;
+        let before = held_bytes(&copy);
+        copy.shed_unmapped();
+        filler.fill();
+        assert_eq!(held_bytes(&copy), before, "nothing was filled in");
     }
 
     #[test]

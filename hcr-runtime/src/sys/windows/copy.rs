@@ -81,6 +81,9 @@ impl LibraryCopy {
         })
     }
 
+    /// Nothing to give back: a DLL's copy holds what it maps.
+    pub(crate) fn shed_unmapped(&self) {}
+
     /// The path to load.
     pub(crate) fn path(&self) -> &Path {
         &self.path
