@@ -36,6 +36,24 @@ pub(crate) fn run(job: Job) -> Result<(), Job> {
     }
 }
 
+/// Starts the background thread now, and waits until it has allocated
+/// and freed memory once: the C library gives a thread its own heap
+/// (tens of MiB of address space) at its first allocation, and that heap
+/// must not land between the jump table and the modules loaded after it,
+/// which must lie within a near jump of their stubs. Called before the
+/// table is reserved.
+pub(crate) fn start() {
+    let (done, started) = mpsc::channel();
+    let first = Box::new(move || {
+        drop(std::hint::black_box(vec![0u8; 64]));
+        let _ = done.send(());
+    });
+    if run(first).is_ok() {
+        // Not forever: a thread that cannot start is no reason to hang.
+        let _ = started.recv_timeout(std::time::Duration::from_secs(1));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,8 @@ pub(crate) fn init(
     dir: PathBuf,
 ) -> Result<(), Error> {
     let _busy = rt.claim()?;
+    // Its memory first, then the table, then the modules beside the table.
+    crate::background::start();
     {
         let mut state = rt.lock();
         if let Some(tree) = &state.tree {

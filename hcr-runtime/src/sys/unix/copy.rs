@@ -48,8 +48,8 @@ const ROUNDS: usize = 4;
 /// The bytes of one loaded version, and the name `dlopen` opens them by.
 #[derive(Debug)]
 pub(crate) struct LibraryCopy {
-    /// The copy lives as long as this descriptor.
-    fd: OwnedFd,
+    /// Held, not read: the copy lives as long as this descriptor.
+    _fd: OwnedFd,
     path: PathBuf,
     /// The parts the loader does not map, shared with their [`Rest`].
     unmapped: Arc<Unmapped>,
@@ -62,6 +62,9 @@ pub(crate) struct LibraryCopy {
 /// thread it does not have.
 #[derive(Debug)]
 struct Unmapped {
+    /// The copy (a descriptor of its own, so that the parts can be given
+    /// back after the version's [`LibraryCopy`] is gone).
+    copy: File,
     ranges: Vec<Range<u64>>,
     state: AtomicU8,
 }
@@ -92,7 +95,6 @@ pub(crate) struct Copied {
 #[derive(Debug)]
 pub(crate) struct Rest {
     source: File,
-    copy: File,
     /// The source's stamp when the copy began.
     stamp: FileStamp,
     unmapped: Arc<Unmapped>,
@@ -115,10 +117,9 @@ impl Rest {
         if !advance(&unmapped.state, PENDING, FILLING) {
             return;
         }
-        let copied = unmapped
-            .ranges
-            .iter()
-            .try_for_each(|range| copy_range(&self.source, &self.copy, range.clone()).map(drop));
+        let copied = unmapped.ranges.iter().try_for_each(|range| {
+            copy_range(&self.source, &unmapped.copy, range.clone()).map(drop)
+        });
         let unchanged = self
             .source
             .metadata()
@@ -126,7 +127,7 @@ impl Rest {
         // Shed while it was copied: give the pages back now.
         let shed = !advance(&unmapped.state, FILLING, FILLED);
         if copied.is_err() || !unchanged || shed {
-            unmapped.punch(&self.copy);
+            unmapped.punch();
         }
     }
 }
@@ -139,10 +140,19 @@ fn advance(state: &AtomicU8, from: u8, to: u8) -> bool {
 }
 
 impl Unmapped {
-    /// Zeroes every unmapped range of `copy`, giving its pages back.
-    fn punch(&self, copy: &impl AsRawFd) {
+    /// Zeroes every unmapped range of the copy, giving its pages back.
+    fn punch(&self) {
         for range in &self.ranges {
-            punch_hole(copy, range.clone());
+            punch_hole(&self.copy, range.clone());
+        }
+    }
+
+    /// Marks the parts given back, and gives back what a fill copied.
+    fn shed(&self) {
+        // FILLING: the fill gives them back when it ends; PENDING: nothing
+        // was copied, and now nothing will be.
+        if self.state.swap(SHED, Ordering::AcqRel) == FILLED {
+            self.punch();
         }
     }
 }
@@ -203,7 +213,7 @@ fn copy_range_by_reading(source: &File, copy: &File, range: Range<u64>) -> io::R
 }
 
 /// Zeroes `range` of `copy` again, giving its pages back.
-fn punch_hole(copy: &impl AsRawFd, range: Range<u64>) {
+fn punch_hole(copy: &File, range: Range<u64>) {
     let (Ok(start), Ok(len)) = (
         libc::off_t::try_from(range.start),
         libc::off_t::try_from(range.end - range.start),
@@ -415,19 +425,19 @@ impl LibraryCopy {
             Contents::map(&fd, len_in_memory)?
         };
         let unmapped = Arc::new(Unmapped {
+            copy,
             ranges: missing(&all(len), &held.ranges),
             state: AtomicU8::new(PENDING),
         });
         let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         Ok(Copied {
             copy: LibraryCopy {
-                fd,
+                _fd: fd,
                 path,
                 unmapped: Arc::clone(&unmapped),
             },
             rest: Rest {
                 source,
-                copy,
                 stamp: FileStamp::of(&before),
                 unmapped,
             },
@@ -446,13 +456,16 @@ impl LibraryCopy {
     /// information, the symbol table), once this version is no longer
     /// current: a kept version costs what it mapped, and backtraces through
     /// it name fewer functions.
+    /// On the background thread, as giving back thousands of pages takes
+    /// milliseconds that no reload should wait for.
     pub(crate) fn shed_unmapped(&self) {
-        let before = self.unmapped.state.swap(SHED, Ordering::AcqRel);
-        if before == FILLED {
-            self.unmapped.punch(&self.fd);
+        if self.unmapped.ranges.is_empty() || self.unmapped.state.load(Ordering::Acquire) == SHED {
+            return;
         }
-        // FILLING: the fill gives them back when it ends; PENDING: nothing
-        // was copied, and now nothing will be.
+        let unmapped = Arc::clone(&self.unmapped);
+        if let Err(shed) = crate::background::run(Box::new(move || unmapped.shed())) {
+            shed();
+        }
     }
 
     /// Whether a library opened from this copy is still loaded (`dlclose`
@@ -578,13 +591,19 @@ mod tests {
         filler.fill();
         let whole = held_bytes(&copy);
         copy.shed_unmapped();
-        assert!(
-            held_bytes(&copy) <= whole - left / 2,
-            "{} of {whole} bytes still held after giving back {left}",
-            held_bytes(&copy)
-        );
+        // Given back on the background thread.
+        let asked = std::time::Instant::now();
+        while held_bytes(&copy) > whole - left / 2 {
+            assert!(
+                asked.elapsed() < std::time::Duration::from_secs(10),
+                "{} of {whole} bytes still held after giving back {left}",
+                held_bytes(&copy)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let read = crate::elf::read_by_loader(&bytes).unwrap();
-        let mapped = Contents::map(&copy.fd, bytes.len()).unwrap();
+        let fd = OwnedFd::from(copy.unmapped.copy.try_clone().unwrap());
+        let mapped = Contents::map(&fd, bytes.len()).unwrap();
         assert!(
             compare(&mapped, &bytes, &read),
             "what the loader maps stays"
@@ -596,7 +615,7 @@ mod tests {
             copy, rest: filler, ..
         } = early;
         let before = held_bytes(&copy);
-        copy.shed_unmapped();
+        copy.unmapped.shed();
         filler.fill();
         assert_eq!(held_bytes(&copy), before, "nothing was filled in");
     }
