@@ -30,7 +30,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -48,10 +48,10 @@ const ROUNDS: usize = 4;
 /// The bytes of one loaded version, and the name `dlopen` opens them by.
 #[derive(Debug)]
 pub(crate) struct LibraryCopy {
-    /// Held, not read: the copy lives as long as this descriptor.
-    _fd: OwnedFd,
     path: PathBuf,
-    /// The parts the loader does not map, shared with their [`Rest`].
+    /// The copy's descriptor, with the parts the loader does not map; shared
+    /// with their [`Rest`] and with a job giving them back, so that the
+    /// copy lives as long as any of them.
     unmapped: Arc<Unmapped>,
 }
 
@@ -62,8 +62,7 @@ pub(crate) struct LibraryCopy {
 /// thread it does not have.
 #[derive(Debug)]
 struct Unmapped {
-    /// The copy (a descriptor of its own, so that the parts can be given
-    /// back after the version's [`LibraryCopy`] is gone).
+    /// The copy: it lives as long as this descriptor.
     copy: File,
     ranges: Vec<Range<u64>>,
     state: AtomicU8,
@@ -332,7 +331,7 @@ pub(crate) struct Contents {
 
 impl Contents {
     /// Maps the `len` bytes of the file behind `fd`.
-    fn map(fd: &OwnedFd, len: usize) -> io::Result<Contents> {
+    fn map(fd: &impl AsRawFd, len: usize) -> io::Result<Contents> {
         if len == 0 {
             return Ok(Contents {
                 start: std::ptr::NonNull::dangling().as_ptr(),
@@ -391,11 +390,10 @@ impl LibraryCopy {
         let label = CString::new(format!("hcr:lib{module}.{id}.so")).map_err(io::Error::other)?;
         let source = File::open(path)?;
         let before = source.metadata()?;
-        let fd = super::memfd(&label)?;
-        let copy = File::from(fd.try_clone()?);
+        let copy = File::from(super::memfd(&label)?);
         let mut len = before.len();
-        super::set_file_len(&fd, usize::try_from(len).map_err(io::Error::other)?)?;
-        let contents = Contents::map(&fd, usize::try_from(len).map_err(io::Error::other)?)?;
+        super::set_file_len(&copy, usize::try_from(len).map_err(io::Error::other)?)?;
+        let contents = Contents::map(&copy, usize::try_from(len).map_err(io::Error::other)?)?;
         let mut held = Held {
             ranges: Vec::new(),
             len,
@@ -422,17 +420,16 @@ impl LibraryCopy {
             contents
         } else {
             drop(contents);
-            Contents::map(&fd, len_in_memory)?
+            Contents::map(&copy, len_in_memory)?
         };
+        let path = PathBuf::from(format!("/proc/self/fd/{}", copy.as_raw_fd()));
         let unmapped = Arc::new(Unmapped {
             copy,
             ranges: missing(&all(len), &held.ranges),
             state: AtomicU8::new(PENDING),
         });
-        let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         Ok(Copied {
             copy: LibraryCopy {
-                _fd: fd,
                 path,
                 unmapped: Arc::clone(&unmapped),
             },
@@ -602,8 +599,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let read = crate::elf::read_by_loader(&bytes).unwrap();
-        let fd = OwnedFd::from(copy.unmapped.copy.try_clone().unwrap());
-        let mapped = Contents::map(&fd, bytes.len()).unwrap();
+        let mapped = Contents::map(&copy.unmapped.copy, bytes.len()).unwrap();
         assert!(
             compare(&mapped, &bytes, &read),
             "what the loader maps stays"

@@ -114,7 +114,7 @@ fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
 }
 
 /// Grows (or shrinks) the file behind `fd` to `len` bytes.
-fn set_file_len(fd: &OwnedFd, len: usize) -> io::Result<()> {
+fn set_file_len(fd: &impl AsRawFd, len: usize) -> io::Result<()> {
     let len = libc::off_t::try_from(len).map_err(io::Error::other)?;
     // SAFETY: ftruncate on a descriptor we own has no memory-safety effects.
     if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
