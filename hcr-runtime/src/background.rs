@@ -36,6 +36,14 @@ pub(crate) fn run(job: Job) -> Result<(), Job> {
     }
 }
 
+/// Queues `job` on the background thread, or runs it on this one when it
+/// cannot be queued (see [`run`]).
+pub(crate) fn run_or_here(job: Job) {
+    if let Err(job) = run(job) {
+        job();
+    }
+}
+
 /// Starts the background thread now, and waits until it has allocated
 /// and freed memory once: the C library gives a thread its own heap
 /// (tens of MiB of address space) at its first allocation, and that heap

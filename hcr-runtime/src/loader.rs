@@ -330,9 +330,7 @@ pub(crate) fn open_prepared(prepared: Prepared) -> Result<LoadedVersion, LoadErr
     // takes no time from the copies of one reload: only debuggers and
     // backtraces read it. A library that failed to open needs none.
     if !rest.is_empty() {
-        if let Err(fill) = crate::background::run(Box::new(move || rest.fill())) {
-            fill();
-        }
+        crate::background::run_or_here(Box::new(move || rest.fill()));
     }
     let imports = exports.imports().map_err(|problem| LoadError::BadImports {
         path: path.clone(),

@@ -259,18 +259,19 @@ pub fn read_by_loader(bytes: &[u8]) -> Option<Vec<std::ops::Range<u64>>> {
     let header = Elf::parse(bytes).ok()?;
     let endian = header.endian().ok()?;
     let span = |start: u64, len: u64| Some(start..start.checked_add(len)?);
+    let table = |offset: u64, count: u16, entry: u16| {
+        span(offset, u64::from(count).checked_mul(entry.into())?)
+    };
     let mut ranges = Vec::from_iter(std::iter::once(0..size_of::<Elf>() as u64));
-    let phoff: u64 = header.e_phoff(endian).into();
-    let phnum = u64::from(header.e_phnum(endian));
-    ranges.push(span(
-        phoff,
-        phnum.checked_mul(header.e_phentsize(endian).into())?,
+    ranges.push(table(
+        header.e_phoff(endian).into(),
+        header.e_phnum(endian),
+        header.e_phentsize(endian),
     )?);
-    let shoff: u64 = header.e_shoff(endian).into();
-    let shnum = u64::from(header.e_shnum(endian));
-    ranges.push(span(
-        shoff,
-        shnum.checked_mul(header.e_shentsize(endian).into())?,
+    ranges.push(table(
+        header.e_shoff(endian).into(),
+        header.e_shnum(endian),
+        header.e_shentsize(endian),
     )?);
     for program_header in header.program_headers(endian, bytes).ok()? {
         let segment = Segment::new(0, program_header, endian);

@@ -460,9 +460,7 @@ impl LibraryCopy {
             return;
         }
         let unmapped = Arc::clone(&self.unmapped);
-        if let Err(shed) = crate::background::run(Box::new(move || unmapped.shed())) {
-            shed();
-        }
+        crate::background::run_or_here(Box::new(move || unmapped.shed()));
     }
 
     /// Whether a library opened from this copy is still loaded (`dlclose`
