@@ -440,6 +440,8 @@ pub struct HostBinary {
     manifest: Option<PathBuf>,
     target_dir: Option<PathBuf>,
     target: String,
+    envs: Vec<(OsString, OsString)>,
+    keep_going: bool,
 }
 
 impl HostBinary {
@@ -455,6 +457,8 @@ impl HostBinary {
             manifest: None,
             target_dir: None,
             target: build_target().to_owned(),
+            envs: Vec::new(),
+            keep_going: false,
         }
     }
 
@@ -462,6 +466,19 @@ impl HostBinary {
     /// crate was built for).
     pub fn target(mut self, target: &str) -> Self {
         self.target = target.to_owned();
+        self
+    }
+
+    /// Sets an environment variable for cargo and the compilers it runs.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// Cargo's `--keep-going`: what does not depend on a failed crate is
+    /// built all the same.
+    pub(crate) fn keep_going(mut self) -> Self {
+        self.keep_going = true;
         self
     }
 
@@ -513,6 +530,40 @@ impl HostBinary {
     /// # Errors
     /// [`BuildError`] with cargo's messages when the build fails.
     pub fn build(&self) -> Result<PathBuf, BuildError> {
+        self.spawn()?.finish()
+    }
+
+    /// Starts the build; see [`HostBinary::build`].
+    ///
+    /// # Errors
+    /// [`BuildError::Spawn`] when cargo cannot be started.
+    pub fn spawn(&self) -> Result<Running, BuildError> {
+        spawn_build(
+            self.command(),
+            format!("cargo build -p {} --bin {}", self.package, self.bin),
+            &self.bin,
+            &format!("/{}", executable_file_name(&self.target, &self.bin)),
+        )
+    }
+
+    /// Runs the build to its end, whatever its result, and returns cargo's
+    /// JSON messages.
+    ///
+    /// # Errors
+    /// [`BuildError::Spawn`] when cargo cannot be started.
+    pub(crate) fn run_for_messages(&self) -> Result<String, BuildError> {
+        let output = self
+            .command()
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|source| BuildError::Spawn {
+                tool: format!("cargo build -p {}", self.package),
+                source,
+            })?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn command(&self) -> Command {
         let mut command = cargo();
         command.args([
             "build",
@@ -537,13 +588,12 @@ impl HostBinary {
         if let Some(dir) = &self.target_dir {
             command.arg("--target-dir").arg(dir);
         }
+        if self.keep_going {
+            command.arg("--keep-going");
+        }
         command.args(&self.profile_args);
         for_target(&mut command, &self.target);
-        build_artifact(
-            command,
-            format!("cargo build -p {} --bin {}", self.package, self.bin),
-            &self.bin,
-            &format!("/{}", executable_file_name(&self.target, &self.bin)),
-        )
+        command.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        command
     }
 }

@@ -172,6 +172,24 @@ impl Capture {
         )))
     }
 
+    /// The library the command wrote, if it is newer than `not_before`
+    /// and than every source the build read: running it again would
+    /// write the same.
+    pub(crate) fn fresh_output(
+        &self,
+        crate_name: &str,
+        not_before: std::time::SystemTime,
+    ) -> Option<PathBuf> {
+        let output = self.output(crate_name)?;
+        let written = std::fs::metadata(&output).ok()?.modified().ok()?;
+        let newer = |path: &Path| {
+            std::fs::metadata(path)
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| modified <= written)
+        };
+        (not_before <= written && self.sources.iter().all(|source| newer(source))).then_some(output)
+    }
+
     /// Why `changed` cannot be compiled directly, if it cannot: a path
     /// that is not one of the sources the last build read (a new file, a
     /// manifest, a build script) needs cargo.
@@ -343,7 +361,7 @@ impl DirectBuild {
     }
 
     /// Waits for it and returns the library it wrote.
-    fn finish(mut self) -> Result<PathBuf, BuildError> {
+    pub(crate) fn finish(mut self) -> Result<PathBuf, BuildError> {
         match self.child.wait() {
             Ok(status) => self.collect(status),
             Err(source) => Err(self.spawn_error(source)),

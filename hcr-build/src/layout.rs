@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::direct::Capture;
+use crate::shared;
 use crate::{BuildError, BuildOptions, HostBinary, Project, RustModule, runtime_library_from};
 
 /// Where everything was put.
@@ -105,6 +106,20 @@ pub fn module_build(project: &Project, package: &str, options: &BuildOptions) ->
     )
 }
 
+/// How the host of `project` is built.
+pub(crate) fn host_binary(project: &Project, options: &BuildOptions) -> HostBinary {
+    options.features.iter().fold(
+        HostBinary::new(&project.host, &project.host_bin)
+            .manifest_path(&project.manifest)
+            .profile(options.profile())
+            .all_features(options.all_features)
+            .no_default_features(options.no_default_features)
+            .target(options.target())
+            .target_dir(options.target_dir(project)),
+        |host, feature| host.feature(feature),
+    )
+}
+
 /// Builds the host, the runtime and every module of `project`, reporting
 /// each step to `status`, and lays them out beside the host binary.
 ///
@@ -121,21 +136,15 @@ pub fn build_project(
         Some(target) => format!(" for {target}"),
         None => String::new(),
     };
+    let shared = match options.shares_dependencies() {
+        true => Some(shared::prepare(project, options, status)?),
+        false => None,
+    };
     status(&format!("building host `{}`{for_target}…", project.host));
-    let host = options
-        .features
-        .iter()
-        .fold(
-            HostBinary::new(&project.host, &project.host_bin)
-                .manifest_path(&project.manifest)
-                .profile(options.profile())
-                .all_features(options.all_features)
-                .no_default_features(options.no_default_features)
-                .target(target)
-                .target_dir(options.target_dir(project)),
-            |host, feature| host.feature(feature),
-        )
-        .build()?;
+    let host = match &shared {
+        Some(library) => shared::host_against(project, options, library).build()?,
+        None => host_binary(project, options).build()?,
+    };
     let dir = host
         .parent()
         .map(Path::to_path_buf)
@@ -165,16 +174,21 @@ pub fn build_project(
     let root = project.manifest.parent().unwrap_or(Path::new("."));
     for module in &project.modules {
         status(&format!("building module `{}`…", module.name));
-        let mut build = module_build(project, &module.package, options)
-            .show_commands()
-            .spawn()?;
-        let library = build.finish_in_place()?;
-        // How cargo ran rustc, for the watcher's direct builds (kept from
-        // an earlier build when cargo found the module fresh).
         let crate_name = module.package.replace('-', "_");
-        if let Some(capture) = Capture::from_cargo(build.log(), &crate_name, root) {
-            capture.record(&output_dir, &module.package);
-        }
+        let library = if shared.is_some() {
+            shared::module_library(&output_dir, &module.package, &crate_name, root)?
+        } else {
+            let mut build = module_build(project, &module.package, options)
+                .show_commands()
+                .spawn()?;
+            let library = build.finish_in_place()?;
+            // How cargo ran rustc, for the watcher's direct builds (kept
+            // from an earlier build when cargo found the module fresh).
+            if let Some(capture) = Capture::from_cargo(build.log(), &crate_name, root) {
+                capture.record(&output_dir, &module.package);
+            }
+            library
+        };
         built.push((module, library));
     }
     // Laid out once all are built, so that a running host sees the new

@@ -42,6 +42,7 @@ mod options;
 mod project;
 mod runner;
 mod scaffold;
+mod shared;
 mod sys;
 pub mod watch;
 
@@ -57,6 +58,7 @@ pub use options::BuildOptions;
 pub use project::{ModuleCrate, Project};
 pub use runner::{HostEnding, Runner, runner_variable};
 pub use scaffold::{add_module, new_project};
+pub use shared::run_as_rustc_wrapper;
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]

@@ -32,12 +32,25 @@ pub struct BuildOptions {
     pub no_default_features: bool,
     /// Cargo's `--target-dir`; `None`: the project's.
     pub target_dir: Option<PathBuf>,
+    /// The `cargo-hcr` program, which cargo then runs in rustc's place for
+    /// the project's own crates, so that the host and its modules link one
+    /// shared library of their dependencies where that is supported (see
+    /// [`shares_dependencies`](Self::shares_dependencies)); `None`: each
+    /// module links its own copy of every dependency.
+    pub wrapper: Option<PathBuf>,
 }
 
 impl BuildOptions {
     /// The target triple the build is for.
     pub fn target(&self) -> &str {
         self.target.as_deref().unwrap_or(build_target())
+    }
+
+    /// Whether the host and its modules link one shared library of their
+    /// dependencies: with a [`wrapper`](Self::wrapper), for a target that
+    /// supports it (native Linux builds).
+    pub fn shares_dependencies(&self) -> bool {
+        self.wrapper.is_some() && crate::shared::supported(self.target())
     }
 
     /// The profile's name, as cargo's `--profile` takes it.

@@ -54,6 +54,10 @@ pub struct Project {
     /// Whether that manifest is the project's own (else the runtime is
     /// built into a directory of the project's target directory).
     pub runtime_in_workspace: bool,
+    /// The packages (cargo's package ids) the host, its modules and
+    /// `hcr-client` depend on directly that are not part of the project:
+    /// what goes into the library they share (see `shared`).
+    pub shared_packages: BTreeSet<String>,
 }
 
 fn hcr_flag(package: &Package, key: &str) -> bool {
@@ -195,6 +199,7 @@ impl Project {
         });
 
         let find = |name: &str| metadata.packages.iter().find(|p| p.name.as_str() == name);
+        let shared_packages = shared_packages(metadata, &host_package.id, &modules, find);
         let (runtime_manifest, runtime_in_workspace) = match find("hcr-runtime") {
             Some(runtime) if metadata.workspace_members.contains(&runtime.id) => (
                 metadata
@@ -234,6 +239,7 @@ impl Project {
             modules,
             runtime_manifest,
             runtime_in_workspace,
+            shared_packages,
         })
     }
 
@@ -283,6 +289,42 @@ impl Project {
     }
 }
 
+/// The direct normal dependencies of the host, of every module and of
+/// `hcr-client` that are neither workspace members nor `hcr-client`
+/// itself (each module links its own `hcr-client`, whose lists of
+/// reloadable functions are per library).
+fn shared_packages<'a>(
+    metadata: &'a Metadata,
+    host: &PackageId,
+    modules: &[ModuleCrate],
+    find: impl Fn(&str) -> Option<&'a Package>,
+) -> BTreeSet<String> {
+    let Some(resolve) = &metadata.resolve else {
+        return BTreeSet::new();
+    };
+    let client = find("hcr-client").map(|p| &p.id);
+    let mut users: Vec<&PackageId> = modules
+        .iter()
+        .filter_map(|module| find(&module.package).map(|p| &p.id))
+        .collect();
+    users.push(host);
+    users.extend(client);
+    let normal = |dep: &cargo_metadata::NodeDep| {
+        dep.dep_kinds
+            .iter()
+            .any(|kind| kind.kind == cargo_metadata::DependencyKind::Normal)
+    };
+    resolve
+        .nodes
+        .iter()
+        .filter(|node| users.contains(&&node.id))
+        .flat_map(|node| node.deps.iter().filter(|dep| normal(dep)))
+        .map(|dep| &dep.pkg)
+        .filter(|id| !metadata.workspace_members.contains(id) && Some(*id) != client)
+        .map(|id| id.repr.clone())
+        .collect()
+}
+
 fn package_dir(package: &Package) -> PathBuf {
     package
         .manifest_path
@@ -310,6 +352,7 @@ pub(crate) mod tests {
             modules: Vec::new(),
             runtime_manifest: PathBuf::from("/hcr/Cargo.toml"),
             runtime_in_workspace: false,
+            shared_packages: Default::default(),
         }
     }
 

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::direct::{Capture, DirectBuild};
 use crate::layout::WritingSet;
+use crate::shared;
 use crate::{BuildError, BuildOptions, ModuleCrate, Project, Running, module_build, place};
 
 /// How long the files must stay quiet before a rebuild starts, when
@@ -426,6 +427,10 @@ pub struct ModuleBuild(BuildKind);
 enum BuildKind {
     /// `cargo rustc -vv` of this package.
     Cargo(Running, String),
+    /// Cargo's build of the host against the shared library, which
+    /// records the command compiling this package as a module; that runs
+    /// next.
+    Host(Running, String),
     /// rustc run as cargo last ran it.
     Direct(DirectBuild),
 }
@@ -457,6 +462,11 @@ impl CargoBuilds {
             .iter()
             .filter_map(|module| {
                 let crate_name = module.package.replace('-', "_");
+                if options.shares_dependencies() {
+                    let command =
+                        shared::module_command(&output_dir, &module.package, &crate_name, root)?;
+                    return Some((module.package.clone(), command));
+                }
                 let library =
                     output_dir.join(crate::library_file_name(options.target(), &crate_name));
                 let capture =
@@ -517,6 +527,22 @@ impl Builder for CargoBuilds {
                     Some("with rustc directly".to_owned()),
                 ))
             }
+            Err(why) if self.options.shares_dependencies() => {
+                let output_dir = self.options.output_dir(&self.project);
+                let library = shared::SharedLibrary::current(&output_dir).ok_or_else(|| {
+                    BuildError::Project(
+                        "the host was not built by `cargo hcr build` here (no shared library of \
+                         its dependencies): build it so first"
+                            .to_owned(),
+                    )
+                })?;
+                let build = shared::host_against(&self.project, &self.options, &library).spawn()?;
+                let how = why.map(|why| format!("with cargo: {why}"));
+                Ok((
+                    ModuleBuild(BuildKind::Host(build, module.package.clone())),
+                    how,
+                ))
+            }
             Err(why) => {
                 let build = module_build(&self.project, &module.package, &self.options)
                     .show_commands()
@@ -533,6 +559,29 @@ impl Builder for CargoBuilds {
     fn poll(&mut self, build: &mut ModuleBuild) -> Option<Result<PathBuf, BuildError>> {
         match &mut build.0 {
             BuildKind::Direct(build) => build.try_finish(),
+            BuildKind::Host(host, package) => {
+                if let Err(err) = host.try_finish()? {
+                    self.captures.remove(package.as_str());
+                    return Some(Err(err));
+                }
+                let crate_name = package.replace('-', "_");
+                let root = self.project.manifest.parent().unwrap_or(Path::new("."));
+                let output_dir = self.options.output_dir(&self.project);
+                let Some(command) = shared::module_command(&output_dir, package, &crate_name, root)
+                else {
+                    return Some(Err(BuildError::Project(format!(
+                        "the host's build recorded no command for module crate `{package}`"
+                    ))));
+                };
+                match command.spawn() {
+                    Ok(direct) => {
+                        self.captures.insert(package.clone(), command);
+                        build.0 = BuildKind::Direct(direct);
+                        None
+                    }
+                    Err(err) => Some(Err(err)),
+                }
+            }
             BuildKind::Cargo(build, package) => {
                 let result = build.try_finish()?;
                 // The command cargo ran is kept. When it ran none (the
@@ -557,7 +606,7 @@ impl Builder for CargoBuilds {
     fn cancel(&mut self, build: ModuleBuild) {
         match build.0 {
             BuildKind::Direct(build) => build.cancel(),
-            BuildKind::Cargo(build, _) => build.cancel(),
+            BuildKind::Cargo(build, _) | BuildKind::Host(build, _) => build.cancel(),
         }
     }
 

@@ -113,6 +113,12 @@ fn expand_input(input: &Input) -> TokenStream {
             hot {
                 #[allow(unexpected_cfgs)]
                 const _: () = {
+                    // Built by `cargo hcr` with shared dependencies: they
+                    // come from the library the host links, which this
+                    // loads, so that whatever links this crate links it.
+                    #[cfg(hcr_shared_deps)]
+                    extern crate hcr_shared as _;
+
                     /// The modules this one imports, NULL-terminated.
                     #[cfg(hcr_module)]
                     #[unsafe(no_mangle)]
@@ -137,7 +143,10 @@ fn expand_input(input: &Input) -> TokenStream {
                     #[cfg(hcr_module)]
                     #[unsafe(no_mangle)]
                     pub extern "C" fn hcr_module_dat_init() -> ::core::ffi::c_int {
-                        ::hcr_client::__private::dat_init(::core::env!("CARGO_CRATE_NAME"))
+                        ::hcr_client::__private::dat_init(
+                            ::core::env!("CARGO_CRATE_NAME"),
+                            ::core::cfg!(hcr_shared_deps),
+                        )
                     }
 
                     /// Persistent globals, startup and load.

@@ -11,6 +11,11 @@
 //!
 //! Host and modules must use the same versions of `tracing-core` and
 //! `log` (one `Cargo.lock`), as they use the same compiler.
+//!
+//! A module built by `cargo hcr` where dependencies are shared links the
+//! host's std, `log` and `tracing-core` themselves: there is one logger,
+//! one dispatcher and one panic hook, and nothing is installed (a hook
+//! in the module would outlive its code).
 
 #[cfg(feature = "log")]
 pub(crate) mod log;

@@ -96,14 +96,18 @@ fn step(what: &str, body: impl FnOnce(RuntimeLibrary) -> Result<(), String>) -> 
 }
 
 /// `hcr_module_dat_init` of module `crate_name`: checks the compiler and
-/// registers every reloadable function with its signature.
-pub fn dat_init(crate_name: &'static str) -> c_int {
+/// registers every reloadable function with its signature. A module
+/// built with `shared` dependencies uses the host's std, logger and
+/// subscriber themselves, so nothing is forwarded.
+pub fn dat_init(crate_name: &'static str, shared: bool) -> c_int {
     step("hcr_module_dat_init", |runtime| {
         let me = SELF_MODULE.get_or_init(|| CString::new(crate_name).unwrap_or_default());
         runtime
             .check_toolchain(crate_name, TOOLCHAIN)
             .map_err(|err| err.message)?;
-        crate::forward::install_all(&runtime);
+        if !shared {
+            crate::forward::install_all(&runtime);
+        }
         for entry in PROCS {
             let name = proc_name(crate_name, entry.module_path, entry.name);
             let c_name = CString::new(name).unwrap_or_default();

@@ -170,3 +170,40 @@ fn headers_that_cannot_be_read_leave_nothing_out() {
     let library = a_real_library();
     assert_eq!(read_by_loader(&library[..40]), None);
 }
+
+#[test]
+fn a_thread_local_template_of_zeros_alone_may_lie_outside_the_loadable_segments() {
+    let library = a_real_library();
+    let header = Elf::parse(&*library).unwrap();
+    let endian = header.endian().unwrap();
+    let phoff = u64::from(header.e_phoff(endian)) as usize;
+    let entry = size_of::<<Elf as object::read::elf::FileHeader>::ProgramHeader>();
+    let tls = header
+        .program_headers(endian, &*library)
+        .unwrap()
+        .iter()
+        .position(|ph| object::read::elf::ProgramHeader::p_type(ph, endian) == elf::PT_TLS)
+        .expect("libc has thread-locals");
+    let at = phoff + tls * entry;
+    // Where p_vaddr and p_filesz are in this class's program header.
+    let (vaddr, filesz) = if WORD == 8 { (16, 32) } else { (8, 16) };
+    let set = |bytes: &mut Vec<u8>, field: usize, value: u64| {
+        let value = value.to_le_bytes();
+        bytes[at + field..at + field + WORD as usize].copy_from_slice(&value[..WORD as usize]);
+    };
+    // As a linker lays out a library whose only thread-locals are zeros
+    // (`.tbss`): the template's address is past the code, in no segment.
+    let mut zeros_only = library.clone();
+    set(&mut zeros_only, vaddr, 0x7fff_0000);
+    set(&mut zeros_only, filesz, 0);
+    check_shared_library(&zeros_only).unwrap();
+    // Bytes the loader would copy from there are refused.
+    let mut with_bytes = zeros_only;
+    set(&mut with_bytes, filesz, 8);
+    let err = check_shared_library(&with_bytes).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("segment {tls} lies outside")),
+        "{err}"
+    );
+}

@@ -131,6 +131,7 @@ impl Selection {
             all_features: self.all_features,
             no_default_features: self.no_default_features,
             target_dir: self.target_dir.clone(),
+            wrapper: std::env::current_exe().ok(),
         }
     }
 }

@@ -167,6 +167,10 @@ fn create(new: &New) -> Result<ExitCode, BuildError> {
 }
 
 fn main() -> ExitCode {
+    // Cargo runs this program in rustc's place for a shared build.
+    if let Some(code) = hcr_build::run_as_rustc_wrapper() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let started = Instant::now();
     let mut args: Vec<OsString> = std::env::args_os().collect();
     // As a cargo subcommand, the first argument is the subcommand's name.
