@@ -103,8 +103,13 @@ pub fn report(text: &str) -> String {{
 fn build_project(dir: &Path) {
     let root = dir.join("project");
     if !root.exists() {
-        hcr_build::new_project(&root, Some("bench"), &hcr_build::workspace_dir())
-            .unwrap_or_else(|err| panic!("{err}"));
+        hcr_build::new_project(
+            &root,
+            Some("bench"),
+            &hcr_build::workspace_dir(),
+            hcr_build::Template::Terminal,
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
         let host = root.join("host");
         for name in std::iter::once("common".to_owned()).chain(dependents()) {
             hcr_build::add_module(&root, &host, &name).unwrap_or_else(|err| panic!("{err}"));

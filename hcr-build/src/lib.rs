@@ -57,7 +57,7 @@ pub use manifest::{LastEvent, LoadedModule, Manifest, ManifestError, manifest_pa
 pub use options::BuildOptions;
 pub use project::{ModuleCrate, Project};
 pub use runner::{HostEnding, Runner, runner_variable};
-pub use scaffold::{add_module, new_project};
+pub use scaffold::{Template, add_module, new_project};
 pub use shared::run_as_rustc_wrapper;
 
 /// Why a build failed.

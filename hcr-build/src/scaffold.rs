@@ -12,8 +12,75 @@ use toml_edit::{DocumentMut, InlineTable, Item, Value};
 
 use crate::BuildError;
 
-/// The module crate a new project starts with.
-const FIRST_MODULE: &str = "logic";
+/// What a new project is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Template {
+    /// A terminal program: the host prints a line a second, which the
+    /// module `logic` makes.
+    #[default]
+    Terminal,
+    /// A window app (eframe, glow): the module `view` draws the window
+    /// every frame. Its sources are those of `examples/egui`.
+    Egui,
+}
+
+/// The egui example's dependencies, as the template writes them.
+const EFRAME: &str = "eframe = { version = \"0.37\", default-features = false, \
+                      features = [\"default_fonts\", \"glow\", \"wayland\", \"x11\"] }";
+const EGUI: &str = "egui = { version = \"0.37\", default-features = false }";
+const LOG: &str = "log = \"0.4\"";
+
+impl Template {
+    /// The module crate the project starts with.
+    pub fn module(self) -> &'static str {
+        match self {
+            Template::Terminal => "logic",
+            Template::Egui => "view",
+        }
+    }
+
+    /// The host's dependencies besides hcr-client and the module.
+    fn host_dependencies(self) -> String {
+        match self {
+            Template::Terminal => String::new(),
+            Template::Egui => format!("{EFRAME}\n{LOG}\n"),
+        }
+    }
+
+    /// The module's dependencies besides hcr-client.
+    fn module_dependencies(self) -> String {
+        match self {
+            Template::Terminal => String::new(),
+            Template::Egui => format!("{EGUI}\n{LOG}\n"),
+        }
+    }
+
+    /// The host's `src/main.rs` for host `name`.
+    fn host_main(self, name: &str) -> String {
+        match self {
+            Template::Terminal => HOST_MAIN.replace("{module}", self.module()),
+            Template::Egui => include_str!("../../examples/egui/app/src/main.rs")
+                .replace("egui_view", self.module())
+                .replace("\"hcr egui example\"", &format!("{name:?}")),
+        }
+    }
+
+    /// The module's `src/lib.rs`.
+    fn module_lib(self) -> &'static str {
+        match self {
+            Template::Terminal => FIRST_MODULE_LIB,
+            Template::Egui => include_str!("../../examples/egui/view/src/lib.rs"),
+        }
+    }
+
+    /// What `README.md` says to edit.
+    fn what_to_edit(self) -> &'static str {
+        match self {
+            Template::Terminal => "the next frame shows the change",
+            Template::Egui => "the window shows the change at its next frame",
+        }
+    }
+}
 
 fn refused(message: String) -> BuildError {
     BuildError::Project(message)
@@ -56,9 +123,10 @@ fn hcr_client_dir(hcr: &Path) -> Result<PathBuf, BuildError> {
 }
 
 /// The files of a new project, by path inside it.
-fn project_files(name: &str, client: &Path) -> Vec<(PathBuf, String)> {
+fn project_files(name: &str, client: &Path, template: Template) -> Vec<(PathBuf, String)> {
+    let module = template.module();
     let root = format!(
-        "[workspace]\nresolver = \"3\"\nmembers = [\"host\", \"{FIRST_MODULE}\"]\n\n\
+        "[workspace]\nresolver = \"3\"\nmembers = [\"host\", \"{module}\"]\n\n\
          [workspace.dependencies]\nhcr-client = {{ path = {:?} }}\n",
         client.display().to_string()
     );
@@ -69,29 +137,28 @@ fn project_files(name: &str, client: &Path) -> Vec<(PathBuf, String)> {
          # `cargo build --release --features static`: one program, modules linked in.\n\
          static = [\"hcr-client/static\"]\n\n\
          [dependencies]\nhcr-client.workspace = true\n\
-         {FIRST_MODULE} = {{ path = \"../{FIRST_MODULE}\" }}\n"
+         {module} = {{ path = \"../{module}\" }}\n{}",
+        template.host_dependencies()
     );
     let readme = format!(
-        "# {name}\n\n`cargo hcr run` builds and runs it; edit `{FIRST_MODULE}/src/lib.rs` \
-         while it runs and the next frame shows the change.\n\
-         `cargo build --release --features static` builds it as one ordinary program.\n"
+        "# {name}\n\n`cargo hcr run` builds and runs it; edit `{module}/src/lib.rs` \
+         while it runs and {}.\n\
+         `cargo build --release --features static` builds it as one ordinary program.\n",
+        template.what_to_edit()
     );
     vec![
         ("Cargo.toml".into(), root),
         (".gitignore".into(), "/target\n".into()),
         ("README.md".into(), readme),
         ("host/Cargo.toml".into(), host_manifest),
+        ("host/src/main.rs".into(), template.host_main(name)),
         (
-            "host/src/main.rs".into(),
-            HOST_MAIN.replace("{module}", FIRST_MODULE),
+            format!("{module}/Cargo.toml").into(),
+            module_manifest(module, &template.module_dependencies()),
         ),
         (
-            format!("{FIRST_MODULE}/Cargo.toml").into(),
-            module_manifest(FIRST_MODULE),
-        ),
-        (
-            format!("{FIRST_MODULE}/src/lib.rs").into(),
-            FIRST_MODULE_LIB.into(),
+            format!("{module}/src/lib.rs").into(),
+            template.module_lib().into(),
         ),
     ]
 }
@@ -145,11 +212,11 @@ pub fn greet(frame: u64) -> String {
 }
 "#;
 
-fn module_manifest(name: &str) -> String {
+fn module_manifest(name: &str, dependencies: &str) -> String {
     format!(
         "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
          [package.metadata.hcr]\nmodule = true\n\n\
-         [dependencies]\nhcr-client.workspace = true\n\n\
+         [dependencies]\nhcr-client.workspace = true\n{dependencies}\n\
          [lints.rust]\n\
          unexpected_cfgs = {{ level = \"warn\", check-cfg = ['cfg(hcr_module)'] }}\n"
     )
@@ -176,16 +243,22 @@ fn write_all(dir: &Path, files: &[(PathBuf, String)]) -> Result<(), BuildError> 
     Ok(())
 }
 
-/// Creates a project at `dir` (which must not exist): a workspace with a
-/// host package `name` (default: the directory's name) and a module crate
-/// `logic`, depending on the `hcr-client` of the hcr sources at `hcr`.
-/// Returns the host's package name.
+/// Creates a project at `dir` (which must not exist) from `template`: a
+/// workspace with a host package `name` (default: the directory's name)
+/// and a module crate (`logic`, or `view` for egui), depending on the
+/// `hcr-client` of the hcr sources at `hcr`. Returns the host's package
+/// name.
 ///
 /// # Errors
 /// [`BuildError::Project`] when `dir` exists, the name is not a crate
 /// name, or `hcr` holds no hcr sources; [`BuildError::Layout`] when a file
 /// cannot be written.
-pub fn new_project(dir: &Path, name: Option<&str>, hcr: &Path) -> Result<String, BuildError> {
+pub fn new_project(
+    dir: &Path,
+    name: Option<&str>,
+    hcr: &Path,
+    template: Template,
+) -> Result<String, BuildError> {
     if dir.exists() {
         return Err(refused(format!(
             "{} already exists: cargo hcr new makes a new directory",
@@ -200,14 +273,14 @@ pub fn new_project(dir: &Path, name: Option<&str>, hcr: &Path) -> Result<String,
             .ok_or_else(|| refused(format!("{} has no name to take", dir.display())))?,
     };
     check_name(&name)?;
-    if name.replace('-', "_") == FIRST_MODULE {
+    if name.replace('-', "_") == template.module() {
         return Err(refused(format!(
             "`{name}` is the name of the project's module: pick another with --name"
         )));
     }
     let client = hcr_client_dir(hcr)?;
     let client = client.canonicalize().map_err(io_error(&client))?;
-    write_all(dir, &project_files(&name, &client))?;
+    write_all(dir, &project_files(&name, &client, template))?;
     let lock = hcr.join("Cargo.lock");
     if lock.is_file() {
         let target = dir.join("Cargo.lock");
@@ -282,7 +355,10 @@ pub fn add_module(root: &Path, host_dir: &Path, name: &str) -> Result<Option<Str
     write_all(
         root,
         &[
-            (format!("{name}/Cargo.toml").into(), module_manifest(name)),
+            (
+                format!("{name}/Cargo.toml").into(),
+                module_manifest(name, ""),
+            ),
             (
                 format!("{name}/src/lib.rs").into(),
                 added_module_lib(&module),
@@ -363,14 +439,52 @@ mod tests {
     }
 
     #[test]
+    fn the_egui_template_is_the_egui_example_under_the_project_s_names() {
+        let files = project_files("paint", Path::new("/hcr/hcr-client"), Template::Egui);
+        let file = |path: &str| {
+            let found = files.iter().find(|(p, _)| p == Path::new(path));
+            found
+                .map(|(_, text)| text.as_str())
+                .unwrap_or_else(|| panic!("no {path}"))
+        };
+        let example = crate::workspace_dir().join("examples/egui");
+        let example_file = |path: &str| std::fs::read_to_string(example.join(path)).unwrap();
+        assert!(file("host/src/main.rs").contains("Host::builder().import(\"view\")"));
+        assert!(file("host/src/main.rs").contains("\"paint\","));
+        assert!(!file("host/src/main.rs").contains("egui_view"));
+        assert_eq!(file("view/src/lib.rs"), example_file("view/src/lib.rs"));
+        // The example's manifests name what the template's do.
+        let squeeze = |text: &str| text.split_whitespace().collect::<String>();
+        let (app, view) = (
+            example_file("app/Cargo.toml"),
+            example_file("view/Cargo.toml"),
+        );
+        for line in [EFRAME, LOG] {
+            assert!(squeeze(file("host/Cargo.toml")).contains(&squeeze(line)));
+            assert!(squeeze(&app).contains(&squeeze(line)), "{line}");
+        }
+        for line in [EGUI, LOG] {
+            assert!(squeeze(file("view/Cargo.toml")).contains(&squeeze(line)));
+            assert!(squeeze(&view).contains(&squeeze(line)), "{line}");
+        }
+        assert!(!file("view/Cargo.toml").contains("eframe"));
+    }
+
+    #[test]
     fn an_existing_path_is_refused_and_nothing_is_written() {
         let dir = std::env::temp_dir().join(format!("hcr-scaffold-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let err = new_project(&dir, None, &crate::workspace_dir()).unwrap_err();
+        let err = new_project(&dir, None, &crate::workspace_dir(), Template::Egui).unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         let missing = dir.join("fresh");
-        let err = new_project(&missing, None, Path::new("/nonexistent")).unwrap_err();
+        let err = new_project(
+            &missing,
+            None,
+            Path::new("/nonexistent"),
+            Template::Terminal,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("pass --hcr-path"), "{err}");
         assert!(!missing.exists());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[cfg(unix)]
+mod egui;
+#[cfg(unix)]
 mod for_windows;
 #[cfg(unix)]
 mod new_project;

@@ -154,4 +154,28 @@ pub struct New {
     /// this cargo hcr was built from).
     #[arg(long, value_name = "DIRECTORY")]
     pub hcr_path: Option<PathBuf>,
+    /// What the new project is: `terminal` (a host printing what the
+    /// module `logic` makes) or `egui` (a window app, eframe with glow,
+    /// whose module `view` draws the window).
+    #[arg(long, value_enum, default_value_t = TemplateName::Terminal, conflicts_with = "module")]
+    pub template: TemplateName,
+}
+
+/// The templates of `cargo hcr new`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateName {
+    /// A terminal program.
+    Terminal,
+    /// A window app drawn with egui.
+    Egui,
+}
+
+impl TemplateName {
+    /// The template it names.
+    pub fn template(self) -> hcr_build::Template {
+        match self {
+            TemplateName::Terminal => hcr_build::Template::Terminal,
+            TemplateName::Egui => hcr_build::Template::Egui,
+        }
+    }
 }

@@ -156,9 +156,11 @@ fn create(new: &New) -> Result<ExitCode, BuildError> {
         .hcr_path
         .clone()
         .unwrap_or_else(hcr_build::workspace_dir);
-    let name = new_project(path, new.name.as_deref(), &hcr)?;
+    let template = new.template.template();
+    let name = new_project(path, new.name.as_deref(), &hcr, template)?;
+    let module = template.module();
     status(&format!(
-        "created `{name}` in {}: a host and the module `logic`; run it with \
+        "created `{name}` in {}: a host and the module `{module}`; run it with \
          `cd {} && cargo hcr run`",
         path.display(),
         path.display()
