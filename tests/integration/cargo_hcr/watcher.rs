@@ -232,6 +232,31 @@ fn a_change_to_a_module_s_own_sources_is_compiled_by_rustc_directly_from_the_fir
     let _ = std::fs::remove_dir_all(&project);
 }
 
+#[test]
+fn a_module_needing_other_builds_of_shared_dependencies_is_refused_by_name() {
+    let _turn = shared_target_turn();
+    let project = project("other-builds");
+    let manifest = project.join("common/Cargo.toml");
+    let run = run(&project);
+    // The module asks `log` for a feature the host's build of it lacks:
+    // another build of a crate the running host's shared library holds.
+    let wants_kv =
+        "hcr-client.workspace = true\nlog = { version = \"0.4\", features = [\"kv\"] }\n";
+    edit(&manifest, "hcr-client.workspace = true\n", wants_kv);
+    run.stderr_says("is not the one the running host's shared library holds");
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("this build of `log`") && stderr.contains("restart `cargo hcr run`"),
+        "{stderr}"
+    );
+    // The host runs on, and takes the next build that fits it.
+    edit(&manifest, wants_kv, "hcr-client.workspace = true\n");
+    edit(&project.join("common/src/lib.rs"), "    1\n", "    2\n");
+    no_refusal(until_value(&run, 2));
+    drop(run);
+    let _ = std::fs::remove_dir_all(&project);
+}
+
 /// Saves `new` as `file` the way `editor` does: the temporaries, backups,
 /// swap, lock and probe files it writes beside the file, and how the new
 /// contents get there (written in place, or renamed over the file).

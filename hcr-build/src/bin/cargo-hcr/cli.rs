@@ -26,7 +26,10 @@ Environment of the host (read by the runtime and hcr-client):
                                          (default: beside the modules)
 Environment of cargo hcr:
   CARGO_TARGET_<TRIPLE>_RUNNER           what runs a host built with --target
-                                         (a Windows host on Linux: wine)";
+                                         (a Windows host on Linux: wine)
+  HCR_SHARED_DEPENDENCIES                0: each module links its own copy of its
+                                         dependencies (default: on native Linux
+                                         builds, one shared library of them)";
 
 /// Builds an hcr program, runs it, and rebuilds its modules while it runs.
 #[derive(Debug, Parser)]
@@ -131,7 +134,10 @@ impl Selection {
             all_features: self.all_features,
             no_default_features: self.no_default_features,
             target_dir: self.target_dir.clone(),
-            wrapper: std::env::current_exe().ok(),
+            // HCR_SHARED_DEPENDENCIES=0: each module links its own copy.
+            wrapper: std::env::current_exe()
+                .ok()
+                .filter(|_| std::env::var_os("HCR_SHARED_DEPENDENCIES").is_none_or(|v| v != "0")),
         }
     }
 }
