@@ -7,6 +7,10 @@
 //! * [`build_project`] builds the host, the runtime (always optimized) and
 //!   every module, and lays them out beside the host binary, for the
 //!   profile and target [`BuildOptions`] say.
+//! * On native Linux builds by `cargo hcr` ([`BuildOptions::wrapper`]), the
+//!   host and its modules link one shared library of their dependencies,
+//!   built once with the host's features (see [`run_as_rustc_wrapper`] and
+//!   the `shared` module's docs): one build of every framework, one std.
 //! * [`watch::watch`] rebuilds modules as their sources change
 //!   (debounced, cancelling a build a newer change makes useless).
 //! * [`runtime_library`] builds `libhcr_runtime.so` with cargo and returns

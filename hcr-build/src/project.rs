@@ -55,8 +55,9 @@ pub struct Project {
     /// built into a directory of the project's target directory).
     pub runtime_in_workspace: bool,
     /// The packages (cargo's package ids) the host, its modules and
-    /// `hcr-client` depend on directly that are not part of the project:
-    /// what goes into the library they share (see `shared`).
+    /// `hcr-client` depend on directly, other than those and the
+    /// workspace members that depend on a module: what goes into the
+    /// library they share (see `shared`).
     pub shared_packages: BTreeSet<String>,
 }
 
@@ -199,7 +200,9 @@ impl Project {
         });
 
         let find = |name: &str| metadata.packages.iter().find(|p| p.name.as_str() == name);
-        let shared_packages = shared_packages(metadata, &host_package.id, &modules, find);
+        let reaches_module = |id: &PackageId| closure(id).iter().any(&is_module);
+        let shared_packages =
+            shared_packages(metadata, &host_package.id, &modules, find, reaches_module);
         let (runtime_manifest, runtime_in_workspace) = match find("hcr-runtime") {
             Some(runtime) if metadata.workspace_members.contains(&runtime.id) => (
                 metadata
@@ -290,14 +293,16 @@ impl Project {
 }
 
 /// The direct normal dependencies of the host, of every module and of
-/// `hcr-client` that are neither workspace members nor `hcr-client`
-/// itself (each module links its own `hcr-client`, whose lists of
-/// reloadable functions are per library).
+/// `hcr-client`, but for those themselves (each module links its own
+/// `hcr-client`, whose lists of reloadable functions are per library)
+/// and the workspace members that depend on a module (`reaches_module`),
+/// which are built with the modules.
 fn shared_packages<'a>(
     metadata: &'a Metadata,
     host: &PackageId,
     modules: &[ModuleCrate],
     find: impl Fn(&str) -> Option<&'a Package>,
+    reaches_module: impl Fn(&PackageId) -> bool,
 ) -> BTreeSet<String> {
     let Some(resolve) = &metadata.resolve else {
         return BTreeSet::new();
@@ -320,7 +325,8 @@ fn shared_packages<'a>(
         .filter(|node| users.contains(&&node.id))
         .flat_map(|node| node.deps.iter().filter(|dep| normal(dep)))
         .map(|dep| &dep.pkg)
-        .filter(|id| !metadata.workspace_members.contains(id) && Some(*id) != client)
+        .filter(|id| !users.contains(id))
+        .filter(|id| !(metadata.workspace_members.contains(id) && reaches_module(id)))
         .map(|id| id.repr.clone())
         .collect()
 }
@@ -353,6 +359,25 @@ pub(crate) mod tests {
             runtime_manifest: PathBuf::from("/hcr/Cargo.toml"),
             runtime_in_workspace: false,
             shared_packages: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_shared_packages_are_what_host_modules_and_client_name_but_themselves() {
+        let manifest = crate::workspace_dir().join("Cargo.toml");
+        let project = Project::load(Some(&manifest), Some("hcr-egui")).unwrap();
+        // Cargo's ids: `registry+…#egui@0.37.0`, `path+file:///…/hcr-trust#0.1.0`.
+        let has = |name: &str| {
+            project
+                .shared_packages
+                .iter()
+                .any(|id| id.contains(&format!("#{name}@")) || id.contains(&format!("/{name}#")))
+        };
+        for shared in ["eframe", "egui", "log", "linkme", "hcr-trust"] {
+            assert!(has(shared), "{shared} in {:?}", project.shared_packages);
+        }
+        for own in ["egui_view", "hcr-client", "hcr-egui"] {
+            assert!(!has(own), "{own} in {:?}", project.shared_packages);
         }
     }
 

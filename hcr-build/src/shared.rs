@@ -10,10 +10,11 @@
 //!
 //! 1. Cargo builds the host's dependencies alone (`cargo build -p HOST
 //!    --keep-going`, with `cargo-hcr` in rustc's place for workspace
-//!    members, refusing each): every crate is compiled once, with the
-//!    host's feature resolution.
-//! 2. The crates the host, its modules and `hcr-client` name directly are
-//!    linked into one Rust `dylib`, `hcr-shared/libhcr_shared-<hash>.so`
+//!    members, refusing each module crate and so what depends on one):
+//!    every crate is compiled once, with the host's feature resolution.
+//! 2. The crates the host, its modules and `hcr-client` name directly
+//!    (other than those, and the project's crates that depend on a
+//!    module) are linked into one Rust `dylib`, `hcr-shared/libhcr_shared-<hash>.so`
 //!    beside the host, with everything they depend on and std linked
 //!    dynamically. It is never reloaded; the hash names its contents.
 //! 3. Cargo builds the host again, `cargo-hcr` adding to rustc's command
@@ -27,7 +28,10 @@
 //!    library holds only its own code and `hcr-client`.
 //!
 //! Host and modules then use one std, one `log` logger and one `tracing`
-//! dispatcher, and one build of every framework. A module whose
+//! dispatcher, and one build of every framework. Cargo counts the wrapper
+//! in its fingerprints: a plain `cargo build` after `cargo hcr` compiles
+//! the project's own crates again (not the dependencies), and the other
+//! way round. A module whose
 //! dependencies change so that they are no longer those the running host
 //! holds is refused at build time, naming the crate: the host must be
 //! restarted to take it.
@@ -142,8 +146,9 @@ impl SharedLibrary {
 /// What the wrapper does in one cargo run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Plan {
-    /// Dependencies only: every workspace member is refused.
-    DependenciesOnly,
+    /// Dependencies only: the module crates (by crate name) are refused,
+    /// and so never is what depends on them (the host).
+    DependenciesOnly { modules: Vec<String> },
     /// The project, against the shared library.
     Shared {
         library: SharedLibrary,
@@ -157,7 +162,7 @@ enum Plan {
 impl Plan {
     fn to_json(&self) -> Value {
         match self {
-            Plan::DependenciesOnly => json!({ "dependencies_only": true }),
+            Plan::DependenciesOnly { modules } => json!({ "refused": modules }),
             Plan::Shared {
                 library,
                 modules,
@@ -171,16 +176,20 @@ impl Plan {
     }
 
     fn from_json(value: &Value) -> Option<Plan> {
-        if value["dependencies_only"] == true {
-            return Some(Plan::DependenciesOnly);
+        let strings = |value: &Value| -> Option<Vec<String>> {
+            let items = value.as_array()?.iter();
+            Some(
+                items
+                    .filter_map(|m| m.as_str().map(str::to_owned))
+                    .collect(),
+            )
+        };
+        if let Some(modules) = strings(&value["refused"]) {
+            return Some(Plan::DependenciesOnly { modules });
         }
         Some(Plan::Shared {
             library: SharedLibrary::from_json(&value["library"])?,
-            modules: value["modules"]
-                .as_array()?
-                .iter()
-                .filter_map(|m| m.as_str().map(str::to_owned))
-                .collect(),
+            modules: strings(&value["modules"])?,
             output_dir: PathBuf::from(value["output_dir"].as_str()?),
         })
     }
@@ -194,6 +203,14 @@ fn host_build(project: &Project, options: &BuildOptions, plan: &Plan) -> HostBin
         .env(PLAN_VARIABLE, plan.to_json().to_string())
 }
 
+/// The crate names of the project's module crates.
+fn module_crates(project: &Project) -> Vec<String> {
+    let crates = project.modules.iter();
+    crates
+        .map(|module| module.package.replace('-', "_"))
+        .collect()
+}
+
 /// The host's build against the shared library `library` (step 3).
 pub(crate) fn host_against(
     project: &Project,
@@ -202,11 +219,7 @@ pub(crate) fn host_against(
 ) -> HostBinary {
     let plan = Plan::Shared {
         library: library.clone(),
-        modules: project
-            .modules
-            .iter()
-            .map(|module| module.package.replace('-', "_"))
-            .collect(),
+        modules: module_crates(project),
         output_dir: options.output_dir(project),
     };
     host_build(project, options, &plan)
@@ -228,7 +241,10 @@ pub(crate) fn prepare(
         "building the dependencies of host `{}`…",
         project.host
     ));
-    let dependencies = host_build(project, options, &Plan::DependenciesOnly).keep_going();
+    let refused = Plan::DependenciesOnly {
+        modules: module_crates(project),
+    };
+    let dependencies = host_build(project, options, &refused).keep_going();
     let messages = dependencies.run_for_messages()?;
     let mut crates = Vec::new();
     let mut rlibs = Vec::new();
@@ -480,14 +496,15 @@ fn wrap(plan: &Plan, rustc: &OsString, mut args: Vec<String>) -> i32 {
     let Some(crate_name) = crate_name.filter(|name| name != "___") else {
         return run(rustc, &args);
     };
-    let Plan::Shared {
-        library,
-        modules,
-        output_dir,
-    } = plan
-    else {
-        // Refused: cargo goes on with the dependencies (--keep-going).
-        return 1;
+    let (library, modules, output_dir) = match plan {
+        Plan::Shared {
+            library,
+            modules,
+            output_dir,
+        } => (library, modules, output_dir),
+        // Refused: cargo goes on with the rest (--keep-going).
+        Plan::DependenciesOnly { modules } if modules.contains(&crate_name) => return 1,
+        Plan::DependenciesOnly { .. } => return run(rustc, &args),
     };
     let library_dir = library.path.parent().unwrap_or(Path::new("."));
     args.push("-L".to_owned());
@@ -774,7 +791,9 @@ mod tests {
             output_dir: PathBuf::from("/t/debug"),
         };
         assert_eq!(Plan::from_json(&plan.to_json()), Some(plan));
-        let only = Plan::DependenciesOnly;
+        let only = Plan::DependenciesOnly {
+            modules: vec!["logic".to_owned()],
+        };
         assert_eq!(Plan::from_json(&only.to_json()), Some(only));
     }
 

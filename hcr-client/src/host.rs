@@ -335,8 +335,13 @@ impl Host {
     /// call into a module is in flight on another thread) and nothing
     /// kept across the reload points into one: a `&'static str`, a trait
     /// object or a plain function pointer created by old code and stored
-    /// in a [`Global`](crate::Global). Calls through reloadable functions
-    /// and stubs are always safe. A static build has nothing to unmap.
+    /// in a [`Global`](crate::Global), in the host's state, or by a library
+    /// the module handed it to (a framework's callbacks, a logger). Calls
+    /// through reloadable functions and stubs are always safe. Code of the
+    /// dependencies is not module code: with `cargo hcr`'s shared library
+    /// of dependencies, what a framework caches of its own (egui's text
+    /// shaping, its plugins) stays valid. A static build has nothing to
+    /// unmap.
     ///
     /// # Errors
     /// The runtime's error (a reload is running on another thread).
