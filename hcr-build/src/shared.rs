@@ -31,10 +31,9 @@
 //! dispatcher, and one build of every framework. Cargo counts the wrapper
 //! in its fingerprints: a plain `cargo build` after `cargo hcr` compiles
 //! the project's own crates again (not the dependencies), and the other
-//! way round. A module whose
-//! dependencies change so that they are no longer those the running host
-//! holds is refused at build time, naming the crate: the host must be
-//! restarted to take it.
+//! way round. A module whose dependencies change so that they are no
+//! longer those the running host holds is refused at build time, naming
+//! the crate: the host must be restarted to take it.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -56,8 +55,7 @@ const CRATE_NAME: &str = "hcr_shared";
 /// ELF system with run paths, built on the machine that runs it (the
 /// library is found by absolute path). On Windows a Rust `dylib` of a
 /// framework exceeds what a DLL can export, so each module links its own
-/// copy there, compiled with the host's features all the same when it is
-/// built by `cargo hcr run`.
+/// copy there, compiled with the features cargo resolves for the module.
 pub fn supported(target: &str) -> bool {
     target.contains("linux") && target == env!("HCR_BUILD_HOST")
 }
@@ -66,6 +64,16 @@ pub fn supported(target: &str) -> bool {
 /// the profile's output directory.
 fn directory(output_dir: &Path) -> PathBuf {
     output_dir.join("hcr-shared")
+}
+
+/// The strings of a JSON array; `None` if it is not one.
+fn json_strings(value: &Value) -> Option<Vec<String>> {
+    let items = value.as_array()?.iter();
+    Some(
+        items
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+    )
 }
 
 /// A crate the shared library holds.
@@ -108,14 +116,6 @@ impl SharedLibrary {
     }
 
     fn from_json(value: &Value) -> Option<SharedLibrary> {
-        let strings = |value: &Value| -> Vec<String> {
-            value
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        };
         let crates = value["crates"]
             .as_array()?
             .iter()
@@ -123,7 +123,7 @@ impl SharedLibrary {
                 Some(HeldCrate {
                     name: held["name"].as_str()?.to_owned(),
                     stem: held["stem"].as_str()?.to_owned(),
-                    features: strings(&held["features"]),
+                    features: json_strings(&held["features"]).unwrap_or_default(),
                 })
             })
             .collect::<Option<_>>()?;
@@ -176,20 +176,12 @@ impl Plan {
     }
 
     fn from_json(value: &Value) -> Option<Plan> {
-        let strings = |value: &Value| -> Option<Vec<String>> {
-            let items = value.as_array()?.iter();
-            Some(
-                items
-                    .filter_map(|m| m.as_str().map(str::to_owned))
-                    .collect(),
-            )
-        };
-        if let Some(modules) = strings(&value["refused"]) {
+        if let Some(modules) = json_strings(&value["refused"]) {
             return Some(Plan::DependenciesOnly { modules });
         }
         Some(Plan::Shared {
             library: SharedLibrary::from_json(&value["library"])?,
-            modules: strings(&value["modules"])?,
+            modules: json_strings(&value["modules"])?,
             output_dir: PathBuf::from(value["output_dir"].as_str()?),
         })
     }
@@ -275,12 +267,7 @@ pub(crate) fn prepare(
                     .unwrap_or_default()
                     .replace('-', "_"),
                 stem,
-                features: message["features"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|f| f.as_str().map(str::to_owned))
-                    .collect(),
+                features: json_strings(&message["features"]).unwrap_or_default(),
             });
             rlibs.push(rlib);
         }
