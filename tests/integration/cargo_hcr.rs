@@ -313,6 +313,85 @@ fn cargo_hcr_builds_a_fresh_project_outside_the_repository_and_it_runs() {
     let _ = std::fs::remove_dir_all(&project);
 }
 
+const COUNTER_LIB: &str = r#"
+//! A plain library of the project, used by the host and the module.
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNT: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one more.
+pub fn bump() -> u64 {
+    COUNT.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// The count so far.
+pub fn count() -> u64 {
+    COUNT.load(Ordering::Relaxed)
+}
+"#;
+
+const SEER_LIB: &str = r#"
+hcr_client::module!();
+
+/// What the module sees of the shared crate and of std.
+#[hcr_client::reloadable]
+pub fn seen() -> String {
+    let thread = std::thread::current();
+    format!("count {} on thread {}", counter::count(), thread.name().unwrap_or("<unnamed>"))
+}
+"#;
+
+const SEER_HOST: &str = r#"
+use hcr_client::Host;
+
+fn main() {
+    let _host = Host::builder().import("seer").start().unwrap_or_else(|err| panic!("{err}"));
+    counter::bump();
+    counter::bump();
+    println!("{}", seer::seen());
+}
+"#;
+
+#[test]
+fn host_and_module_share_one_build_of_a_dependency_its_statics_and_std() {
+    let _turn = shared_target_turn();
+    let project = outside_workspace("one-copy", &["host", "seer", "counter"]);
+    write(
+        &project.join("counter/Cargo.toml"),
+        "[package]\nname = \"counter\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    write(&project.join("counter/src/lib.rs"), COUNTER_LIB);
+    write(
+        &project.join("seer/Cargo.toml"),
+        &module_manifest("seer", "counter = { path = \"../counter\" }\n"),
+    );
+    write(&project.join("seer/src/lib.rs"), SEER_LIB);
+    write(
+        &project.join("host/Cargo.toml"),
+        "[package]\nname = \"seeing\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [dependencies]\ncounter = { path = \"../counter\" }\nhcr-client.workspace = true\n\
+         seer = { path = \"../seer\" }\n",
+    );
+    write(&project.join("host/src/main.rs"), SEER_HOST);
+    let run = |shared: &str| {
+        let output = Command::new(cargo_hcr())
+            .args(["hcr", "run", "--manifest-path"])
+            .arg(project.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", shared_target())
+            .env("HCR_SHARED_DEPENDENCIES", shared)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    // The module reads the static the host counted, and its std knows the
+    // host's main thread: one of each.
+    assert_eq!(run("1"), "count 2 on thread main\n");
+    // Each module its own copy: the module's static and std are others.
+    assert_eq!(run("0"), "count 0 on thread <unnamed>\n");
+    let _ = std::fs::remove_dir_all(&project);
+}
+
 #[test]
 fn run_for_windows_without_wine_says_the_target_cannot_run_here_before_building() {
     // PATH holds the toolchain's directory alone: cargo and rustc, no wine.
