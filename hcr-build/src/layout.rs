@@ -142,7 +142,15 @@ pub fn build_project(
     };
     status(&format!("building host `{}`{for_target}…", project.host));
     let host = match &shared {
-        Some(library) => shared::host_against(project, options, library).build()?,
+        Some(library) => {
+            let mut build = shared::host_against(project, options, library).spawn()?;
+            let host = build.finish_in_place()?;
+            // What the wrapper said of the host's build.
+            let said = build.log().lines().map(str::trim_start);
+            said.filter_map(|line| line.strip_prefix("hcr: "))
+                .for_each(|line| status(line));
+            host
+        }
         None => host_binary(project, options).build()?,
     };
     let dir = host

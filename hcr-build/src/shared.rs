@@ -501,6 +501,12 @@ fn wrap(plan: &Plan, rustc: &OsString, mut args: Vec<String>) -> i32 {
         .map(str::to_owned)
         .collect();
     if types.iter().any(|kind| kind == "bin") {
+        if without_lto(&mut args) {
+            eprintln!(
+                "hcr: `{crate_name}` is linked without the profile's LTO, which cannot link the \
+                 shared library of dependencies (static builds keep it)"
+            );
+        }
         args.extend(["-C".to_owned(), "prefer-dynamic".to_owned()]);
         for dir in [library_dir, &library.std_dir] {
             args.push("-C".to_owned());
@@ -523,6 +529,30 @@ fn wrap(plan: &Plan, rustc: &OsString, mut args: Vec<String>) -> i32 {
         record_module_command(output_dir, rustc, &args, &crate_name);
     }
     code
+}
+
+/// Takes link-time optimization (`-C lto`, `-C lto=fat|thin|yes|true`)
+/// out of `args`, as it cannot link dynamically; whether there was any.
+fn without_lto(args: &mut Vec<String>) -> bool {
+    let is_lto = |option: &str| {
+        option == "lto"
+            || option
+                .strip_prefix("lto=")
+                .is_some_and(|value| !["off", "no", "false", "n"].contains(&value))
+    };
+    let mut kept = Vec::with_capacity(args.len());
+    let mut removed = false;
+    let mut words = std::mem::take(args).into_iter().peekable();
+    while let Some(arg) = words.next() {
+        if arg == "-C" && words.peek().is_some_and(|option| is_lto(option)) {
+            words.next();
+            removed = true;
+        } else {
+            kept.push(arg);
+        }
+    }
+    *args = kept;
+    removed
 }
 
 /// Refuses a module whose dependencies are other builds of crates the
@@ -730,6 +760,19 @@ mod tests {
                 "prefer-dynamic",
             ])
         );
+    }
+
+    #[test]
+    fn a_host_s_link_time_optimization_is_taken_out_and_said() {
+        let mut args = strings(&["--crate-type", "bin", "-C", "lto", "-C", "opt-level=3"]);
+        assert!(without_lto(&mut args));
+        assert_eq!(args, strings(&["--crate-type", "bin", "-C", "opt-level=3"]));
+        let mut thin = strings(&["-C", "lto=thin"]);
+        assert!(without_lto(&mut thin));
+        assert!(thin.is_empty());
+        let mut off = strings(&["-C", "lto=off", "-C", "debuginfo=2"]);
+        assert!(!without_lto(&mut off));
+        assert_eq!(off, strings(&["-C", "lto=off", "-C", "debuginfo=2"]));
     }
 
     fn library_holding(stems: &[&str]) -> SharedLibrary {
