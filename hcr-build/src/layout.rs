@@ -148,7 +148,7 @@ pub fn build_project(
             // What the wrapper said of the host's build.
             let said = build.log().lines().map(str::trim_start);
             said.filter_map(|line| line.strip_prefix("hcr: "))
-                .for_each(|line| status(line));
+                .for_each(&mut *status);
             host
         }
         None => host_binary(project, options).build()?,
