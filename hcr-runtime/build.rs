@@ -1,5 +1,6 @@
 //! On Unix, gives `libhcr_runtime.so` a SONAME and compiles the crash
-//! guard's C shim (its catching is signal-based).
+//! guard's C shim (its catching is signal-based); on Windows, compiles
+//! the Windows shim (a vectored exception handler).
 //!
 //! C modules linked with `-lhcr_runtime` record the SONAME as a dependency;
 //! without it the loader would look the library up by path when a module
@@ -10,16 +11,32 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var("CARGO_CFG_TARGET_FAMILY").as_deref() != Ok("unix") {
-        return;
-    }
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhcr_runtime.so");
-
-    // The shim and its per-architecture header live beside the reference
-    // stubs in the workspace's asm/ directory.
+    // The shims live beside the reference stubs in the workspace's asm/
+    // directory.
     let asm = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
         .join("..")
         .join("asm");
+    match std::env::var("CARGO_CFG_TARGET_FAMILY").as_deref() {
+        Ok("unix") => unix(&asm),
+        Ok("windows") => windows(&asm),
+        _ => {}
+    }
+}
+
+/// The Windows shim: a vectored exception handler, no per-architecture
+/// part (the system hands it the faulting instruction).
+fn windows(asm: &std::path::Path) {
+    let shim = asm.join("crash_guard_windows.c");
+    println!("cargo:rerun-if-changed={}", shim.display());
+    cc::Build::new()
+        .file(&shim)
+        .warnings(true)
+        .extra_warnings(true)
+        .compile("hcr_crash_guard");
+}
+
+fn unix(asm: &std::path::Path) {
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhcr_runtime.so");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("set by cargo");
     let arch_dir = asm.join(&arch);
     let shim = asm.join("crash_guard.c");

@@ -83,12 +83,12 @@ pub struct GuardError {
 }
 
 impl GuardError {
-    /// `HCR_ERR_UNSUPPORTED`: the guard does not run on this system (on
-    /// Windows, for now), and the function was not called.
+    /// `HCR_ERR_UNSUPPORTED`: the guard does not run on this system (it
+    /// runs on Linux and Windows), and the function was not called.
     const UNSUPPORTED: i32 = -17;
 
-    /// Whether the guard does not run on this system (on Windows, for
-    /// now): the function was not called; call it unguarded.
+    /// Whether the guard does not run on this system (it runs on Linux
+    /// and Windows): the function was not called; call it unguarded.
     pub fn is_unsupported(&self) -> bool {
         self.code == Self::UNSUPPORTED
     }

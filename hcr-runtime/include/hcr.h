@@ -36,7 +36,7 @@ extern "C" {
 #define HCR_ERR_SHUT_DOWN           (-14) /* hcr_shutdown ran: no more reloads */
 #define HCR_ERR_ACTIVE_FRAME        (-15) /* this thread runs code the reload would replace */
 #define HCR_ERR_FAULTED             (-16) /* a guarded call faulted in a module's code */
-#define HCR_ERR_UNSUPPORTED         (-17) /* not supported on this platform (the crash guard on Windows) */
+#define HCR_ERR_UNSUPPORTED         (-17) /* not supported on this platform */
 #define HCR_ERR_UNTRUSTED           (-18) /* a module file, or a directory above it, could have been
                                            * written by another user; see "Module trust" below */
 
@@ -259,8 +259,10 @@ int64_t hcr_generation(void);
  * stays that way, and the process may deadlock or misbehave later. It is a
  * way to keep a session alive while developing, not a safety net.
  *
- * Linux only for now: on Windows it returns HCR_ERR_UNSUPPORTED without
- * calling fn. */
+ * On Windows the faults caught are access violations, illegal or
+ * privileged instructions, integer division by zero or overflow, in-page
+ * errors, misaligned data and array bounds (a vectored exception handler
+ * resumes at the guarded call); a stack overflow is not caught there. */
 int hcr_guarded_call(void (*fn)(void *arg), void *arg);
 
 /* ---- Tuning and diagnostics ----------------------------------------------- */

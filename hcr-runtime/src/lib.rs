@@ -146,8 +146,9 @@
 //!   the contents as on Linux).
 //! * The active-frame check walks the stack with
 //!   `RtlCaptureStackBackTrace`.
-//! * The crash guard is not supported yet: `hcr_guarded_call` returns
-//!   `HCR_ERR_UNSUPPORTED` without calling the function.
+//! * The crash guard catches with a vectored exception handler and resumes
+//!   at the guarded call's captured context (`asm/crash_guard_windows.c`);
+//!   it does not catch a stack overflow (`docs/crash-guard.md`).
 //! * The trust check passes every path: the rule there reads ACLs
 //!   (write access for `Everyone` or `Users`), which is not built yet.
 //! * There is no `fork`, so nothing is done for it.

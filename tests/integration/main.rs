@@ -42,9 +42,6 @@ macro_rules! scenario {
 
 mod abi;
 mod cargo_hcr;
-// The crash guard catches signals: Linux only (on Windows it refuses, which
-// abi.rs shows).
-#[cfg(unix)]
 mod crash_guard;
 mod diagnostics;
 mod example;

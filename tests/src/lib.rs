@@ -813,9 +813,9 @@ impl Stub {
 }
 
 pub use sys::{
-    ABORTED, GUARD_SUPPORTED, NOT_A_LIBRARY, copy_names, copy_prefix, did_not_start,
-    for_another_machine, mapped_copies, occupy, resident_kib, system_failed_to_spawn, under_asan,
-    under_valgrind, writable_and_executable,
+    ABORTED, DIVISION_BY_ZERO, NOT_A_LIBRARY, NULL_READ, UNCAUGHT_FAULT, copy_names, copy_prefix,
+    did_not_start, for_another_machine, mapped_copies, occupy, resident_kib,
+    system_failed_to_spawn, under_asan, under_valgrind, writable_and_executable,
 };
 
 /// Whether `check` comes true within five seconds, asked every

@@ -3,10 +3,15 @@
 //! the process, after putting that module's previous version back when the
 //! faulting version is the current one ([`crate::rollback`]).
 //!
-//! The catching is done by a small C shim (`asm/crash_guard.c`): it sets a
-//! jump point, calls the function, and its signal handler jumps back when
-//! a synchronous SIGSEGV, SIGBUS, SIGILL or SIGFPE hits an instruction in
-//! the code of a module version. The runtime publishes where that code is
+//! The catching is done by a small C shim: on Linux (`asm/crash_guard.c`)
+//! it sets a jump point, calls the function, and its signal handler jumps
+//! back when a synchronous SIGSEGV, SIGBUS, SIGILL or SIGFPE hits an
+//! instruction in the code of a module version; on Windows
+//! (`asm/crash_guard_windows.c`) it captures its context, calls the
+//! function, and its vectored exception handler resumes at that context
+//! when an access violation, an illegal or privileged instruction, an
+//! integer division by zero or overflow (or an in-page error, misaligned
+//! data, array bounds) does. The runtime publishes where that code is
 //! ([`publish`]) whenever a version is loaded or unmapped, so a reload on
 //! another thread during the call is seen. Any other fault (in the host, the
 //! runtime, a system library, another thread) goes on to the handler that
@@ -16,14 +21,16 @@
 //! destructor, no unlock), so a lock, the allocator or stdio left
 //! mid-operation by the faulting code stays that way.
 
+mod shim;
+
 use std::ffi::c_void;
 
 use crate::error::Error;
 use crate::runtime::{Retained, Runtime};
-use crate::sys::crash_guard::{self as shim, Fault};
+use crate::sys::crash_guard::{Fault, install};
 use crate::sys::objects::Place;
 
-pub use crate::sys::crash_guard::GuardedFunction;
+pub use shim::GuardedFunction;
 
 /// Tells the shim where module code is: the executable segments of every
 /// version in `retained`. Called under the runtime's lock whenever that
@@ -55,7 +62,7 @@ pub(crate) unsafe fn call(
     function: GuardedFunction,
     arg: *mut c_void,
 ) -> Result<(), Error> {
-    shim::install()?;
+    install()?;
     // SAFETY: forwarded from the caller.
     let Some(fault) = (unsafe { shim::call(function, arg) }) else {
         return Ok(());

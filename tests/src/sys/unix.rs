@@ -9,8 +9,15 @@ use crate::Ending;
 /// How a process that aborts ends: killed by SIGABRT.
 pub const ABORTED: Ending = Ending::Signal(6);
 
-/// Whether the crash guard catches faults here: it does on Linux.
-pub const GUARD_SUPPORTED: bool = true;
+/// How a fault nobody catches ends a process: killed by SIGSEGV.
+pub const UNCAUGHT_FAULT: Ending = Ending::Signal(libc::SIGSEGV);
+
+/// How the crash guard names a read through NULL: the fault, and what
+/// was accessed.
+pub const NULL_READ: [&str; 2] = ["SIGSEGV", "accessing 0x0"];
+
+/// How the crash guard names an integer division by zero.
+pub const DIVISION_BY_ZERO: &str = "SIGFPE (integer division by zero)";
 
 /// What the runtime says of bytes that are no library at all.
 pub const NOT_A_LIBRARY: &str = "not an ELF file";

@@ -18,9 +18,16 @@ use crate::Ending;
 /// which ends the process with STATUS_STACK_BUFFER_OVERRUN (0xC0000409).
 pub const ABORTED: Ending = Ending::Exit(0xC000_0409_u32 as i32);
 
-/// Whether the crash guard catches faults here: not on Windows, where a
-/// guarded call is refused with HCR_ERR_UNSUPPORTED.
-pub const GUARD_SUPPORTED: bool = false;
+/// How a fault nobody catches ends a process: with its exception code,
+/// STATUS_ACCESS_VIOLATION.
+pub const UNCAUGHT_FAULT: Ending = Ending::Exit(0xC000_0005_u32 as i32);
+
+/// How the crash guard names a read through NULL: the exception, and
+/// what was accessed.
+pub const NULL_READ: [&str; 2] = ["EXCEPTION_ACCESS_VIOLATION", "reading 0x0"];
+
+/// How the crash guard names an integer division by zero.
+pub const DIVISION_BY_ZERO: &str = "EXCEPTION_INT_DIVIDE_BY_ZERO (integer division by zero)";
 
 /// What the runtime says of bytes that are no library at all.
 pub const NOT_A_LIBRARY: &str = "not a PE file";

@@ -139,7 +139,8 @@ struct Drawn {
 /// Steps and draws one frame; under the crash guard while `guarded`, so
 /// that if freshly reloaded code crashes, its module goes back to the
 /// previous version and the demo goes on. Where the guard does not run
-/// (Windows, for now), says so once and draws unguarded from then on.
+/// (a system it does not support), says so once and draws unguarded from
+/// then on.
 fn frame(host: &Host, guarded: &mut bool) -> Result<Drawn, GuardError> {
     let draw = || {
         let frame = demo_world::step();
