@@ -1,6 +1,6 @@
 //! `cargo hcr --target x86_64-pc-windows-gnu` from Linux: the demo and a
 //! project outside the repository are built here with mingw-w64, run under
-//! wine, and reload edits built here. They need mingw-w64 and wine, so they
+//! wine, and reload edits built here; the demo's crash is rolled back. They need mingw-w64 and wine, so they
 //! are ignored by default; `.ci/cross-test x86_64-pc-windows-gnu` runs
 //! them (`cargo test -p hcr-tests --test integration -- --ignored
 //! cargo_hcr::for_windows::`).
@@ -185,6 +185,39 @@ fn the_demo_runs_under_wine_and_reloads_edits_built_on_linux_keeping_its_board_a
             pair[1].line
         );
     }
+
+    // The view reads far out of bounds: the crash guard catches the
+    // access violation, rolls the view back, and the demo draws on with
+    // the view it had.
+    edit(
+        &work.join("view/src/lib.rs"),
+        "let alive = frame.cells.iter().filter(|cell| **cell).count();",
+        "let alive = usize::from(unsafe { *frame.cells.as_ptr().add(1 << 40) });",
+    );
+    let fault = loop {
+        let line = demo.next_line("the crash report");
+        if let Some(fault) = line.strip_prefix("fault | ") {
+            break fault.to_owned();
+        }
+    };
+    for part in [
+        "module `demo_view` faulted: EXCEPTION_ACCESS_VIOLATION (access violation) reading",
+        "demo_view.dll+0x",
+        "rolled back to the version loaded in generation 1",
+    ] {
+        assert!(fault.contains(part), "{part:?} missing from: {fault}");
+    }
+    let after = Frame::parse(demo.next_line("a frame after the rollback"));
+    assert!(
+        after.line.contains('o') && !after.line.contains('#'),
+        "{}",
+        after.line
+    );
+    assert!(
+        !demo.stderr().contains("without the crash guard"),
+        "{}",
+        demo.stderr()
+    );
     drop(demo);
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -1,8 +1,7 @@
 //! The demo host: a game of life that steps and draws one frame at a time
 //! through three modules (`demo_view` → `demo_world` → `demo_rules`), and
-//! reloads them between frames. Each frame runs under the crash guard
-//! (where it runs: not on Windows yet), so an edit that crashes is rolled
-//! back instead of ending the demo.
+//! reloads them between frames. Each frame runs under the crash guard, so
+//! an edit that crashes is rolled back instead of ending the demo.
 //!
 //! * `cargo run -p hcr-build -- run -p hcr-demo`: builds everything, runs
 //!   the demo and rebuilds a module when you save one of its files
