@@ -150,8 +150,12 @@ int hcr_init(const char *main_module, const char *const *imports,
  * leaves the old code running, and hcr_last_error() names the path, the bit
  * or owner and the fix (`chmod o-w <path>`). Group-write is allowed.
  * HCR_ALLOW_INSECURE_MODULES=1 turns the check off: then anyone who can
- * write there can run code in this process. On Windows nothing is checked
- * yet (the rule there reads ACLs). */
+ * write there can run code in this process. On Windows the rule reads
+ * owners and access lists: refused is a path owned by another account than
+ * the user, SYSTEM, Administrators or TrustedInstaller, or one whose access
+ * list lets another account write or append to a file, delete a
+ * directory's children, or change its access list or owner (the fix given
+ * is an `icacls` command). */
 
 /* Whether any loaded module's library changed on disk (contents, not just
  * timestamps: a touch is no change, and two same-size builds within one

@@ -149,8 +149,8 @@
 //! * The crash guard catches with a vectored exception handler and resumes
 //!   at the guarded call's captured context (`asm/crash_guard_windows.c`);
 //!   it does not catch a stack overflow (`docs/crash-guard.md`).
-//! * The trust check passes every path: the rule there reads ACLs
-//!   (write access for `Everyone` or `Users`), which is not built yet.
+//! * The trust check reads owners and access lists (`hcr_trust`'s crate
+//!   docs say which accounts and rights are refused).
 //! * There is no `fork`, so nothing is done for it.
 //! * On x86_64 the bad-call handler takes the slot where the veneer puts
 //!   it, in `rdi`, as the System V ABI does, on every system.

@@ -21,9 +21,15 @@
 //! who can write to a module's file or directory can run code as the
 //! program's user.
 //!
-//! On Windows the check passes every file for now: the equivalent rule
-//! reads ACLs (a file or directory writable by `Everyone` or `Users`), and
-//! that is not built yet.
+//! On Windows the same rule reads owners and access lists: a file or
+//! directory is refused when it is owned by another account than the
+//! process's user, SYSTEM, Administrators or TrustedInstaller, or when an
+//! access-allowed entry that applies to it lets another account (Everyone,
+//! Users, Authenticated Users, another user) write or append to it (a
+//! file), delete its children (a directory), or change its access list or
+//! owner. Adding a file or a subdirectory to a directory replaces nothing
+//! and is allowed, as a sticky directory is on Unix (every `C:\` lets
+//! Authenticated Users add one).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -49,6 +55,22 @@ pub enum Problem {
         owner: u32,
         /// The process's effective user id.
         process: u32,
+    },
+    /// An entry of its access list lets another account write to it
+    /// (Windows).
+    WritableBy {
+        /// The account (`DOMAIN\name`, or its SID).
+        account: Box<str>,
+        /// The rights that entry grants that allow writing.
+        rights: Box<str>,
+    },
+    /// It belongs to another account than the process's user, SYSTEM,
+    /// Administrators or TrustedInstaller (Windows).
+    OwnedBy {
+        /// The owner (`DOMAIN\name`, or its SID).
+        account: Box<str>,
+        /// The SID of the process's user.
+        user: Box<str>,
     },
 }
 
@@ -92,6 +114,18 @@ impl fmt::Display for Untrusted {
                 "{what} {path}{through} is owned by user {owner}, not by this process's \
                  user ({process}) or root, so that user could put code into it; fix with \
                  `chown {process} {path}`"
+            )?,
+            Problem::WritableBy { account, rights } => write!(
+                f,
+                "{what} {path}{through} lets {account} write to it ({rights}), so that \
+                 account could put code into it; fix with `icacls \"{path}\" /inheritance:d` \
+                 then `icacls \"{path}\" /remove:g \"{account}\"`"
+            )?,
+            Problem::OwnedBy { account, user } => write!(
+                f,
+                "{what} {path}{through} is owned by {account}, not by this process's user \
+                 ({user}), SYSTEM, Administrators or TrustedInstaller, so that account could \
+                 put code into it; fix with `icacls \"{path}\" /setowner *{user}`"
             )?,
         }
         write!(
@@ -196,6 +230,36 @@ mod tests {
                  into it; fix with `chown 1000 /srv/app`"
             ),
             "{owner}"
+        );
+        let writable = untrusted(
+            "C:\\game\\logic.dll",
+            false,
+            Problem::WritableBy {
+                account: "BUILTIN\\Users".into(),
+                rights: "write, append".into(),
+            },
+        );
+        assert!(
+            writable.to_string().contains(
+                "lets BUILTIN\\Users write to it (write, append), so \
+                 that account could put code into it; fix with `icacls \"C:\\game\\logic.dll\" \
+                 /inheritance:d` then `icacls \"C:\\game\\logic.dll\" /remove:g \"BUILTIN\\Users\"`"
+            ),
+            "{writable}"
+        );
+        let owned = untrusted(
+            "C:\\game\\logic.dll",
+            false,
+            Problem::OwnedBy {
+                account: "OTHER\\mallory".into(),
+                user: "S-1-5-21-1-2-3-1000".into(),
+            },
+        );
+        assert!(
+            owned.to_string().contains(
+                "fix with `icacls \"C:\\game\\logic.dll\" /setowner *S-1-5-21-1-2-3-1000`"
+            ),
+            "{owned}"
         );
     }
 

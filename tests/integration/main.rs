@@ -61,4 +61,6 @@ mod threads;
 #[cfg(unix)]
 mod trust;
 #[cfg(windows)]
+mod trust_windows;
+#[cfg(windows)]
 mod windows;

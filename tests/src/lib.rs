@@ -812,6 +812,8 @@ impl Stub {
     }
 }
 
+#[cfg(windows)]
+pub use sys::grant_write;
 pub use sys::{
     ABORTED, DIVISION_BY_ZERO, NOT_A_LIBRARY, NULL_READ, UNCAUGHT_FAULT, copy_names, copy_prefix,
     did_not_start, for_another_machine, mapped_copies, occupy, resident_kib,

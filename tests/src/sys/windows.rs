@@ -85,6 +85,74 @@ pub fn system_failed_to_spawn(error: &std::io::Error) -> Option<String> {
 /// Nothing to turn off: Windows writes no core dumps by default.
 pub fn no_core_dumps(_command: &mut Command) {}
 
+/// Adds an entry to the access list of `path` that lets the account with
+/// SID `sid` (`S-1-1-0`: Everyone) write to it, as `icacls path /grant
+/// *sid:W` does.
+pub fn grant_write(path: &std::path::Path, sid: &str) {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Foundation::LocalFree;
+    use windows_sys::Win32::Security::Authorization::{
+        ConvertStringSidToSidW, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW,
+        SE_FILE_OBJECT, SetEntriesInAclW, SetNamedSecurityInfoW, TRUSTEE_IS_SID,
+        TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    };
+    use windows_sys::Win32::Security::{ACL, DACL_SECURITY_INFORMATION, NO_INHERITANCE, PSID};
+    let wide = |text: &std::ffi::OsStr| -> Vec<u16> { text.encode_wide().chain([0]).collect() };
+    let (path, sid) = (wide(path.as_os_str()), wide(sid.as_ref()));
+    // SAFETY: every string is NUL-terminated; every pointer the system
+    // allocates is freed with LocalFree after its last use.
+    unsafe {
+        let mut account: PSID = std::ptr::null_mut();
+        assert_ne!(
+            ConvertStringSidToSidW(sid.as_ptr(), &mut account),
+            0,
+            "a SID"
+        );
+        let (mut old, mut descriptor): (*mut ACL, _) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let read = GetNamedSecurityInfoW(
+            path.as_ptr(),
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut old,
+            std::ptr::null_mut(),
+            &mut descriptor,
+        );
+        assert_eq!(read, 0, "reading the access list");
+        let entry = EXPLICIT_ACCESS_W {
+            grfAccessPermissions: 0x0012_0116, // FILE_GENERIC_WRITE
+            grfAccessMode: GRANT_ACCESS,
+            grfInheritance: NO_INHERITANCE,
+            Trustee: TRUSTEE_W {
+                TrusteeForm: TRUSTEE_IS_SID,
+                TrusteeType: TRUSTEE_IS_UNKNOWN,
+                ptstrName: account.cast(),
+                ..TRUSTEE_W::default()
+            },
+        };
+        let mut new: *mut ACL = std::ptr::null_mut();
+        assert_eq!(
+            SetEntriesInAclW(1, &entry, old, &mut new),
+            0,
+            "a new access list"
+        );
+        let set = SetNamedSecurityInfoW(
+            path.as_ptr(),
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            new,
+            std::ptr::null_mut(),
+        );
+        assert_eq!(set, 0, "writing the access list");
+        LocalFree(new.cast());
+        LocalFree(descriptor);
+        LocalFree(account);
+    }
+}
+
 /// Windows has no execute permission bit to set.
 pub fn make_executable(_path: &std::path::Path) {}
 
