@@ -22,17 +22,8 @@
 
 #include "fault_pc.h" /* per architecture: fault_pc(const ucontext_t *) */
 
-/* A range of code, [start, end). */
-struct hcr_guard_range {
-    uintptr_t start;
-    uintptr_t end;
-};
-
-/* The code of every module version loaded and still mapped. */
-struct hcr_guard_table {
-    const struct hcr_guard_range *ranges;
-    size_t count;
-};
+#define GUARD_YIELD() sched_yield()
+#include "crash_guard_table.h"
 
 /* What the handler saw when it caught a fault. */
 struct hcr_guard_fault {
@@ -48,13 +39,6 @@ struct guard_frame {
     struct hcr_guard_fault *fault;
     struct guard_frame *outer;
 };
-
-/* The published table, replaced as versions are loaded and unmapped, and
- * how many handlers are reading one right now: a replaced table is handed
- * back for freeing only once none is. Lock-free atomics are
- * async-signal-safe. */
-static _Atomic(const struct hcr_guard_table *) published;
-static atomic_uint readers;
 
 /* The innermost guarded call of this thread. Initial-exec TLS: the handler
  * reads it with a plain load, never through __tls_get_addr, which may
@@ -99,21 +83,6 @@ static void pass_on(int signal, siginfo_t *info, void *context) {
     before->sa_handler(signal);
 }
 
-/* Whether pc lies in the code of a module version. */
-static int in_module_code(uintptr_t pc) {
-    atomic_fetch_add(&readers, 1);
-    const struct hcr_guard_table *table = atomic_load(&published);
-    int inside = 0;
-    for (size_t i = 0; table && i < table->count; i++) {
-        if (pc >= table->ranges[i].start && pc < table->ranges[i].end) {
-            inside = 1;
-            break;
-        }
-    }
-    atomic_fetch_sub(&readers, 1);
-    return inside;
-}
-
 static void on_fault(int signal, siginfo_t *info, void *context) {
     struct guard_frame *frame = innermost;
     /* si_code > 0: raised by the kernel for an instruction, not sent. */
@@ -128,18 +97,6 @@ static void on_fault(int signal, siginfo_t *info, void *context) {
         }
     }
     pass_on(signal, info, context);
-}
-
-/* Publishes the code ranges of the module versions now mapped and returns
- * the table it replaces, which no handler reads any more: the caller frees
- * it. The caller publishes a new table before any code it names can run,
- * and before unmapping code it no longer names. */
-const struct hcr_guard_table *hcr_guard_publish(const struct hcr_guard_table *table) {
-    const struct hcr_guard_table *old = atomic_exchange(&published, table);
-    /* A handler scans for a few instructions and never blocks. */
-    while (atomic_load(&readers) != 0)
-        sched_yield();
-    return old;
 }
 
 /* Installs the handler for the guarded signals, remembering the ones it

@@ -20,25 +20,14 @@
  * caller; the functions and structures are those of crash_guard.c. */
 #include <windows.h>
 
-#include <stdatomic.h>
-#include <stddef.h>
 #include <stdint.h>
+
+#define GUARD_YIELD() SwitchToThread()
+#include "crash_guard_table.h"
 
 /* Returns twice: once when called, once more when the handler resumes at
  * the context it captured. */
 NTSYSAPI __attribute__((returns_twice)) VOID NTAPI RtlCaptureContext(PCONTEXT context);
-
-/* A range of code, [start, end). */
-struct hcr_guard_range {
-    uintptr_t start;
-    uintptr_t end;
-};
-
-/* The code of every module version loaded and still mapped. */
-struct hcr_guard_table {
-    const struct hcr_guard_range *ranges;
-    size_t count;
-};
 
 /* What the handler saw when it caught a fault. */
 struct hcr_guard_fault {
@@ -55,12 +44,6 @@ struct guard_frame {
     struct hcr_guard_fault *fault;
     struct guard_frame *outer;
 };
-
-/* The published table, replaced as versions are loaded and unmapped, and
- * how many handlers are reading one right now: a replaced table is handed
- * back for freeing only once none is. */
-static _Atomic(const struct hcr_guard_table *) published;
-static atomic_uint readers;
 
 /* The thread-local slot of each thread's innermost guarded call. A TLS
  * index, not __thread: mingw's emulated thread-locals may allocate on
@@ -82,21 +65,6 @@ static int guarded(DWORD code) {
     default:
         return 0;
     }
-}
-
-/* Whether pc lies in the code of a module version. */
-static int in_module_code(uintptr_t pc) {
-    atomic_fetch_add(&readers, 1);
-    const struct hcr_guard_table *table = atomic_load(&published);
-    int inside = 0;
-    for (size_t i = 0; table && i < table->count; i++) {
-        if (pc >= table->ranges[i].start && pc < table->ranges[i].end) {
-            inside = 1;
-            break;
-        }
-    }
-    atomic_fetch_sub(&readers, 1);
-    return inside;
 }
 
 static LONG CALLBACK on_exception(EXCEPTION_POINTERS *info) {
@@ -124,17 +92,6 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *info) {
     frame->caught = 1;
     *info->ContextRecord = frame->context;
     return EXCEPTION_CONTINUE_EXECUTION;
-}
-
-/* Publishes the code ranges of the module versions now mapped and returns
- * the table it replaces, which no handler reads any more: the caller frees
- * it. */
-const struct hcr_guard_table *hcr_guard_publish(const struct hcr_guard_table *table) {
-    const struct hcr_guard_table *old = atomic_exchange(&published, table);
-    /* A handler scans for a few instructions and never blocks. */
-    while (atomic_load(&readers) != 0)
-        SwitchToThread();
-    return old;
 }
 
 /* Adds the handler, first in the list. Called once, before the first

@@ -16,6 +16,10 @@ fn main() {
     let asm = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
         .join("..")
         .join("asm");
+    println!(
+        "cargo:rerun-if-changed={}",
+        asm.join("crash_guard_table.h").display()
+    );
     match std::env::var("CARGO_CFG_TARGET_FAMILY").as_deref() {
         Ok("unix") => unix(&asm),
         Ok("windows") => windows(&asm),
