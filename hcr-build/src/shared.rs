@@ -421,6 +421,23 @@ pub(crate) fn module_command(
     Capture::from_cargo(&line, crate_name, cwd)
 }
 
+/// [`module_command`], or the error that the host's build recorded none.
+///
+/// # Errors
+/// [`BuildError::Project`] naming the module crate.
+pub(crate) fn recorded_command(
+    output_dir: &Path,
+    package: &str,
+    crate_name: &str,
+    cwd: &Path,
+) -> Result<Capture, BuildError> {
+    module_command(output_dir, package, crate_name, cwd).ok_or_else(|| {
+        BuildError::Project(format!(
+            "the host's build recorded no command for module crate `{package}`"
+        ))
+    })
+}
+
 /// Module crate `package`'s library (crate `crate_name`) built against
 /// the shared library: the one built last if it is newer than its
 /// command and its sources, else built now by the command the host's
@@ -434,11 +451,7 @@ pub(crate) fn module_library(
     crate_name: &str,
     cwd: &Path,
 ) -> Result<PathBuf, BuildError> {
-    let command = module_command(output_dir, package, crate_name, cwd).ok_or_else(|| {
-        BuildError::Project(format!(
-            "the host's build recorded no command for module crate `{package}`"
-        ))
-    })?;
+    let command = recorded_command(output_dir, package, crate_name, cwd)?;
     let recorded = std::fs::metadata(command_record(output_dir, package))
         .and_then(|meta| meta.modified())
         .ok();

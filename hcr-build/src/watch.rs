@@ -567,12 +567,11 @@ impl Builder for CargoBuilds {
                 let crate_name = package.replace('-', "_");
                 let root = self.project.manifest.parent().unwrap_or(Path::new("."));
                 let output_dir = self.options.output_dir(&self.project);
-                let Some(command) = shared::module_command(&output_dir, package, &crate_name, root)
-                else {
-                    return Some(Err(BuildError::Project(format!(
-                        "the host's build recorded no command for module crate `{package}`"
-                    ))));
-                };
+                let command =
+                    match shared::recorded_command(&output_dir, package, &crate_name, root) {
+                        Ok(command) => command,
+                        Err(err) => return Some(Err(err)),
+                    };
                 match command.spawn() {
                     Ok(direct) => {
                         self.captures.insert(package.clone(), command);
