@@ -134,11 +134,12 @@
 //!   every module copy is rebased to prefer the first free range above the
 //!   view, so that modules load beside their stubs. A fixed address
 //!   (`HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS`) must be 64 KiB aligned.
-//! * Module `m` is `m.dll`; each version is loaded from a copy in
-//!   `%TEMP%\hcr-copies\<pid>-<creation time>`, opened for deletion on
-//!   close, so it is deleted once the process has unloaded it or ended;
-//!   the directories of processes that are gone are removed by the next
-//!   process that starts.
+//! * Module `m` is `m.dll`; each version is loaded from a copy,
+//!   `%TEMP%\hcr-copies\<pid>-<creation time>.m.<load>.dll`, opened for
+//!   deletion on close, so it is deleted once the process has unloaded it
+//!   or ended, however it ended; nothing of the process is left behind
+//!   (a copy the system failed to delete is removed by the next process
+//!   that starts).
 //!   The library check is the PE check ([`pe`]).
 //! * A load that fails because a DLL the module imports is missing names
 //!   that DLL (read from the module's import directory).

@@ -1,8 +1,8 @@
-//! Windows only: the copies modules are loaded from live in a directory of
-//! the process's (`%TEMP%\hcr-copies\<pid>-<creation time>`), go when the
-//! process goes, however it ends, and what a process leaves is removed by
-//! the next one; and the scenario harness starts again only what the
-//! system failed to start.
+//! Windows only: the copies modules are loaded from
+//! (`%TEMP%\hcr-copies\<pid>-<creation time>.<module>.<load>.dll`) go when
+//! the process goes, however it ends, leaving nothing of it, and what the
+//! system failed to delete is removed by the next process; and the
+//! scenario harness starts again only what the system failed to start.
 
 use hcr_tests::{Ending, Expect};
 
@@ -22,33 +22,23 @@ fn end_after_loading(host: &mut hcr_tests::Host) {
     }
 }
 
-/// The directories (one per process) and the files in them under a
-/// temporary directory's `hcr-copies`.
-fn copies_under(temp: &std::path::Path) -> (Vec<String>, Vec<String>) {
-    let mut dirs = Vec::new();
-    let mut files = Vec::new();
-    for dir in std::fs::read_dir(temp.join("hcr-copies"))
+/// What is under a temporary directory's `hcr-copies`.
+fn copies_under(temp: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(temp.join("hcr-copies"))
         .into_iter()
         .flatten()
         .flatten()
-    {
-        dirs.push(dir.file_name().to_string_lossy().into_owned());
-        for file in std::fs::read_dir(dir.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            files.push(file.file_name().to_string_lossy().into_owned());
-        }
-    }
-    (dirs, files)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
-fn copies_go_with_their_process_and_the_next_process_removes_its_directory() {
+fn nothing_of_a_process_is_left_once_it_ends_and_the_next_removes_what_the_system_left() {
     let test = concat!(
         module_path!(),
-        "::copies_go_with_their_process_and_the_next_process_removes_its_directory"
+        "::nothing_of_a_process_is_left_once_it_ends_and_the_next_removes_what_the_system_left"
     );
     let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     if hcr_tests::in_scenario_process(work, test, end_after_loading) {
@@ -64,17 +54,19 @@ fn copies_go_with_their_process_and_the_next_process_removes_its_directory() {
             ("TMP", temp.to_str().unwrap()),
         ];
         hcr_tests::run_scenario(work, test, &env, Expect::Ended(ending), end_after_loading);
-        let (dirs, files) = copies_under(&temp);
-        assert!(files.is_empty(), "{how}: copies left behind: {files:?}");
-        assert!(dirs.len() <= 1, "{how}: {dirs:?}");
-        // The next process removes what the first left (its directory).
+        let left = copies_under(&temp);
+        assert!(left.is_empty(), "{how}: left behind: {left:?}");
+
+        // What the system failed to delete (a copy and a directory of a
+        // process that is gone: no process has an odd id) goes with the
+        // next start; what is no process's stays.
+        let copies = temp.join("hcr-copies");
+        let stale = ["4095-1d0000000000000.view.1.dll", "4093-1d0000000000000"];
+        std::fs::write(copies.join(stale[0]), b"MZ").unwrap();
+        std::fs::create_dir_all(copies.join(stale[1])).unwrap();
+        std::fs::write(copies.join("notes.txt"), b"mine").unwrap();
         hcr_tests::run_scenario(work, test, &env, Expect::Ended(ending), end_after_loading);
-        let (after, files) = copies_under(&temp);
-        assert!(files.is_empty(), "{how}: copies left behind: {files:?}");
-        assert!(
-            dirs.iter().all(|dir| !after.contains(dir)),
-            "{how}: the first process's directory {dirs:?} is still there: {after:?}"
-        );
+        assert_eq!(copies_under(&temp), ["notes.txt"], "{how}");
     }
 }
 

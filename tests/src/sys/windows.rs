@@ -156,19 +156,19 @@ pub fn grant_write(path: &std::path::Path, sid: &str) {
 /// Windows has no execute permission bit to set.
 pub fn make_executable(_path: &std::path::Path) {}
 
-/// Names of the runtime's library copies in this process's directory of
-/// copies (`%TEMP%\hcr-copies\<pid>-<creation time>`): `<module>.<load>.dll`.
+/// Names of this process's library copies, without the part naming the
+/// process (`%TEMP%\hcr-copies\<pid>-<creation time>.<module>.<load>.dll`):
+/// `<module>.<load>.dll`.
 pub fn copy_names() -> Vec<String> {
-    let dir = std::env::temp_dir().join("hcr-copies").join(format!(
-        "{}-{:x}",
-        std::process::id(),
-        started_at()
-    ));
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    let owner = format!("{}-{:x}.", std::process::id(), started_at());
+    let mut names: Vec<String> = std::fs::read_dir(std::env::temp_dir().join("hcr-copies"))
         .map(|entries| {
             entries
                 .flatten()
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter_map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix(&owner).map(str::to_owned)
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -3,20 +3,20 @@
 //! Windows keeps a loaded DLL's file locked against writes (the linker
 //! could not write the next build) and returns the same module for a path
 //! already loaded, so every version is loaded from a copy of its own:
-//! `<module>.<load>.dll` in a directory of this process's,
-//! `%TEMP%\hcr-copies\<pid>-<started>`. Each copy is held open for deletion
-//! on close (`FILE_FLAG_DELETE_ON_CLOSE`, sharing reads and deletion with
-//! the loader), so Windows deletes it once this process has closed it and
-//! unmapped it: at exit, however the process ends. The directories that
-//! processes leave (they cannot delete a directory their own copies are
-//! still in) are removed by the next process that starts, once the
-//! process they belonged to is gone.
+//! `%TEMP%\hcr-copies\<pid>-<started>.<module>.<load>.dll`. Each copy is
+//! held open for deletion on close (`FILE_FLAG_DELETE_ON_CLOSE`, sharing
+//! reads and deletion with the loader), so Windows deletes it once this
+//! process has closed it and unmapped it: at exit, however the process
+//! ends. No directory of the process's own is made, as a process cannot
+//! remove a directory while its copies are still mapped from it: when the
+//! process is gone, nothing of it is left. A copy the system failed to
+//! delete is removed by the next process that starts, once the process it
+//! belonged to is gone.
 //!
-//! A directory is named by its process's id and creation time together:
+//! A copy is named by its process's id and creation time together:
 //! Windows hands the id of a process that ended to the next one soon (wine
-//! within a few processes), and a directory named by the id alone could be
-//! taken for a dead process's by one process while another, new with that
-//! id, was already copying into it.
+//! within a few processes), and a copy named by the id alone could be
+//! taken for a dead process's by a new process with that id.
 //!
 //! A copy is rebased (`pe::rebase`) to prefer the first free range above
 //! the jump table's executable view, beside its first slots: Windows
@@ -57,7 +57,8 @@ impl LibraryCopy {
         let before = std::fs::metadata(path)?;
         let contents = std::fs::read(path)?;
         let after = std::fs::metadata(path)?;
-        let copy = copies_dir()?.join(format!("{module}.{id}.dll"));
+        let (dir, owner) = copies_dir()?;
+        let copy = dir.join(format!("{owner}.{module}.{id}.dll"));
         let mut bytes = contents.clone();
         if let Some(base) = crate::pe::image_size(&bytes).and_then(free_range_above_table) {
             // A DLL that cannot be rebased loads where it would anyway.
@@ -159,40 +160,45 @@ fn free_range_above_table(len: usize) -> Option<usize> {
     None
 }
 
-/// This process's directory of copies, made (after removing what dead
-/// processes left) on first use.
-fn copies_dir() -> io::Result<&'static Path> {
-    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// The directory of copies, made (after removing what processes that are
+/// gone left in it) on first use, and how this process's copies are
+/// named first (see [`owner_name`]).
+fn copies_dir() -> io::Result<(&'static Path, &'static str)> {
+    static DIR: OnceLock<Result<(PathBuf, String), String>> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        let base = std::env::temp_dir().join("hcr-copies");
-        std::fs::create_dir_all(&base).map_err(|err| format!("{}: {err}", base.display()))?;
-        remove_leftovers(&base);
+        let dir = std::env::temp_dir().join("hcr-copies");
+        std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        remove_leftovers(&dir);
         let pid = std::process::id();
         let started = started_at(pid)
             .ok_or_else(|| format!("the creation time of this process ({pid}) is unknown"))?;
-        let mine = base.join(directory_name(pid, started));
-        std::fs::create_dir_all(&mine).map_err(|err| format!("{}: {err}", mine.display()))?;
-        Ok(mine)
+        Ok((dir, owner_name(pid, started)))
     });
-    dir.as_deref().map_err(|err| io::Error::other(err.clone()))
+    match dir {
+        Ok((dir, owner)) => Ok((dir, owner)),
+        Err(err) => Err(io::Error::other(err.clone())),
+    }
 }
 
-/// The name of the directory of copies of the process `pid` created at
-/// `started` (in 100 ns ticks).
-fn directory_name(pid: u32, started: u64) -> String {
+/// How the names of the copies of the process `pid` created at `started`
+/// (in 100 ns ticks) begin, before the first dot.
+fn owner_name(pid: u32, started: u64) -> String {
     format!("{pid}-{started:x}")
 }
 
-/// The process a directory name stands for: its id and creation time.
+/// The process a copy's name (or a directory's, as earlier versions made
+/// one per process) stands for: its id and creation time.
 fn owner_of(name: &str) -> Option<(u32, u64)> {
-    let (pid, started) = name.split_once('-')?;
+    let owner = name.split('.').next()?;
+    let (pid, started) = owner.split_once('-')?;
     Some((pid.parse().ok()?, u64::from_str_radix(started, 16).ok()?))
 }
 
-/// Removes the directories in `base` of processes that are gone: no
-/// process runs with that id, or the one that does started at another time.
-fn remove_leftovers(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
+/// Removes from `dir` what processes that are gone left: no process runs
+/// with the id the name gives, or the one that does started at another
+/// time.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
@@ -200,9 +206,13 @@ fn remove_leftovers(base: &Path) {
         let Some((pid, started)) = name.to_str().and_then(owner_of) else {
             continue;
         };
-        if started_at(pid) != Some(started) {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if started_at(pid) == Some(started) {
+            continue;
         }
+        let _ = match entry.file_type() {
+            Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(entry.path()),
+            _ => std::fs::remove_file(entry.path()),
+        };
     }
 }
 
@@ -237,15 +247,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_directory_names_its_process_by_id_and_creation_time() {
+    fn a_copy_names_its_process_by_id_and_creation_time() {
         let pid = std::process::id();
         let started = started_at(pid).expect("this process runs");
+        let owner = owner_name(pid, started);
+        assert_eq!(owner_of(&owner), Some((pid, started)));
         assert_eq!(
-            owner_of(&directory_name(pid, started)),
+            owner_of(&format!("{owner}.my-module.3.dll")),
             Some((pid, started))
         );
         assert_eq!(
-            owner_of("1234"),
+            owner_of("1234.view.1.dll"),
             None,
             "a name without a creation time is no one's"
         );
@@ -253,28 +265,30 @@ mod tests {
     }
 
     #[test]
-    fn only_directories_of_processes_that_are_gone_are_removed() {
-        let base = std::env::temp_dir().join(format!("hcr-leftovers-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+    fn only_what_processes_that_are_gone_left_is_removed() {
+        let dir = std::env::temp_dir().join(format!("hcr-leftovers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let pid = std::process::id();
         let started = started_at(pid).unwrap();
-        // This process's own, one of a process that had this id before,
-        // and one of an id no process has (ids are multiples of 4).
-        let mine = base.join(directory_name(pid, started));
-        let before = base.join(directory_name(pid, started - 1));
-        let gone = base.join(directory_name(u32::MAX - 2, started));
-        let other = base.join("not-a-process");
-        for dir in [&mine, &before, &gone, &other] {
-            std::fs::create_dir_all(dir).unwrap();
+        // This process's own copy, one of a process that had this id
+        // before, one of an id no process has (ids are multiples of 4),
+        // and a directory of a gone process as earlier versions made.
+        let mine = dir.join(format!("{}.view.1.dll", owner_name(pid, started)));
+        let before = dir.join(format!("{}.view.1.dll", owner_name(pid, started - 1)));
+        let gone = dir.join(format!("{}.view.2.dll", owner_name(u32::MAX - 2, started)));
+        let old_directory = dir.join(owner_name(u32::MAX - 2, started - 1));
+        let other = dir.join("notes.txt");
+        for file in [&mine, &before, &gone, &other] {
+            std::fs::write(file, b"MZ").unwrap();
         }
-        remove_leftovers(&base);
-        assert!(mine.is_dir(), "a running process's directory stays");
+        std::fs::create_dir_all(old_directory.join("inside")).unwrap();
+        remove_leftovers(&dir);
+        assert!(mine.is_file(), "a running process's copy stays");
         assert!(!before.exists(), "the id's earlier process is gone");
         assert!(!gone.exists());
-        assert!(
-            other.is_dir(),
-            "what is not a process's directory is left alone"
-        );
-        std::fs::remove_dir_all(&base).unwrap();
+        assert!(!old_directory.exists());
+        assert!(other.is_file(), "what is no process's is left alone");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
