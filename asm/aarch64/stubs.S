@@ -41,3 +41,19 @@ case veneer_cell_above
 	ldr	x17, . + (0x40 - 20)
 	br	x17
 	brk	#0
+
+/* The stub page's two pieces (the paged table, as on macOS): the page is
+ * copied, never written, and every copy has a data page 0x4000 bytes above
+ * it. A stub puts the address of its cell (same offset, one page up) in x16
+ * and jumps to what the cell holds; the bad-call entry takes the slot back
+ * from x16 and jumps through the handler cell above itself. */
+case page_stub
+	adr	x16, . + 0x4000
+	ldr	x17, [x16]
+	br	x17
+	brk	#0
+case page_bad_call
+	sub	x0, x16, #0x4000
+	adr	x17, . + 0x4000 - 4
+	ldr	x17, [x17]
+	br	x17

@@ -46,3 +46,23 @@ case veneer_cell_above
 	int3
 	int3
 	int3
+
+/* The stub page's two pieces (the paged table, as on macOS): the page is
+ * copied, never written, and every copy has a data page 0x4000 bytes above
+ * it. A stub puts the address of its cell (same offset, one page up) in r11
+ * and jumps to what the cell holds; the bad-call entry takes the slot back
+ * from r11 (into rdi and rcx, the first argument of either calling
+ * convention) and jumps through the handler cell above itself. */
+case page_stub
+	lea	(0x4000 - 7)(%rip), %r11
+	jmp	*(%r11)
+	int3
+	int3
+	int3
+	int3
+	int3
+	int3
+case page_bad_call
+	lea	-0x4000(%r11), %rdi	/* the slot, for System V callees */
+	mov	%rdi, %rcx		/* and for Windows x64 ones */
+	jmp	*(0x4000 - 16)(%rip)

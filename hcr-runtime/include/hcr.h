@@ -276,8 +276,10 @@ int hcr_guarded_call(void (*fn)(void *arg), void *arg);
  * (else the data form); with the table placed near the modules (the
  * default) that is where they land. Re-pointing it rewrites instructions,
  * so it is the host's promise that no other thread calls through any stub
- * while procs are registered or a reload runs. 0 or
- * HCR_ERR_INVALID_ARGUMENT. */
+ * while procs are registered or a reload runs. 0, HCR_ERR_INVALID_ARGUMENT,
+ * or HCR_ERR_UNSUPPORTED for HCR_STUB_NEAR with the paged jump table (the
+ * layout on macOS, where no instruction is ever written; on Linux when
+ * HCR_JUMP_TABLE_LAYOUT=paged asks for it). */
 int hcr_set_stub_form(int form);
 
 /* Where the jump table is, reserving it if nothing did yet: the first byte

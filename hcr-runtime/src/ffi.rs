@@ -714,7 +714,20 @@ pub extern "C" fn hcr_set_stub_form(form: c_int) -> c_int {
                 )));
             }
         };
-        crate::process_runtime().lock().stub_form = form;
+        let mut state = crate::process_runtime().lock();
+        let layout = match state.table() {
+            Some(table) => table.layout(),
+            None => crate::jump_table::Layout::from_env()?,
+        };
+        if form == StubForm::Near && layout == crate::jump_table::Layout::Paged {
+            return Err(Error::Unsupported(format!(
+                "the near stub form writes jump instructions, which the paged jump table \
+                 (the layout on macOS, or where {} asks for it) never does: it has only the \
+                 data form",
+                crate::jump_table::LAYOUT_ENV
+            )));
+        }
+        state.stub_form = form;
         Ok(0)
     })
 }

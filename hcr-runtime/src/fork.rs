@@ -17,14 +17,14 @@ use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{MutexGuard, Once};
 
+use crate::jump_table::ForkCopy;
 use crate::runtime::State;
-use crate::sys::TableCopy;
 
 /// What `prepare` took, for `parent` or `child` to finish.
 struct Forking {
     state: MutexGuard<'static, State>,
     /// The child's private table, copied under the lock.
-    snapshot: Option<TableCopy>,
+    snapshot: Option<ForkCopy>,
 }
 
 thread_local! {

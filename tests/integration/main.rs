@@ -16,6 +16,9 @@ macro_rules! scenario {
     ($(#[$meta:meta])* env($($k:literal = $v:literal),*) stderr($text:literal) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [$(($k, $v)),*], hcr_tests::Expect::SuccessWithStderr($text), $host, $body);
     };
+    ($(#[$meta:meta])* env($($k:literal = $v:literal),*) abort($($text:literal),+) fn $name:ident($host:ident) $body:block) => {
+        scenario!(@ $(#[$meta])* $name, [$(($k, $v)),*], hcr_tests::Expect::Abort(&[$($text),+]), $host, $body);
+    };
     ($(#[$meta:meta])* abort($($text:literal),+) fn $name:ident($host:ident) $body:block) => {
         scenario!(@ $(#[$meta])* $name, [], hcr_tests::Expect::Abort(&[$($text),+]), $host, $body);
     };
@@ -48,6 +51,9 @@ mod example;
 mod failures;
 mod fingerprints;
 mod long_sessions;
+// The paged jump table runs on x86_64 and AArch64.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod paged;
 mod placement;
 #[cfg(unix)]
 mod posix;

@@ -169,66 +169,89 @@ fn pipe() -> (i32, i32) {
 
 scenario! {
     fn after_fork_parent_and_child_each_reload_their_own_versions(host) {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        host.install("spin", "spin-1");
-        host.init(&["spin"]);
-        let stub = host.stub("spin", "value");
-        // Another thread takes the runtime's lock over and over, so a fork
-        // without the atfork handlers could leave the child's lock held.
-        let stop = Arc::new(AtomicBool::new(false));
-        let busy = {
-            let (stop, rt) = (stop.clone(), host.rt);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    rt.get_proc("spin", "value").unwrap();
-                }
-            })
-        };
-        let (from_parent, to_child) = pipe();
-        let (from_child, to_parent) = pipe();
-        // SAFETY: the child runs only the code below and leaves with _exit.
-        let child = unsafe { libc::fork() };
-        assert!(child >= 0, "fork failed");
-        // Each process keeps only its own pipe ends, so that one dying ends
-        // the other's wait.
-        let close = |fds: [i32; 2]| {
-            for fd in fds {
-                // SAFETY: closes a descriptor of this process's pipe.
-                unsafe { libc::close(fd) };
-            }
-        };
-        if child == 0 {
-            close([to_child, from_child]);
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                wait_for(from_parent);
-                assert_eq!(stub.call_int(), 1, "the parent's reload left the child's stub alone");
-                host.install("spin", "spin-3");
-                host.rt.perform_code_reload().unwrap();
-                assert_eq!(stub.call_int(), 3, "the child's own reload");
-            }));
-            signal(to_parent);
-            // SAFETY: ends the child without running the parent's exit code.
-            unsafe { libc::_exit(if result.is_ok() { 0 } else { 1 }) };
-        }
-        close([from_parent, to_parent]);
-        host.install("spin", "spin-2");
-        host.rt.perform_code_reload().unwrap();
-        assert_eq!(stub.call_int(), 2);
-        signal(to_child);
-        wait_for(from_child);
-        let mut status = 0;
-        // SAFETY: waits for our own child.
-        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "the child failed (status {status:#x}); see its message above"
-        );
-        assert_eq!(stub.call_int(), 2, "the child's reload left the parent's stub alone");
-        assert_eq!(host.copy_names().len(), 2, "the child's exit left the parent's copies alone");
-        host.rt.perform_code_reload().unwrap();
-        assert_eq!(stub.call_int(), 3, "the parent reloads the child's build on its own");
-        stop.store(true, Ordering::Relaxed);
-        busy.join().unwrap();
+        fork_and_reload_in_both(host);
     }
+}
+
+/// Forks while another thread takes the runtime's lock; then the parent
+/// and the child each reload a build of their own, and neither sees the
+/// other's (shared with the paged table's scenarios).
+pub(crate) fn fork_and_reload_in_both(host: &mut hcr_tests::Host) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    host.install("spin", "spin-1");
+    host.init(&["spin"]);
+    let stub = host.stub("spin", "value");
+    // Another thread takes the runtime's lock over and over, so a fork
+    // without the atfork handlers could leave the child's lock held.
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = {
+        let (stop, rt) = (stop.clone(), host.rt);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                rt.get_proc("spin", "value").unwrap();
+            }
+        })
+    };
+    let (from_parent, to_child) = pipe();
+    let (from_child, to_parent) = pipe();
+    // SAFETY: the child runs only the code below and leaves with _exit.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    // Each process keeps only its own pipe ends, so that one dying ends
+    // the other's wait.
+    let close = |fds: [i32; 2]| {
+        for fd in fds {
+            // SAFETY: closes a descriptor of this process's pipe.
+            unsafe { libc::close(fd) };
+        }
+    };
+    if child == 0 {
+        close([to_child, from_child]);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(from_parent);
+            assert_eq!(
+                stub.call_int(),
+                1,
+                "the parent's reload left the child's stub alone"
+            );
+            host.install("spin", "spin-3");
+            host.rt.perform_code_reload().unwrap();
+            assert_eq!(stub.call_int(), 3, "the child's own reload");
+        }));
+        signal(to_parent);
+        // SAFETY: ends the child without running the parent's exit code.
+        unsafe { libc::_exit(if result.is_ok() { 0 } else { 1 }) };
+    }
+    close([from_parent, to_parent]);
+    host.install("spin", "spin-2");
+    host.rt.perform_code_reload().unwrap();
+    assert_eq!(stub.call_int(), 2);
+    signal(to_child);
+    wait_for(from_child);
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child failed (status {status:#x}); see its message above"
+    );
+    assert_eq!(
+        stub.call_int(),
+        2,
+        "the child's reload left the parent's stub alone"
+    );
+    assert_eq!(
+        host.copy_names().len(),
+        2,
+        "the child's exit left the parent's copies alone"
+    );
+    host.rt.perform_code_reload().unwrap();
+    assert_eq!(
+        stub.call_int(),
+        3,
+        "the parent reloads the child's build on its own"
+    );
+    stop.store(true, Ordering::Relaxed);
+    busy.join().unwrap();
 }

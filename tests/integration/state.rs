@@ -68,15 +68,21 @@ fn hcr_client_previous_global(
 scenario! {
     abort("`state::bump`")
     fn calling_a_removed_proc_aborts_naming_it(host) {
-        host.install("state", "state-1");
-        host.init(&["state"]);
-        let bump = host.stub("state", "bump");
-        assert_eq!(bump.call_long(), 11);
-        host.install("state", "state-2");
-        host.rt.perform_code_reload().unwrap();
-        bump.call_long();
-        unreachable!("the call above aborts");
+        call_a_removed_proc(host);
     }
+}
+
+/// Calls `state::bump` after a reload removed it: the bad-call handler
+/// aborts naming it (shared with the paged table's scenarios).
+pub(crate) fn call_a_removed_proc(host: &mut hcr_tests::Host) {
+    host.install("state", "state-1");
+    host.init(&["state"]);
+    let bump = host.stub("state", "bump");
+    assert_eq!(bump.call_long(), 11);
+    host.install("state", "state-2");
+    host.rt.perform_code_reload().unwrap();
+    bump.call_long();
+    unreachable!("the call above aborts");
 }
 
 scenario! {

@@ -18,6 +18,9 @@ use super::{TARGET_OFFSET, check_word_aligned, jump_area, pack_words, signed_dis
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 8;
 
+/// The stub page's stub and bad-call entry (see [`super::STUB_PAGE`]).
+pub const PAGE_PIECES: Option<([u8; 16], [u8; 16])> = Some((PAGE_STUB, PAGE_BAD_CALL));
+
 /// This architecture as an ELF header's `e_machine` names it.
 pub const ELF_MACHINE: u16 = object::elf::EM_AARCH64.0;
 
@@ -30,6 +33,16 @@ pub const NEAR_JUMP_LEN: usize = 4;
 pub const HANDLER_CELL_SPACING: Option<usize> = Some(1 << 20);
 /// How far a near jump reaches either way.
 pub const NEAR_REACH: u64 = 1 << 27;
+
+/// The stub page's stub: `adr x16, . + STUB_PAGE; ldr x17, [x16]; br
+/// x17; brk #0`. x16 keeps the cell's address for the bad-call entry.
+pub const PAGE_STUB: [u8; 16] = super::words_le([0x1002_0010, 0xf940_0211, BR_X17, BRK_0]);
+
+/// The stub page's bad-call entry: `sub x0, x16, #STUB_PAGE` (the slot,
+/// from the cell's address), `adr x17, . + STUB_PAGE - 4` (the handler
+/// cell above this entry), `ldr x17, [x17]; br x17`.
+pub const PAGE_BAD_CALL: [u8; 16] =
+    super::words_le([0xd140_1200, 0x1001_fff1, 0xf940_0231, BR_X17]);
 
 const BRK_0: u32 = 0xd420_0000; // brk #0
 const BR_X16: u32 = 0xd61f_0200; // br x16
@@ -118,6 +131,12 @@ mod tests {
     }
 
     #[test]
+    fn the_stub_page_s_pieces_match_the_assembler() {
+        golden::assert_case(GOLDEN, "page_stub", &PAGE_STUB);
+        golden::assert_case(GOLDEN, "page_bad_call", &PAGE_BAD_CALL);
+    }
+
+    #[test]
     fn near_jumps_match_the_assembler_up_to_both_limits() {
         for &(name, distance) in NEAR_CASES {
             let bytes = near_jump(SLOT, SLOT.wrapping_add_signed(distance)).unwrap();
@@ -152,7 +171,10 @@ mod tests {
         let veneers = VENEER_CASES.iter().map(|c| c.0);
         golden::assert_all_checked(
             GOLDEN,
-            ["data_jump", "trap"].into_iter().chain(near).chain(veneers),
+            ["data_jump", "trap", "page_stub", "page_bad_call"]
+                .into_iter()
+                .chain(near)
+                .chain(veneers),
         );
     }
 

@@ -19,6 +19,15 @@
 //! | AArch64 | `ldr x16, #8; br x16` | `B` (±128 MiB) | `ldr x17, cell` (±1 MiB: a cell every MiB) |
 //! | ARMv7 | `ldr pc, [pc, #0]` | `B` (±32 MiB, ARM-state targets) | `movw`/`movt ip; ldr pc, [ip]` |
 //!
+//! The paged table (macOS) uses no encoder: its stubs are one page of
+//! fixed, position-independent code in the runtime, copied wherever stubs
+//! are needed ([`STUB_PAGE`]):
+//!
+//! | architecture | stub | bad-call entry |
+//! | --- | --- | --- |
+//! | x86_64 | `lea r11, [rip+cell]; jmp [r11]` | `lea rdi, [r11-page]; mov rcx, rdi; jmp [rip+handler cell]` |
+//! | AArch64 | `adr x16, cell; ldr x17, [x16]; br x17` | `sub x0, x16, #page; adr x17, handler cell; ldr x17, [x17]; br x17` |
+//!
 //! The encoders are pure functions over addresses, compile on every host and
 //! return [`EncodeError`] instead of truncating a displacement. Only the
 //! `host` alias is chosen by `cfg`, so the golden-byte tests of every
@@ -48,6 +57,28 @@ pub const VENEER_OFFSET: usize = 16;
 pub const JUMP_LEN: usize = 8;
 /// Bytes of the veneer area.
 pub const VENEER_LEN: usize = 16;
+
+/// Bytes of the stub page of the paged table (`jump_table::paged`, the
+/// layout used on macOS), and the distance from each of its stubs to the
+/// stub's cell: every copy of the page has a data page this far above it.
+pub const STUB_PAGE: usize = 0x4000;
+/// Bytes of one stub of the stub page; its cell is the first word of the
+/// same stretch of the data page.
+pub const PAGE_STUB_LEN: usize = 16;
+/// Offset of the stub page's bad-call entry: its last stub-sized stretch.
+/// The word above it in the data page is the page's handler cell.
+pub const PAGE_BAD_CALL_OFFSET: usize = STUB_PAGE - PAGE_STUB_LEN;
+
+/// Four instruction words as little-endian bytes, at compile time.
+pub(crate) const fn words_le(words: [u32; 4]) -> [u8; 16] {
+    let mut bytes = [0; 16];
+    let mut i = 0;
+    while i < 16 {
+        bytes[i] = words[i / 4].to_le_bytes()[i % 4];
+        i += 1;
+    }
+    bytes
+}
 
 /// Why an encoder could not produce a stub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -15,6 +15,9 @@ use super::{address32, jump_area};
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 4;
 
+/// No stub page: the paged table is for 64-bit targets (macOS's).
+pub const PAGE_PIECES: Option<([u8; 16], [u8; 16])> = None;
+
 /// This architecture as an ELF header's `e_machine` names it.
 pub const ELF_MACHINE: u16 = object::elf::EM_386.0;
 

@@ -14,6 +14,9 @@ use super::{TARGET_OFFSET, jump_area, signed_displacement};
 /// Width of the data form's target word.
 pub const TARGET_WIDTH: usize = 8;
 
+/// The stub page's stub and bad-call entry (see [`super::STUB_PAGE`]).
+pub const PAGE_PIECES: Option<([u8; 16], [u8; 16])> = Some((PAGE_STUB, PAGE_BAD_CALL));
+
 /// This architecture as an ELF header's `e_machine` names it.
 pub const ELF_MACHINE: u16 = object::elf::EM_X86_64.0;
 
@@ -27,6 +30,21 @@ pub const HANDLER_CELL_SPACING: Option<usize> = None;
 pub const NEAR_REACH: u64 = 1 << 31;
 
 const INT3: u8 = 0xcc;
+
+/// The stub page's stub: `lea r11, [rip + STUB_PAGE - 7]` (its cell) and
+/// `jmp [r11]`, then `int3`. r11 keeps the cell's address for the bad-call
+/// entry; the System V ABI leaves it to whoever a call passes through.
+pub const PAGE_STUB: [u8; 16] = [
+    0x4c, 0x8d, 0x1d, 0xf9, 0x3f, 0x00, 0x00, 0x41, 0xff, 0x23, INT3, INT3, INT3, INT3, INT3, INT3,
+];
+
+/// The stub page's bad-call entry: `lea rdi, [r11 - STUB_PAGE]` (the slot,
+/// from the cell's address), `mov rcx, rdi` (the first argument under
+/// Windows' convention too) and `jmp [rip + STUB_PAGE - 16]` (through the
+/// handler cell above this entry).
+pub const PAGE_BAD_CALL: [u8; 16] = [
+    0x49, 0x8d, 0xbb, 0x00, 0xc0, 0xff, 0xff, 0x48, 0x89, 0xf9, 0xff, 0x25, 0xf0, 0x3f, 0x00, 0x00,
+];
 
 /// The data form's jump instructions, independent of the slot's address.
 pub fn data_jump(slot: u64) -> Result<[u8; JUMP_LEN], EncodeError> {
@@ -154,7 +172,19 @@ mod tests {
     fn every_golden_case_is_checked() {
         let near = NEAR_CASES.iter().map(|c| c.0);
         let veneers = VENEER_CASES.iter().map(|c| c.0);
-        golden::assert_all_checked(GOLDEN, ["data_jump"].into_iter().chain(near).chain(veneers));
+        golden::assert_all_checked(
+            GOLDEN,
+            ["data_jump", "page_stub", "page_bad_call"]
+                .into_iter()
+                .chain(near)
+                .chain(veneers),
+        );
+    }
+
+    #[test]
+    fn the_stub_page_s_pieces_match_the_assembler() {
+        golden::assert_case(GOLDEN, "page_stub", &PAGE_STUB);
+        golden::assert_case(GOLDEN, "page_bad_call", &PAGE_BAD_CALL);
     }
 
     #[test]

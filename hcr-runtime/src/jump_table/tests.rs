@@ -1,9 +1,12 @@
-//! The jump table's stubs, executed for real.
+//! The mapped table's stubs, executed for real (the paged table's are in
+//! `paged/tests.rs`), and what both layouts share.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::*;
+use crate::arch::{JUMP_LEN, SLOT_SIZE, host};
+use crate::sys::Views;
 
 extern "C" fn one() -> i32 {
     1
@@ -19,7 +22,11 @@ extern "C" fn never_called(_slot: *const u8) -> ! {
 
 fn table(size: usize, placement: Placement) -> JumpTable {
     JumpTable::new(
-        JumpTableConfig { size, placement },
+        JumpTableConfig {
+            size,
+            placement,
+            layout: Layout::Mapped,
+        },
         never_called as *const () as usize,
     )
     .unwrap()
@@ -56,6 +63,7 @@ fn table_near_code() -> Option<JumpTable> {
             JumpTableConfig {
                 size: 1 << 20,
                 placement: Placement::Fixed(address),
+                layout: Layout::Mapped,
             },
             never_called as *const () as usize,
         )
@@ -224,7 +232,11 @@ fn table_growing(growth: Growth, size: usize) -> JumpTable {
         growth,
         placed: Placed::Near,
     };
-    JumpTable::in_reservation(reservation, size, never_called as *const () as usize).unwrap()
+    let table =
+        mapped::Mapped::in_reservation(reservation, size, never_called as *const () as usize);
+    JumpTable {
+        kind: Kind::Mapped(table.unwrap()),
+    }
 }
 
 #[test]
@@ -271,7 +283,7 @@ fn slots_work_whichever_way_they_are_handed_out() {
             assert_eq!(call(&table, slot), 1, "{growth:?}");
         }
         let page = sys::page_size();
-        let used = (table.slots_used() + cell_count(size)) * SLOT_SIZE;
+        let used = (table.slots_used() + mapped::cell_count(size)) * SLOT_SIZE;
         assert_eq!(table.committed_bytes(), used.div_ceil(page) * page);
     }
 }

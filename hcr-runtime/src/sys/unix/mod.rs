@@ -14,11 +14,16 @@ pub(crate) mod crash_guard;
 pub(crate) mod library;
 pub(crate) mod objects;
 mod stamp;
+mod stub_pages;
 pub(crate) mod unwind;
 mod views;
 
 pub(crate) use stamp::FileStamp;
+pub(crate) use stub_pages::StubPages;
 pub(crate) use views::{TableCopy, Views};
+
+/// The jump table's layout here: two views of one memfd.
+pub(crate) const TABLE_LAYOUT: crate::jump_table::Layout = crate::jump_table::Layout::Mapped;
 
 /// Page protection of a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +65,28 @@ fn reserve(hint: Option<usize>, len: usize) -> io::Result<NonNull<u8>> {
         return Err(io::Error::last_os_error());
     }
     NonNull::new(ptr.cast()).ok_or_else(|| io::Error::other("mmap returned a null mapping"))
+}
+
+/// Reserves `len` bytes at exactly `address`, or says why not (something
+/// is mapped in that range, or the kernel offered another address, as
+/// emulators and valgrind do). Nothing mapped before is ever replaced.
+fn reserve_exactly(address: usize, len: usize) -> Result<NonNull<u8>, String> {
+    match reserve(Some(address), len) {
+        Ok(at) if at.as_ptr() as usize == address => Ok(at),
+        Ok(elsewhere) => {
+            // SAFETY: reserved just above and not used.
+            unsafe { release(elsewhere, len) };
+            Err(format!(
+                "the kernel offered {:#x} instead (emulators and valgrind treat the request as a \
+                 hint)",
+                elsewhere.as_ptr() as usize
+            ))
+        }
+        Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
+            Err("something is already mapped in that range".to_owned())
+        }
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// Where the kernel puts the next mapping that nobody places: one page is
@@ -160,6 +187,24 @@ unsafe fn map_view(
         return Err(io::Error::other(
             "MAP_FIXED placed a view at another address",
         ));
+    }
+    Ok(())
+}
+
+/// Maps `len` zeroed, private, read-write bytes onto `at`, replacing the
+/// part of the caller's reservation that lies there.
+///
+/// # Safety
+/// As for [`map_view`]: `at..at + len` lies inside a reservation the
+/// caller owns and holds nothing anyone still uses.
+unsafe fn map_anonymous(at: NonNull<u8>, len: usize) -> io::Result<()> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED;
+    let prot = libc::PROT_READ | libc::PROT_WRITE;
+    // SAFETY: MAP_FIXED only replaces pages of the caller's own reservation,
+    // as the caller guarantees.
+    let ptr = unsafe { libc::mmap(at.as_ptr().cast(), len, prot, flags, -1, 0) };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

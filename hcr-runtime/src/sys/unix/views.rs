@@ -18,7 +18,8 @@ use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
 
 use super::{
-    Protection, map_view, memfd, probe_next_mapping, release, reserve, set_file_len, write_at,
+    Protection, map_view, memfd, probe_next_mapping, release, reserve, reserve_exactly,
+    set_file_len, write_at,
 };
 use crate::jump_table::Growth;
 
@@ -44,31 +45,13 @@ impl Views {
     /// address, as emulators and valgrind do). Nothing mapped before is
     /// ever replaced.
     pub(crate) fn at(address: usize, len: usize) -> Result<Views, String> {
-        let reason = match reserve(Some(address), len) {
-            Ok(rx) if rx.as_ptr() as usize == address => {
-                let rw = reserve(None, len).inspect_err(|_| {
-                    // SAFETY: reserved just above and not used.
-                    unsafe { release(rx, len) }
-                });
-                return rw
-                    .and_then(|rw| Views::over(rx, rw, len))
-                    .map_err(|err| err.to_string());
-            }
-            Ok(elsewhere) => {
-                // SAFETY: reserved just above and not used.
-                unsafe { release(elsewhere, len) };
-                format!(
-                    "the kernel offered {:#x} instead (emulators and valgrind treat the request \
-                     as a hint)",
-                    elsewhere.as_ptr() as usize
-                )
-            }
-            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
-                "something is already mapped in that range".to_owned()
-            }
-            Err(err) => err.to_string(),
-        };
-        Err(reason)
+        let rx = reserve_exactly(address, len)?;
+        let rw = reserve(None, len).inspect_err(|_| {
+            // SAFETY: reserved just above and not used.
+            unsafe { release(rx, len) }
+        });
+        rw.and_then(|rw| Views::over(rx, rw, len))
+            .map_err(|err| err.to_string())
     }
 
     /// Views beside where the kernel maps next, and which way slots should

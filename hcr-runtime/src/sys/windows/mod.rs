@@ -14,11 +14,16 @@ pub(crate) mod crash_guard;
 pub(crate) mod library;
 pub(crate) mod objects;
 mod stamp;
+mod stub_pages;
 pub(crate) mod unwind;
 mod views;
 
 pub(crate) use stamp::FileStamp;
+pub(crate) use stub_pages::StubPages;
 pub(crate) use views::{TableCopy, Views};
+
+/// The jump table's layout here: two views of one section.
+pub(crate) const TABLE_LAYOUT: crate::jump_table::Layout = crate::jump_table::Layout::Mapped;
 
 fn system_info() -> SYSTEM_INFO {
     // SAFETY: an all-zero SYSTEM_INFO is a valid value to be overwritten;
