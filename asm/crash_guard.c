@@ -18,7 +18,13 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__APPLE__)
+/* <ucontext.h> there insists on _XOPEN_SOURCE for the deprecated
+ * functions; the type alone is here. */
+#include <sys/ucontext.h>
+#else
 #include <ucontext.h>
+#endif
 
 #include "fault_pc.h" /* per architecture: fault_pc(const ucontext_t *) */
 
@@ -40,11 +46,31 @@ struct guard_frame {
     struct guard_frame *outer;
 };
 
-/* The innermost guarded call of this thread. Initial-exec TLS: the handler
- * reads it with a plain load, never through __tls_get_addr, which may
+/* The innermost guarded call of this thread, read by the signal handler,
+ * so never through anything that may allocate. */
+#if defined(__APPLE__)
+/* Darwin allocates a thread's __thread block on its first access, with
+ * malloc; a pthread key's value is a plain read of the thread's own
+ * table. The key is made by hcr_guard_install, before any guarded call. */
+static pthread_key_t innermost_key;
+static struct guard_frame *get_innermost(void) {
+    return pthread_getspecific(innermost_key);
+}
+static void set_innermost(struct guard_frame *frame) {
+    pthread_setspecific(innermost_key, frame);
+}
+static int make_innermost(void) {
+    return pthread_key_create(&innermost_key, NULL);
+}
+#else
+/* Initial-exec TLS: a plain load, never through __tls_get_addr, which may
  * allocate and is not async-signal-safe. */
 static __thread struct guard_frame *volatile innermost
     __attribute__((tls_model("initial-exec")));
+static struct guard_frame *get_innermost(void) { return innermost; }
+static void set_innermost(struct guard_frame *frame) { innermost = frame; }
+static int make_innermost(void) { return 0; }
+#endif
 
 static const int guarded_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
 #define GUARDED_COUNT (sizeof guarded_signals / sizeof guarded_signals[0])
@@ -84,7 +110,7 @@ static void pass_on(int signal, siginfo_t *info, void *context) {
 }
 
 static void on_fault(int signal, siginfo_t *info, void *context) {
-    struct guard_frame *frame = innermost;
+    struct guard_frame *frame = get_innermost();
     /* si_code > 0: raised by the kernel for an instruction, not sent. */
     if (frame && info->si_code > 0) {
         uintptr_t pc = fault_pc((const ucontext_t *)context);
@@ -100,9 +126,12 @@ static void on_fault(int signal, siginfo_t *info, void *context) {
 }
 
 /* Installs the handler for the guarded signals, remembering the ones it
- * replaces. Called once, before the first guarded call. Returns 0, or the
- * signal whose handler could not be read or set. */
+ * replaces. Called once, before the first guarded call. Returns 0, the
+ * signal whose handler could not be read or set, or -1 when the
+ * thread-specific slot could not be made (Darwin). */
 int hcr_guard_install(void) {
+    if (make_innermost() != 0)
+        return -1;
     for (size_t i = 0; i < GUARDED_COUNT; i++) {
         struct sigaction handler = {0};
         handler.sa_sigaction = on_fault;
@@ -122,7 +151,7 @@ int hcr_guard_install(void) {
 int hcr_guard_call(void (*fn)(void *), void *arg, struct hcr_guard_fault *fault) {
     struct guard_frame frame;
     frame.fault = fault;
-    frame.outer = innermost;
+    frame.outer = get_innermost();
     /* The mask is not saved (that would be a system call on every guarded
      * call). After the jump, only the signal the handler ran for is
      * blocked beyond what was blocked here, since the handler's own mask
@@ -130,15 +159,15 @@ int hcr_guard_call(void (*fn)(void *), void *arg, struct hcr_guard_fault *fault)
      * killed the process instead of running the handler. So unblocking it
      * restores this mask. */
     if (sigsetjmp(frame.jump, 0) != 0) {
-        innermost = frame.outer;
+        set_innermost(frame.outer);
         sigset_t caught;
         sigemptyset(&caught);
         sigaddset(&caught, fault->signal);
         pthread_sigmask(SIG_UNBLOCK, &caught, NULL);
         return 1;
     }
-    innermost = &frame;
+    set_innermost(&frame);
     fn(arg);
-    innermost = frame.outer;
+    set_innermost(frame.outer);
     return 0;
 }

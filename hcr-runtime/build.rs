@@ -1,6 +1,8 @@
-//! On Unix, gives `libhcr_runtime.so` a SONAME and compiles the crash
-//! guard's C shim (its catching is signal-based); on Windows, compiles
-//! the Windows shim (a vectored exception handler).
+//! On Linux, gives `libhcr_runtime.so` a SONAME, and on macOS
+//! `libhcr_runtime.dylib` the install name `@rpath/libhcr_runtime.dylib`;
+//! on both compiles the crash guard's C shim (its catching is
+//! signal-based); on Windows, compiles the Windows shim (a vectored
+//! exception handler).
 //!
 //! C modules linked with `-lhcr_runtime` record the SONAME as a dependency;
 //! without it the loader would look the library up by path when a module
@@ -20,6 +22,14 @@ fn main() {
         "cargo:rerun-if-changed={}",
         asm.join("crash_guard_table.h").display()
     );
+    // The mapped jump table (two views, one writable, one executable, of
+    // the same memory) is for every system but Apple's, where executable
+    // memory must come from signed code: there the paged table is the
+    // only one.
+    println!("cargo:rustc-check-cfg=cfg(hcr_mapped_table)");
+    if std::env::var("CARGO_CFG_TARGET_VENDOR").as_deref() != Ok("apple") {
+        println!("cargo:rustc-cfg=hcr_mapped_table");
+    }
     match std::env::var("CARGO_CFG_TARGET_FAMILY").as_deref() {
         Ok("unix") => unix(&asm),
         Ok("windows") => windows(&asm),
@@ -40,7 +50,14 @@ fn windows(asm: &std::path::Path) {
 }
 
 fn unix(asm: &std::path::Path) {
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhcr_runtime.so");
+    if std::env::var("CARGO_CFG_TARGET_VENDOR").as_deref() == Ok("apple") {
+        // Hosts and C modules record this name, and dyld finds the
+        // runtime by it through their run path (beside the executable):
+        // rustc's default is the absolute path it was built at.
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libhcr_runtime.dylib");
+    } else {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libhcr_runtime.so");
+    }
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("set by cargo");
     let arch_dir = asm.join(&arch);
     let shim = asm.join("crash_guard.c");

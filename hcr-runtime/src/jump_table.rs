@@ -19,8 +19,11 @@
 use std::io;
 
 use crate::arch;
-use crate::sys::{self, TableCopy};
+use crate::sys;
+#[cfg(hcr_mapped_table)]
+use crate::sys::TableCopy;
 
+#[cfg(hcr_mapped_table)]
 mod mapped;
 pub(crate) mod paged;
 pub mod placement;
@@ -227,6 +230,7 @@ pub struct JumpTable {
 
 #[derive(Debug)]
 enum Kind {
+    #[cfg(hcr_mapped_table)]
     Mapped(mapped::Mapped),
     Paged(paged::Paged),
 }
@@ -235,6 +239,7 @@ enum Kind {
 macro_rules! each {
     ($table:expr, $t:ident => $body:expr) => {
         match $table {
+            #[cfg(hcr_mapped_table)]
             Kind::Mapped($t) => $body,
             Kind::Paged($t) => $body,
         }
@@ -245,7 +250,7 @@ macro_rules! each {
 /// copy of a mapped table's bytes; nothing for a paged table, whose data
 /// pages are private to each process already.
 #[derive(Debug)]
-pub(crate) struct ForkCopy(Option<TableCopy>);
+pub(crate) struct ForkCopy(#[cfg(hcr_mapped_table)] Option<TableCopy>);
 
 impl JumpTable {
     /// Reserves a table in the layout `config` asks for and points every
@@ -257,7 +262,15 @@ impl JumpTable {
     /// [`TableError::LayoutUnavailable`] for a layout this system lacks.
     pub fn new(config: JumpTableConfig, bad_call_handler: usize) -> Result<Self, TableError> {
         let kind = match config.layout {
+            #[cfg(hcr_mapped_table)]
             Layout::Mapped => Kind::Mapped(mapped::Mapped::new(config, bad_call_handler)?),
+            #[cfg(not(hcr_mapped_table))]
+            Layout::Mapped => {
+                return Err(TableError::LayoutUnavailable {
+                    layout: Layout::Mapped,
+                    why: sys::NO_MAPPED_TABLE.to_owned(),
+                });
+            }
             Layout::Paged => Kind::Paged(paged::Paged::new(config, bad_call_handler)?),
         };
         Ok(JumpTable { kind })
@@ -266,6 +279,7 @@ impl JumpTable {
     /// The table's layout.
     pub fn layout(&self) -> Layout {
         match self.kind {
+            #[cfg(hcr_mapped_table)]
             Kind::Mapped(_) => Layout::Mapped,
             Kind::Paged(_) => Layout::Paged,
         }
@@ -277,8 +291,12 @@ impl JumpTable {
     /// self`).
     pub(crate) fn snapshot(&self) -> io::Result<ForkCopy> {
         match &self.kind {
+            #[cfg(hcr_mapped_table)]
             Kind::Mapped(table) => table.snapshot().map(|copy| ForkCopy(Some(copy))),
+            #[cfg(hcr_mapped_table)]
             Kind::Paged(_) => Ok(ForkCopy(None)),
+            #[cfg(not(hcr_mapped_table))]
+            Kind::Paged(_) => Ok(ForkCopy()),
         }
     }
 
@@ -290,11 +308,13 @@ impl JumpTable {
     /// `copy` comes from [`JumpTable::snapshot`] with no write since, and
     /// no other thread runs (the child right after `fork`).
     pub(crate) unsafe fn switch_to(&mut self, copy: ForkCopy) -> Result<(), TableError> {
-        match (&mut self.kind, copy.0) {
+        #[cfg(hcr_mapped_table)]
+        if let (Kind::Mapped(table), Some(copy)) = (&mut self.kind, copy.0) {
             // SAFETY: forwarded from the caller.
-            (Kind::Mapped(table), Some(copy)) => unsafe { table.switch_to(copy) },
-            _ => Ok(()),
+            return unsafe { table.switch_to(copy) };
         }
+        let _ = copy;
+        Ok(())
     }
 
     /// Hands out a fresh slot whose target is its own bad-call veneer.
@@ -336,8 +356,12 @@ impl JumpTable {
         form: StubForm,
     ) -> Result<(), TableError> {
         match &mut self.kind {
+            #[cfg(hcr_mapped_table)]
             Kind::Mapped(table) => table.point_at(slot, target, form),
             Kind::Paged(table) => {
+                // Only the data form: choosing the near form is refused
+                // with this layout (`hcr_set_stub_form`).
+                let _ = form;
                 table.point_at(slot, target);
                 Ok(())
             }
@@ -401,5 +425,5 @@ impl JumpTable {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, hcr_mapped_table))]
 mod tests;

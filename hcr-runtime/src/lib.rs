@@ -179,6 +179,7 @@ mod global_memory;
 pub mod jump_table;
 pub mod library_error;
 mod loader;
+pub mod macho;
 mod manifest;
 mod names;
 pub mod pe;

@@ -326,6 +326,7 @@ pub(crate) fn open_prepared(prepared: Prepared) -> Result<LoadedVersion, LoadErr
     let opened = open(copy.path(), &path);
     let open_time = started.elapsed();
     let (library, exports) = opened?;
+    copy.opened();
     // Not waited for, and not begun before the library is open, so that it
     // takes no time from the copies of one reload: only debuggers and
     // backtraces read it. A library that failed to open needs none.

@@ -24,6 +24,9 @@ pub const PAGE_PIECES: Option<([u8; 16], [u8; 16])> = Some((PAGE_STUB, PAGE_BAD_
 /// This architecture as an ELF header's `e_machine` names it.
 pub const ELF_MACHINE: u16 = object::elf::EM_AARCH64.0;
 
+/// This architecture as a Mach-O header's `cputype` names it.
+pub const MACHO_CPU: u32 = object::macho::CPU_TYPE_ARM64.0;
+
 /// This architecture as a PE file header's `Machine` names it.
 pub const PE_MACHINE: u16 = object::pe::IMAGE_FILE_MACHINE_ARM64.0;
 /// Length of the near jump.

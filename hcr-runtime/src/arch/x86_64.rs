@@ -20,6 +20,9 @@ pub const PAGE_PIECES: Option<([u8; 16], [u8; 16])> = Some((PAGE_STUB, PAGE_BAD_
 /// This architecture as an ELF header's `e_machine` names it.
 pub const ELF_MACHINE: u16 = object::elf::EM_X86_64.0;
 
+/// This architecture as a Mach-O header's `cputype` names it.
+pub const MACHO_CPU: u32 = object::macho::CPU_TYPE_X86_64.0;
+
 /// This architecture as a PE file header's `Machine` names it.
 pub const PE_MACHINE: u16 = object::pe::IMAGE_FILE_MACHINE_AMD64.0;
 /// Length of the near jump.

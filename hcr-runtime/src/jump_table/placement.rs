@@ -77,7 +77,9 @@ pub enum Placed {
     },
 }
 
-/// The views of a table, which way its slots grow, and how it was placed.
+/// The views of a mapped table, which way its slots grow, and how it was
+/// placed.
+#[cfg(hcr_mapped_table)]
 #[derive(Debug)]
 pub(super) struct Reservation {
     pub(super) views: sys::Views,
@@ -85,10 +87,12 @@ pub(super) struct Reservation {
     pub(super) placed: Placed,
 }
 
-/// Reserves `capacity` bytes for each view, placed as `placement` asks.
+/// Reserves `capacity` bytes for each view of a mapped table, placed as
+/// `placement` asks.
 ///
 /// # Errors
 /// [`TableError::Reserve`] when no address space can be had.
+#[cfg(hcr_mapped_table)]
 pub(super) fn reserve(placement: Placement, capacity: usize) -> Result<Reservation, TableError> {
     let placed = match placement {
         Placement::Near => Placed::Near,

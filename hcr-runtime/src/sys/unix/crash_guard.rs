@@ -1,6 +1,11 @@
-//! The crash guard's catching on Linux: installing the C shim's signal
-//! handler (`asm/crash_guard.c`) and the words for what it caught; the
-//! rest of the binding is the same everywhere (`crash_guard::shim`).
+//! The crash guard's catching on Linux and macOS: installing the C shim's
+//! signal handler (`asm/crash_guard.c`) and the words for what it caught;
+//! the rest of the binding is the same everywhere (`crash_guard::shim`).
+//!
+//! On macOS a debugger attached through Mach exception ports (lldb, Xcode)
+//! is told of a fault before it becomes a signal: it stops there, as for
+//! any crash, and the guard catches the fault only once the debugger lets
+//! it go on (lldb's `process handle SIGSEGV --pass true`, or continuing).
 
 use std::ffi::c_int;
 use std::sync::OnceLock;
@@ -27,14 +32,14 @@ impl Fault {
     /// what was accessed.
     pub(crate) fn describe(&self) -> String {
         let cause = match (self.signal, self.code) {
-            (libc::SIGSEGV, 1) => " (address not mapped)",
-            (libc::SIGSEGV, 2) => " (access not permitted)",
-            (libc::SIGBUS, 1) => " (misaligned address)",
-            (libc::SIGBUS, 2) => " (no such physical address)",
-            (libc::SIGBUS, 3) => " (hardware error, or past the end of a mapped file)",
+            (libc::SIGSEGV, SEGV_MAPERR) => " (address not mapped)",
+            (libc::SIGSEGV, SEGV_ACCERR) => " (access not permitted)",
+            (libc::SIGBUS, BUS_ADRALN) => " (misaligned address)",
+            (libc::SIGBUS, BUS_ADRERR) => " (no such physical address)",
+            (libc::SIGBUS, BUS_OBJERR) => " (hardware error, or past the end of a mapped file)",
             (libc::SIGILL, _) => " (illegal instruction)",
-            (libc::SIGFPE, 1) => " (integer division by zero)",
-            (libc::SIGFPE, 2) => " (integer overflow)",
+            (libc::SIGFPE, FPE_INTDIV) => " (integer division by zero)",
+            (libc::SIGFPE, FPE_INTOVF) => " (integer overflow)",
             _ => "",
         };
         let access = match self.signal {
@@ -44,6 +49,22 @@ impl Fault {
         format!("{}{cause}{access}", signal_name(self.signal))
     }
 }
+
+// The `si_code` values named above (`<signal.h>`), which the libc crate
+// leaves out; the FPE ones differ between the systems.
+const SEGV_MAPERR: c_int = 1;
+const SEGV_ACCERR: c_int = 2;
+const BUS_ADRALN: c_int = 1;
+const BUS_ADRERR: c_int = 2;
+const BUS_OBJERR: c_int = 3;
+#[cfg(target_os = "macos")]
+const FPE_INTDIV: c_int = 7;
+#[cfg(target_os = "macos")]
+const FPE_INTOVF: c_int = 8;
+#[cfg(not(target_os = "macos"))]
+const FPE_INTDIV: c_int = 1;
+#[cfg(not(target_os = "macos"))]
+const FPE_INTOVF: c_int = 2;
 
 /// The name of one of the guarded signals.
 fn signal_name(signal: c_int) -> String {
@@ -76,6 +97,12 @@ pub(crate) fn install() -> Result<(), Error> {
             let failed = unsafe { hcr_guard_install() };
             if failed == 0 {
                 return Ok(());
+            }
+            if failed < 0 {
+                return Err(format!(
+                    "the crash guard cannot make its thread-specific slot: {}",
+                    std::io::Error::last_os_error()
+                ));
             }
             Err(format!(
                 "the crash guard cannot install its handler for {}: {}",

@@ -1,26 +1,15 @@
-//! Module libraries on Linux: `lib<name>.so`, checked as ELF before
-//! `dlopen` (glibc's loader trusts the headers), opened with
-//! `RTLD_NOW | RTLD_LOCAL` so that every symbol resolves before any module
-//! code runs and no module's symbols leak into another's lookups.
+//! Module libraries on Unix, opened with `RTLD_NOW | RTLD_LOCAL` so that
+//! every symbol resolves before any module code runs and no module's
+//! symbols leak into another's lookups. Their file names and the check of
+//! their headers before `dlopen` (the loaders trust them) are each
+//! system's (`library_file_name`, `check_library`).
 
 use std::path::Path;
 
 use libloading::os::unix::{Library as Dl, RTLD_LOCAL, RTLD_NOW};
 
+pub(crate) use super::os::library::{check_library, library_file_name};
 pub(crate) use crate::library_error::LibraryError as FormatError;
-
-/// The file name of module `name`'s library.
-pub(crate) fn library_file_name(name: &str) -> String {
-    format!("lib{name}.so")
-}
-
-/// Checks a library's bytes before they are loaded (see [`crate::elf`]).
-///
-/// # Errors
-/// The first problem found.
-pub(crate) fn check_library(bytes: &[u8]) -> Result<(), FormatError> {
-    crate::elf::check_shared_library(bytes)
-}
 
 /// A loaded library; dropping it closes it (`dlclose`).
 #[derive(Debug)]
@@ -31,8 +20,8 @@ impl Library {
     ///
     /// # Safety
     /// Loading runs the library's initializers: the caller vouches for its
-    /// code (it passed the ELF check, and running it is what loading a
-    /// module is for).
+    /// code (it passed the library check, and running it is what loading
+    /// a module is for).
     ///
     /// # Errors
     /// The loader's message.

@@ -82,6 +82,10 @@ impl LibraryCopy {
         })
     }
 
+    /// Nothing to do once the DLL is loaded: the copy goes when it is
+    /// closed and unmapped.
+    pub(crate) fn opened(&self) {}
+
     /// Nothing to give back: a DLL's copy holds what it maps.
     pub(crate) fn shed_unmapped(&self) {}
 

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::FileStamp;
+use crate::sys::FileStamp;
 
 /// How much of a file is copied before its headers are read: enough for
 /// the file header and program headers of any library a linker writes.
@@ -448,6 +448,10 @@ impl LibraryCopy {
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Nothing to do once the library is open: the memfd goes with its
+    /// last descriptor and mapping.
+    pub(crate) fn opened(&self) {}
 
     /// Gives back the memory of the parts the loader did not map (debug
     /// information, the symbol table), once this version is no longer
