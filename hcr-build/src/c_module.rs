@@ -72,14 +72,22 @@ impl CModule {
     pub fn build(&self, output: &Path) -> Result<(), BuildError> {
         // The machine that built this crate is the one running the compiler
         // (a cross-compiled test suite runs under an emulator on it).
-        let compiler = cc::Build::new()
-            .target(&self.target)
-            .host(env!("HCR_BUILD_HOST"))
-            .opt_level(self.opt_level)
-            .cargo_metadata(false)
-            .try_get_compiler()
-            .map_err(|err| BuildError::Compiler(err.to_string()))?;
-        let mut command = compiler.to_command();
+        let machine = env!("HCR_BUILD_HOST");
+        let (mut command, program) = if crate::cargo::needs_zig(&self.target, machine) {
+            let mut command = crate::cargo::zig_cc(&self.target)?;
+            command.arg(format!("-O{}", self.opt_level));
+            let program = command.get_program().to_string_lossy().into_owned();
+            (command, program)
+        } else {
+            let compiler = cc::Build::new()
+                .target(&self.target)
+                .host(machine)
+                .opt_level(self.opt_level)
+                .cargo_metadata(false)
+                .try_get_compiler()
+                .map_err(|err| BuildError::Compiler(err.to_string()))?;
+            (compiler.to_command(), compiler.path().display().to_string())
+        };
         // Unwind tables let the runtime's reload check see this module's
         // frames on the stack (32-bit ARM has none by default for C).
         command
@@ -103,8 +111,13 @@ impl CModule {
         }
         if let Some(dir) = &self.runtime_dir {
             command.arg("-L").arg(dir).arg("-lhcr_runtime");
+            if self.target.contains("apple") {
+                // The runtime's install name is @rpath/libhcr_runtime.dylib:
+                // found beside the host.
+                command.arg("-Wl,-rpath,@executable_path");
+            }
         }
-        let tool = format!("{} ({})", compiler.path().display(), self.source.display());
+        let tool = format!("{program} ({})", self.source.display());
         finished(tool, command.output())
     }
 }

@@ -9,8 +9,91 @@ use std::thread::JoinHandle;
 
 use crate::{BuildError, workspace_dir};
 
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")))
+/// The cargo command `subcommand` (`build`, `rustc`) for builds for
+/// `target`: cargo itself, or for an Apple target on another system
+/// `cargo-zigbuild`, which links with zig (and its copy of the macOS SDK's
+/// stubs) what no linker here could.
+///
+/// # Errors
+/// [`BuildError::Project`] saying how to install cargo-zigbuild when it is
+/// needed and missing.
+fn cargo(subcommand: &str, target: &str) -> Result<Command, BuildError> {
+    if !needs_zig(target, env!("HCR_BUILD_HOST")) {
+        let mut command =
+            Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+        command.arg(subcommand);
+        return Ok(command);
+    }
+    let zigbuild = zigbuild().ok_or_else(|| {
+        BuildError::Project(format!(
+            "building for {target} on this machine needs cargo-zigbuild and zig: install them \
+             with `pip install cargo-zigbuild ziglang` (or `cargo install cargo-zigbuild` and a \
+             zig on PATH), then run this again"
+        ))
+    })?;
+    let mut command = Command::new(zigbuild);
+    command.arg(if subcommand == "build" {
+        "zigbuild"
+    } else {
+        subcommand
+    });
+    Ok(command)
+}
+
+/// Whether builds for `target` on `machine` (triples) link through zig:
+/// Apple targets anywhere but on a Mac.
+pub fn needs_zig(target: &str, machine: &str) -> bool {
+    target.contains("apple") && !machine.contains("apple")
+}
+
+/// zig's C compiler for `target` (an Apple triple), as cargo-zigbuild
+/// finds zig: `zig` on `PATH`, else the PyPI package's `python3 -m
+/// ziglang`.
+///
+/// # Errors
+/// [`BuildError::Compiler`] saying how to install zig when neither runs.
+pub(crate) fn zig_cc(target: &str) -> Result<Command, BuildError> {
+    let runs = |mut command: Command| {
+        command
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let python = || {
+        let mut command = Command::new("python3");
+        command.args(["-m", "ziglang"]);
+        command
+    };
+    let mut command = if runs(Command::new("zig")) {
+        Command::new("zig")
+    } else if runs(python()) {
+        python()
+    } else {
+        return Err(BuildError::Compiler(format!(
+            "compiling C for {target} on this machine needs zig: install it with `pip install \
+             ziglang`, or put a zig on PATH"
+        )));
+    };
+    let arch = target.split('-').next().unwrap_or(target);
+    command.args(["cc", "-target", &format!("{arch}-macos")]);
+    Ok(command)
+}
+
+/// `cargo-zigbuild` from `PATH` (where pip and cargo install it), if it
+/// runs.
+fn zigbuild() -> Option<PathBuf> {
+    let found = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("cargo-zigbuild"))
+        .find(|file| file.is_file())?;
+    let runs = Command::new(&found)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    runs.then_some(found)
 }
 
 /// The target this crate was built for, when that is not the machine that
@@ -27,11 +110,13 @@ pub fn build_target() -> &'static str {
 }
 
 /// The file name of a shared library `name` on `target`: `lib<name>.so`
-/// on Linux, `<name>.dll` on Windows (what cargo names a `cdylib` and hcr
-/// loads a module from).
+/// on Linux, `lib<name>.dylib` on macOS, `<name>.dll` on Windows (what
+/// cargo names a `cdylib` and hcr loads a module from).
 pub fn library_file_name(target: &str, name: &str) -> String {
     if target.contains("windows") {
         format!("{name}.dll")
+    } else if target.contains("apple") {
+        format!("lib{name}.dylib")
     } else {
         format!("lib{name}.so")
     }
@@ -253,9 +338,9 @@ pub fn runtime_library_from(
     release: bool,
     target: &str,
 ) -> Result<PathBuf, BuildError> {
-    let mut command = cargo();
+    let mut command = cargo("build", target)?;
     command
-        .args(["build", "-p", "hcr-runtime", "--lib"])
+        .args(["-p", "hcr-runtime", "--lib"])
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--message-format=json-render-diagnostics");
@@ -382,9 +467,8 @@ impl RustModule {
     /// # Errors
     /// [`BuildError::Spawn`] when cargo cannot be started.
     pub fn spawn(&self) -> Result<Running, BuildError> {
-        let mut command = cargo();
+        let mut command = cargo("rustc", &self.target)?;
         command.args([
-            "rustc",
             "-p",
             &self.package,
             "--lib",
@@ -539,7 +623,7 @@ impl HostBinary {
     /// [`BuildError::Spawn`] when cargo cannot be started.
     pub fn spawn(&self) -> Result<Running, BuildError> {
         spawn_build(
-            self.command(),
+            self.command()?,
             format!("cargo build -p {} --bin {}", self.package, self.bin),
             &self.bin,
             &format!("/{}", executable_file_name(&self.target, &self.bin)),
@@ -553,7 +637,7 @@ impl HostBinary {
     /// [`BuildError::Spawn`] when cargo cannot be started.
     pub(crate) fn run_for_messages(&self) -> Result<String, BuildError> {
         let output = self
-            .command()
+            .command()?
             .stderr(Stdio::null())
             .output()
             .map_err(|source| BuildError::Spawn {
@@ -563,10 +647,15 @@ impl HostBinary {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
-    fn command(&self) -> Command {
-        let mut command = cargo();
+    fn command(&self) -> Result<Command, BuildError> {
+        // A macOS host gets the run path `@executable_path`, where dyld
+        // then finds the runtime (`@rpath/libhcr_runtime.dylib`) for the C
+        // modules that link it: only the binary's link takes the argument,
+        // through `cargo rustc`, so no dependency is built again for it.
+        let apple = self.target.contains("apple");
+        let subcommand = if apple { "rustc" } else { "build" };
+        let mut command = cargo(subcommand, &self.target)?;
         command.args([
-            "build",
             "-p",
             &self.package,
             "--bin",
@@ -594,6 +683,9 @@ impl HostBinary {
         command.args(&self.profile_args);
         for_target(&mut command, &self.target);
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));
-        command
+        if apple {
+            command.args(["--", "-C", "link-arg=-Wl,-rpath,@executable_path"]);
+        }
+        Ok(command)
     }
 }

@@ -49,7 +49,8 @@ impl Runner {
     ///
     /// # Errors
     /// [`BuildError::Project`] when a Windows host cannot run here (no
-    /// wine), saying what to install or set.
+    /// wine), saying what to install or set, and for a macOS host on
+    /// another system.
     pub fn for_target(target: &str) -> Result<Runner, BuildError> {
         let variable = runner_variable(target);
         Runner::find(
@@ -74,6 +75,13 @@ impl Runner {
                 words: runner.split_whitespace().map(OsString::from).collect(),
                 through: Some(format!("{} (from {variable})", runner.trim())),
             });
+        }
+        if target.contains("apple") && !machine.contains("apple") {
+            return Err(BuildError::Project(format!(
+                "the host is built for {target}, which cannot run on this machine (nothing here \
+                 runs macOS programs): `cargo hcr build --target {target}` builds it, to run on \
+                 a Mac; or set {variable} to a program that runs it"
+            )));
         }
         if target.contains("windows") && !machine.contains("windows") {
             let wine = on_path("wine", path.as_ref()).ok_or_else(|| {
@@ -233,6 +241,24 @@ mod tests {
         );
         assert!(Runner::find(WINDOWS, LINUX, None, None).is_err());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_macos_host_elsewhere_is_refused_saying_where_it_runs() {
+        for target in ["aarch64-apple-darwin", "x86_64-apple-darwin"] {
+            let err = Runner::find(target, LINUX, None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!(
+                    "built for {target}, which cannot run on this machine"
+                )) && err.contains(&format!("cargo hcr build --target {target}"))
+                    && err.contains("to run on a Mac"),
+                "{err}"
+            );
+        }
+        let on_a_mac = Runner::find("aarch64-apple-darwin", "aarch64-apple-darwin", None, None);
+        assert_eq!(on_a_mac.unwrap().through(), None);
     }
 
     #[test]

@@ -226,7 +226,8 @@ impl RuntimeLibrary {
     /// The runtime another part of this process already loaded (with
     /// `RTLD_GLOBAL`, or linked in), if any.
     pub fn loaded() -> Option<Self> {
-        let this = sys::loaded_runtime()?;
+        // Never closed: the handle is the process's, not ours to close.
+        let this = std::mem::ManuallyDrop::new(sys::loaded_runtime()?);
         // One lookup first: without a runtime (a module crate's own tests,
         // which ask on every call) this is all it costs.
         // SAFETY: the symbol is only checked for presence, never called.

@@ -186,7 +186,7 @@ scenario! {
         host.install_bytes("fx_shapes", &std::fs::read(other).unwrap());
         let err = hcr.reload().unwrap_err();
         assert_eq!(err.module.as_deref(), Some("fx_shapes"));
-        assert!(err.message.contains("-other"), "{err}");
+        assert!(err.message.contains("-dev"), "{err}");
         assert!(err.message.contains("same compiler"), "{err}");
         assert_eq!(fx_shapes::area(&square()), 6.0);
         assert_eq!(fx_app::total_area(vec![square()]), 6.0);

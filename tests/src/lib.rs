@@ -344,12 +344,14 @@ pub fn build_binary(
 }
 
 /// A stand-in for another compiler: runs rustc, but reports another
-/// version, as cargo and hcr-client's build script ask it.
+/// version (a development build of the same release, which tools that
+/// read the version, cargo-zigbuild among them, accept), as cargo and
+/// hcr-client's build script ask it.
 const OTHER_RUSTC: &str = r#"#!/bin/sh
 rustc="$1"; shift
 case " $* " in
   *" -V "*|*" -vV "*|*" --version "*)
-    "$rustc" "$@" | sed -e 's/^rustc \([0-9.]*\)/rustc \1-other/' -e 's/^release: \(.*\)/release: \1-other/' ;;
+    "$rustc" "$@" | sed -e 's/^rustc \([0-9.]*\)/rustc \1-dev/' -e 's/^release: \(.*\)/release: \1-dev/' ;;
   *) exec "$rustc" "$@" ;;
 esac
 "#;

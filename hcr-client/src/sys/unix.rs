@@ -1,5 +1,6 @@
-//! Linux: the runtime is `libhcr_runtime.so`, opened `RTLD_GLOBAL` so that
-//! modules opened later resolve their `hcr_*` calls against it.
+//! Linux and macOS: the runtime is `libhcr_runtime.so` (`.dylib` on
+//! macOS), opened `RTLD_GLOBAL` so that modules opened later find its
+//! `hcr_*` entry points in the process's global scope.
 
 use std::path::Path;
 
@@ -7,7 +8,11 @@ pub(crate) use libloading::os::unix::Library;
 use libloading::os::unix::{RTLD_GLOBAL, RTLD_NOW};
 
 /// The runtime library's file name.
+#[cfg(not(target_os = "macos"))]
 pub(crate) const RUNTIME_FILE: &str = "libhcr_runtime.so";
+/// The runtime library's file name.
+#[cfg(target_os = "macos")]
+pub(crate) const RUNTIME_FILE: &str = "libhcr_runtime.dylib";
 
 /// Opens the runtime at `path` into the global scope.
 ///
@@ -19,7 +24,18 @@ pub(crate) unsafe fn open_runtime(path: &Path) -> Result<Library, libloading::Er
 }
 
 /// Where an already loaded runtime's symbols are found: the process's
-/// global scope.
+/// global scope (never to be closed).
+#[cfg(not(target_os = "macos"))]
 pub(crate) fn loaded_runtime() -> Option<Library> {
     Some(Library::this())
+}
+
+/// Where an already loaded runtime's symbols are found: every image but
+/// those opened `RTLD_LOCAL` (`RTLD_DEFAULT`; dyld's handle of the main
+/// program would search only what it was linked with). Never to be closed.
+#[cfg(target_os = "macos")]
+pub(crate) fn loaded_runtime() -> Option<Library> {
+    // SAFETY: RTLD_DEFAULT is a pseudo-handle dlsym takes; the caller
+    // never closes it.
+    Some(unsafe { Library::from_raw(libc::RTLD_DEFAULT) })
 }

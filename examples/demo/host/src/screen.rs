@@ -21,8 +21,8 @@ impl Screen {
     /// the top.
     pub fn open(rows: usize) -> Screen {
         let interrupted = Arc::new(AtomicBool::new(false));
-        let flag = interrupted.clone();
-        if let Err(err) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
+        let sigint = signal_hook::consts::SIGINT;
+        if let Err(err) = signal_hook::flag::register(sigint, interrupted.clone()) {
             eprintln!("demo: Ctrl-C will not restore the terminal: {err}");
         }
         let height = rows + 2;

@@ -125,8 +125,14 @@ impl RuntimeEvents {
 pub fn print_status(manifest: &Manifest, target: &str) {
     let pid = manifest.pid;
     // A Windows host under wine has a process id of its own system, which
-    // this one cannot look up.
-    let foreign_pid = target.contains("windows") != env!("HCR_BUILD_HOST").contains("windows");
+    // this one cannot look up; so has a host of another system (a Mac's,
+    // its manifest copied here).
+    let system = |triple: &str| {
+        ["windows", "apple", "linux"]
+            .into_iter()
+            .find(|system| triple.contains(system))
+    };
+    let foreign_pid = system(target) != system(env!("HCR_BUILD_HOST"));
     let running = match hcr_build::process_is_running(pid) {
         _ if foreign_pid => format!("a process for {target}"),
         Some(true) => "running".to_owned(),
