@@ -7,6 +7,8 @@ use std::process::Command;
 #[cfg(unix)]
 mod egui;
 #[cfg(unix)]
+mod for_apple;
+#[cfg(unix)]
 mod for_windows;
 #[cfg(unix)]
 mod new_project;
