@@ -159,7 +159,7 @@ fn check_runtime(bytes: &[u8], target: &str, exports: &[String]) -> Result<(), S
 /// the bad-call entry passes the slot on and jumps through the cell above
 /// itself.
 fn check_stub_page(address: u64, page: &[u8], target: &str) -> Result<(), String> {
-    if page.len() != STUB_PAGE || address % STUB_PAGE as u64 != 0 {
+    if page.len() != STUB_PAGE || !address.is_multiple_of(STUB_PAGE as u64) {
         return Err(format!(
             "the stub page is {:#x} bytes at {address:#x}, not one aligned page",
             page.len()
@@ -207,7 +207,7 @@ mod aarch64 {
 
     /// `br xN`: N.
     fn br(word: u32) -> Option<u32> {
-        (word & 0xffff_fc1f == 0xd61f_0000).then(|| (word >> 5) & 31)
+        (word & 0xffff_fc1f == 0xd61f_0000).then_some((word >> 5) & 31)
     }
 
     /// `sub xD, xN, #imm`: D, N and imm.
