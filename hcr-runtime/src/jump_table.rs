@@ -5,10 +5,10 @@
 //!
 //! Two layouts ([`Layout`]) keep that promise:
 //!
-//! * mapped ([`mapped`]; Linux and Windows): one shared memory object seen
+//! * mapped (`mapped`; Linux and Windows): one shared memory object seen
 //!   through an executable and a writable view, each slot holding its jump,
 //!   its target word and its bad-call veneer, written by the runtime;
-//! * paged ([`paged`]; macOS, and Linux on x86_64 and AArch64 when asked):
+//! * paged (`paged`; macOS, and Linux on x86_64 and AArch64 when asked):
 //!   copies of one page of fixed code in the runtime, each beside a data
 //!   page holding its stubs' targets. No instruction is ever written.
 //!

@@ -156,6 +156,33 @@
 //! * On x86_64 the bad-call handler takes the slot where the veneer puts
 //!   it, in `rdi`, as the System V ABI does, on every system.
 //!
+//! # macOS
+//! The runtime builds for `aarch64-apple-darwin` and `x86_64-apple-darwin`
+//! as `libhcr_runtime.dylib` (install name `@rpath/libhcr_runtime.dylib`),
+//! with the same C ABI. It is built, linked and read in CI, never run
+//! there. Where macOS differs:
+//! * The jump table is paged (`jump_table::paged`): copies of one page of
+//!   fixed code in the runtime's `__TEXT,__hcr_stubs`, `vm_remap`ed beside
+//!   read-write data pages of cells. No page is ever writable and
+//!   executable and no code is written, so it runs under the hardened
+//!   runtime without the JIT entitlement; only the data form exists
+//!   (`hcr_set_stub_form(1)` is refused). A forked child's cells are its
+//!   own from the start (the data pages are private).
+//! * Module `m` is `libm.dylib`; each version is loaded from a
+//!   byte-identical copy under a name never used before, in
+//!   `$TMPDIR/hcr-copies/<pid>-<start time>` (mode `0700`), removed once
+//!   dyld has mapped it (or its load failed); the directories of processes
+//!   that are gone are removed by the next process that starts. The
+//!   library check is the Mach-O check ([`macho`]).
+//! * Collecting asks dyld whether an image is still loaded (`dlclose`
+//!   leaves one with thread-local destructors mapped), and code ranges come
+//!   from dyld's images.
+//! * The crash guard is the signal-based one of Linux, reading Darwin's
+//!   thread state; its per-thread slot is a pthread key (Darwin allocates a
+//!   thread's `__thread` block on first use). A debugger attached through
+//!   Mach exception ports sees a fault first.
+//! * The trust check is the one of Linux (owners and mode bits).
+//!
 //! # Warning
 //! A reload replaces code while the process runs. The host must call
 //! `hcr_perform_code_reload` where no frame of a module being reloaded is
