@@ -394,29 +394,28 @@ fn host_and_module_share_one_build_of_a_dependency_its_statics_and_std() {
     let _ = std::fs::remove_dir_all(&project);
 }
 
-#[test]
-fn run_for_windows_without_wine_says_the_target_cannot_run_here_before_building() {
-    // PATH holds the toolchain's directory alone: cargo and rustc, no wine.
+/// `cargo hcr run -p hcr-demo --target <target>` with only the
+/// toolchain's directory on `PATH` (cargo and rustc: no wine, no zig) and
+/// no runner set: whether it failed, and its stderr.
+fn run_demo_for(target: &str) -> (bool, String) {
     let cargo = PathBuf::from(std::env::var_os("CARGO").expect("cargo sets CARGO for its tests"));
     let toolchain = cargo.parent().expect("cargo is in a directory");
     assert!(!toolchain.join("wine").exists());
     let output = Command::new(cargo_hcr())
-        .args([
-            "hcr",
-            "run",
-            "-p",
-            "hcr-demo",
-            "--target",
-            "x86_64-pc-windows-gnu",
-        ])
+        .args(["hcr", "run", "-p", "hcr-demo", "--target", target])
         .arg("--manifest-path")
         .arg(hcr_build::workspace_dir().join("Cargo.toml"))
         .env("PATH", toolchain)
-        .env_remove("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER")
+        .env_remove(hcr_build::runner_variable(target))
         .output()
         .unwrap();
-    let stderr = text(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    (!output.status.success(), text(&output.stderr))
+}
+
+#[test]
+fn run_for_windows_without_wine_says_the_target_cannot_run_here_before_building() {
+    let (failed, stderr) = run_demo_for("x86_64-pc-windows-gnu");
+    assert!(failed, "{stderr}");
     assert!(
         stderr.contains(
             "the host is built for x86_64-pc-windows-gnu, which cannot run on this machine: \

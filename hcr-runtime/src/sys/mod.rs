@@ -20,6 +20,8 @@
 pub(crate) mod icache;
 #[cfg(unix)]
 mod unix;
+#[cfg(any(windows, target_os = "macos", test))]
+mod whole_copy;
 #[cfg(unix)]
 pub(crate) use unix::*;
 

@@ -14,14 +14,11 @@
 //! `.ci/cross-test aarch64-apple-darwin` (and `x86_64-apple-darwin`) runs
 //! them for its target (`HCR_APPLE_TARGET`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use object::macho;
 use object::read::macho::{LoadCommandVariant, MachHeader as _, Section as _, Segment as _};
 use object::{LittleEndian as LE, Object as _, ObjectSymbol as _};
 
-use super::{cargo_hcr, cargo_hcr_in, cargo_hcr_says, shared_target, shared_target_turn, text};
+use super::{cargo_hcr_in, cargo_hcr_says, run_demo_for, shared_target, shared_target_turn, text};
 
 const STUB_PAGE: usize = hcr_runtime::arch::STUB_PAGE;
 const STUB_LEN: usize = hcr_runtime::arch::PAGE_STUB_LEN;
@@ -489,23 +486,8 @@ fn a_new_project_is_built_for_macos_from_linux() {
 
 #[test]
 fn run_for_macos_on_another_system_says_the_host_cannot_run_here_before_building() {
-    let cargo = PathBuf::from(std::env::var_os("CARGO").expect("cargo sets CARGO for its tests"));
-    let output = Command::new(cargo_hcr())
-        .args([
-            "hcr",
-            "run",
-            "-p",
-            "hcr-demo",
-            "--target",
-            "aarch64-apple-darwin",
-        ])
-        .arg("--manifest-path")
-        .arg(hcr_build::workspace_dir().join("Cargo.toml"))
-        .env("PATH", cargo.parent().unwrap_or(Path::new("/")))
-        .output()
-        .unwrap();
-    let stderr = text(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let (failed, stderr) = run_demo_for("aarch64-apple-darwin");
+    assert!(failed, "{stderr}");
     assert!(
         stderr.contains(
             "the host is built for aarch64-apple-darwin, which cannot run on this machine"

@@ -41,6 +41,8 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::wide;
+pub(crate) use crate::sys::whole_copy::Rest;
+use crate::sys::whole_copy::{self, owner_name, remove_leftovers};
 
 /// The file one loaded version was copied to, held for deletion on close.
 #[derive(Debug)]
@@ -101,33 +103,9 @@ impl LibraryCopy {
     }
 }
 
-/// A copy just made, and what the library check reads.
-#[derive(Debug)]
-pub(crate) struct Copied {
-    pub(crate) copy: LibraryCopy,
-    /// The file's metadata before and after it was read: equal when no
-    /// write or rename landed meanwhile.
-    pub(crate) before: std::fs::Metadata,
-    pub(crate) after: std::fs::Metadata,
-    /// The bytes read, before the rebase.
-    pub(crate) contents: Vec<u8>,
-    /// Nothing: a copy here is complete when it is made.
-    pub(crate) rest: Rest,
-}
-
-/// What is left to copy: nothing here (the loader maps all of a DLL).
-#[derive(Debug)]
-pub(crate) struct Rest;
-
-impl Rest {
-    /// Whether the copy is complete already: always.
-    pub(crate) fn is_empty(&self) -> bool {
-        true
-    }
-
-    /// Nothing to fill in.
-    pub(crate) fn fill(self) {}
-}
+/// A copy just made, and what the library check reads (the bytes before
+/// the rebase).
+pub(crate) type Copied = whole_copy::Copied<LibraryCopy>;
 
 /// The first free range of `len` bytes (64 KiB aligned) above the jump
 /// table's executable view (or, before there is one, the runtime's
@@ -172,7 +150,7 @@ fn copies_dir() -> io::Result<(&'static Path, &'static str)> {
     let dir = DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join("hcr-copies");
         std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-        remove_leftovers(&dir);
+        remove_leftovers(&dir, started_at);
         let pid = std::process::id();
         let started = started_at(pid)
             .ok_or_else(|| format!("the creation time of this process ({pid}) is unknown"))?;
@@ -181,42 +159,6 @@ fn copies_dir() -> io::Result<(&'static Path, &'static str)> {
     match dir {
         Ok((dir, owner)) => Ok((dir, owner)),
         Err(err) => Err(io::Error::other(err.clone())),
-    }
-}
-
-/// How the names of the copies of the process `pid` created at `started`
-/// (in 100 ns ticks) begin, before the first dot.
-fn owner_name(pid: u32, started: u64) -> String {
-    format!("{pid}-{started:x}")
-}
-
-/// The process a copy's name (or a directory's, as earlier versions made
-/// one per process) stands for: its id and creation time.
-fn owner_of(name: &str) -> Option<(u32, u64)> {
-    let owner = name.split('.').next()?;
-    let (pid, started) = owner.split_once('-')?;
-    Some((pid.parse().ok()?, u64::from_str_radix(started, 16).ok()?))
-}
-
-/// Removes from `dir` what processes that are gone left: no process runs
-/// with the id the name gives, or the one that does started at another
-/// time.
-fn remove_leftovers(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some((pid, started)) = name.to_str().and_then(owner_of) else {
-            continue;
-        };
-        if started_at(pid) == Some(started) {
-            continue;
-        }
-        let _ = match entry.file_type() {
-            Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(entry.path()),
-            _ => std::fs::remove_file(entry.path()),
-        };
     }
 }
 
@@ -251,48 +193,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_copy_names_its_process_by_id_and_creation_time() {
+    fn this_process_is_found_running_since_it_started() {
         let pid = std::process::id();
         let started = started_at(pid).expect("this process runs");
-        let owner = owner_name(pid, started);
-        assert_eq!(owner_of(&owner), Some((pid, started)));
-        assert_eq!(
-            owner_of(&format!("{owner}.my-module.3.dll")),
-            Some((pid, started))
-        );
-        assert_eq!(
-            owner_of("1234.view.1.dll"),
-            None,
-            "a name without a creation time is no one's"
-        );
-        assert_eq!(owner_of("notes-1"), None);
-    }
-
-    #[test]
-    fn only_what_processes_that_are_gone_left_is_removed() {
-        let dir = std::env::temp_dir().join(format!("hcr-leftovers-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let pid = std::process::id();
-        let started = started_at(pid).unwrap();
-        // This process's own copy, one of a process that had this id
-        // before, one of an id no process has (ids are multiples of 4),
-        // and a directory of a gone process as earlier versions made.
-        let mine = dir.join(format!("{}.view.1.dll", owner_name(pid, started)));
-        let before = dir.join(format!("{}.view.1.dll", owner_name(pid, started - 1)));
-        let gone = dir.join(format!("{}.view.2.dll", owner_name(u32::MAX - 2, started)));
-        let old_directory = dir.join(owner_name(u32::MAX - 2, started - 1));
-        let other = dir.join("notes.txt");
-        for file in [&mine, &before, &gone, &other] {
-            std::fs::write(file, b"MZ").unwrap();
-        }
-        std::fs::create_dir_all(old_directory.join("inside")).unwrap();
-        remove_leftovers(&dir);
-        assert!(mine.is_file(), "a running process's copy stays");
-        assert!(!before.exists(), "the id's earlier process is gone");
-        assert!(!gone.exists());
-        assert!(!old_directory.exists());
-        assert!(other.is_file(), "what is no process's is left alone");
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(started_at(pid), Some(started));
+        assert_eq!(started_at(u32::MAX - 2), None, "ids are multiples of 4");
     }
 }

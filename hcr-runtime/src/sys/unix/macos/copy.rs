@@ -19,6 +19,9 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub(crate) use crate::sys::whole_copy::Rest;
+use crate::sys::whole_copy::{self, owner_name, remove_leftovers};
+
 /// The file one loaded version was copied to.
 #[derive(Debug)]
 pub(crate) struct LibraryCopy {
@@ -77,32 +80,7 @@ impl Drop for LibraryCopy {
 }
 
 /// A copy just made, and what the library check reads.
-#[derive(Debug)]
-pub(crate) struct Copied {
-    pub(crate) copy: LibraryCopy,
-    /// The file's metadata before and after it was read: equal when no
-    /// write or rename landed meanwhile.
-    pub(crate) before: std::fs::Metadata,
-    pub(crate) after: std::fs::Metadata,
-    /// The bytes read.
-    pub(crate) contents: Vec<u8>,
-    /// Nothing: a copy here is complete when it is made.
-    pub(crate) rest: Rest,
-}
-
-/// What is left to copy: nothing here (dyld maps all of a file).
-#[derive(Debug)]
-pub(crate) struct Rest;
-
-impl Rest {
-    /// Whether the copy is complete already: always.
-    pub(crate) fn is_empty(&self) -> bool {
-        true
-    }
-
-    /// Nothing to fill in.
-    pub(crate) fn fill(self) {}
-}
+pub(crate) type Copied = whole_copy::Copied<LibraryCopy>;
 
 /// This process's directory of copies, made (after removing what
 /// processes that are gone left) on first use.
@@ -118,44 +96,15 @@ fn copies_dir() -> io::Result<&'static Path> {
                 .map_err(|err| format!("{}: {err}", dir.display()))
         };
         made(&base)?;
-        remove_leftovers(&base);
+        remove_leftovers(&base, started_at);
         let pid = std::process::id();
         let started = started_at(pid)
             .ok_or_else(|| format!("the start time of this process ({pid}) is unknown"))?;
-        let mine = base.join(directory_name(pid, started));
+        let mine = base.join(owner_name(pid, started));
         made(&mine)?;
         Ok(mine)
     });
     dir.as_deref().map_err(|err| io::Error::other(err.clone()))
-}
-
-/// The name of the directory of copies of the process `pid` started at
-/// `started` (in microseconds since the Unix epoch).
-fn directory_name(pid: u32, started: u64) -> String {
-    format!("{pid}-{started:x}")
-}
-
-/// The process a directory name stands for: its id and start time.
-fn owner_of(name: &str) -> Option<(u32, u64)> {
-    let (pid, started) = name.split_once('-')?;
-    Some((pid.parse().ok()?, u64::from_str_radix(started, 16).ok()?))
-}
-
-/// Removes the directories in `base` of processes that are gone: no
-/// process runs with that id, or the one that does started at another time.
-fn remove_leftovers(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some((pid, started)) = name.to_str().and_then(owner_of) else {
-            continue;
-        };
-        if started_at(pid) != Some(started) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 /// When process `pid` started (in microseconds since the Unix epoch), if
