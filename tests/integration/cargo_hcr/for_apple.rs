@@ -496,3 +496,34 @@ fn run_for_macos_on_another_system_says_the_host_cannot_run_here_before_building
     );
     assert!(!stderr.contains("building"), "{stderr}");
 }
+
+#[test]
+fn without_cargo_zigbuild_a_build_for_macos_says_how_to_install_it() {
+    let cargo = std::path::PathBuf::from(
+        std::env::var_os("CARGO").expect("cargo sets CARGO for its tests"),
+    );
+    let toolchain = cargo.parent().expect("cargo is in a directory");
+    assert!(!toolchain.join("cargo-zigbuild").exists());
+    let output = std::process::Command::new(super::cargo_hcr())
+        .args([
+            "hcr",
+            "build",
+            "-p",
+            "hcr-demo",
+            "--target",
+            "x86_64-apple-darwin",
+        ])
+        .arg("--manifest-path")
+        .arg(hcr_build::workspace_dir().join("Cargo.toml"))
+        .env("PATH", toolchain)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "building for x86_64-apple-darwin on this machine needs cargo-zigbuild and zig"
+        ) && stderr.contains("pip install cargo-zigbuild ziglang"),
+        "{stderr}"
+    );
+}
