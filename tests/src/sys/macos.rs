@@ -44,7 +44,9 @@ unsafe extern "C" {
 /// dyld loaded from this process's directory of copies
 /// (`$TMPDIR/hcr-copies/<pid>-<start time>`).
 pub fn copy_names() -> Vec<String> {
+    // The real path, as dyld names images (the runtime's copies go there).
     let dir = std::env::temp_dir().join("hcr-copies");
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let mine = format!("{}-", std::process::id());
     let mut names = Vec::new();
     // SAFETY: dyld's image list may be read at any time; each name is a

@@ -96,6 +96,11 @@ fn copies_dir() -> io::Result<&'static Path> {
                 .map_err(|err| format!("{}: {err}", dir.display()))
         };
         made(&base)?;
+        // By its real path: $TMPDIR lies under /var, a link to
+        // /private/var, and dyld names an image by the real path, which
+        // is how a copy's image is found again (code ranges, collecting).
+        let base =
+            std::fs::canonicalize(&base).map_err(|err| format!("{}: {err}", base.display()))?;
         remove_leftovers(&base, started_at);
         let pid = std::process::id();
         let started = started_at(pid)
