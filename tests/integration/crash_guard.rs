@@ -70,40 +70,62 @@ fn start_then_reload_faulty(host: &Host) {
 
 scenario! {
     fn a_version_that_dereferences_null_is_rolled_back_and_the_call_returns_an_error(host) {
-        start_then_reload_faulty(host);
-        host.clear_log();
-
-        let err = guarded(host, "spin", "value").unwrap_err();
-        println!("{err}");
-        assert_eq!(err.code, -16, "HCR_ERR_FAULTED: {err}");
-        let [fault, access] = hcr_tests::NULL_READ;
-        let library = hcr_build::library_file_name(hcr_build::build_target(), "spin");
-        for part in [
-            &format!("module `spin` faulted: {fault}"),
-            access,
-            &format!("{library}+0x"),
-            "rolled back to the version loaded in generation 0 (now generation 2)",
-        ] {
-            assert!(err.message.contains(part), "{part:?} missing from: {}", err.message);
-        }
-        assert_eq!(host.rt.last_error_module().as_deref(), Some("spin"));
-
-        assert_eq!(host.call("spin", "value"), 1, "version 1 runs again");
-        assert_eq!(guarded(host, "spin", "value").unwrap(), 1, "and under the guard");
-        assert_eq!(host.rt.generation(), 2);
-        assert_eq!(host.call("spin", "bump"), 1002, "state survived the fault and the rollback");
-        // The old version's init ran again (as on a reload to it), no
-        // before-handler ran, then its after-handler.
-        assert_eq!(host.log(), "spin1:init spin1:a");
-        assert_eq!(host.global_int("spin", "dat_inits"), Some(3));
-        // The manifest says it was a rollback, for `cargo hcr`'s status line.
-        let manifest = hcr_build::Manifest::read(&host.modules).unwrap();
-        assert_eq!(
-            manifest.last_event,
-            Some(hcr_build::LastEvent::RolledBack { module: "spin".into(), loaded_in: 0 })
-        );
-        assert_eq!(manifest.generation, 2);
+        null_read_rolls_back(host);
     }
+}
+
+/// A version that reads through NULL under the guard: the call returns the
+/// fault, the module rolls back, its state survives (shared with the paged
+/// table's scenarios).
+pub(crate) fn null_read_rolls_back(host: &mut hcr_tests::Host) {
+    start_then_reload_faulty(host);
+    host.clear_log();
+
+    let err = guarded(host, "spin", "value").unwrap_err();
+    println!("{err}");
+    assert_eq!(err.code, -16, "HCR_ERR_FAULTED: {err}");
+    let [fault, access] = hcr_tests::NULL_READ;
+    let library = hcr_build::library_file_name(hcr_build::build_target(), "spin");
+    for part in [
+        &format!("module `spin` faulted: {fault}"),
+        access,
+        &format!("{library}+0x"),
+        "rolled back to the version loaded in generation 0 (now generation 2)",
+    ] {
+        assert!(
+            err.message.contains(part),
+            "{part:?} missing from: {}",
+            err.message
+        );
+    }
+    assert_eq!(host.rt.last_error_module().as_deref(), Some("spin"));
+
+    assert_eq!(host.call("spin", "value"), 1, "version 1 runs again");
+    assert_eq!(
+        guarded(host, "spin", "value").unwrap(),
+        1,
+        "and under the guard"
+    );
+    assert_eq!(host.rt.generation(), 2);
+    assert_eq!(
+        host.call("spin", "bump"),
+        1002,
+        "state survived the fault and the rollback"
+    );
+    // The old version's init ran again (as on a reload to it), no
+    // before-handler ran, then its after-handler.
+    assert_eq!(host.log(), "spin1:init spin1:a");
+    assert_eq!(host.global_int("spin", "dat_inits"), Some(3));
+    // The manifest says it was a rollback, for `cargo hcr`'s status line.
+    let manifest = hcr_build::Manifest::read(&host.modules).unwrap();
+    assert_eq!(
+        manifest.last_event,
+        Some(hcr_build::LastEvent::RolledBack {
+            module: "spin".into(),
+            loaded_in: 0
+        })
+    );
+    assert_eq!(manifest.generation, 2);
 }
 
 // Integer division by zero traps on x86 only; ARM returns 0.

@@ -1,7 +1,8 @@
 //! The paged jump table, macOS's layout, run here: with
 //! `HCR_JUMP_TABLE_LAYOUT=paged` every stub is a copy of the runtime's
 //! stub page beside a data page, so these scenarios run the code macOS
-//! runs: reloads, a call to a removed proc, and `fork` (not on Windows).
+//! runs: reloads, threads calling through stubs during reloads, a call to
+//! a removed proc, a fault rolled back, and `fork` (not on Windows).
 
 /// A stub page's size: a stub's cell lies this far above it.
 const STUB_PAGE: usize = hcr_runtime::arch::STUB_PAGE;
@@ -45,5 +46,19 @@ scenario! {
     env("HCR_JUMP_TABLE_LAYOUT" = "paged")
     fn after_fork_parent_and_child_each_reload_their_own_versions(host) {
         crate::posix::fork_and_reload_in_both(host);
+    }
+}
+
+scenario! {
+    env("HCR_JUMP_TABLE_LAYOUT" = "paged")
+    fn threads_calling_through_paged_stubs_see_old_or_new_code_during_reloads(host) {
+        crate::threads::call_through_stubs_during_reloads(host);
+    }
+}
+
+scenario! {
+    env("HCR_JUMP_TABLE_LAYOUT" = "paged")
+    fn a_fault_under_the_guard_rolls_back_through_the_paged_table(host) {
+        crate::crash_guard::null_read_rolls_back(host);
     }
 }
