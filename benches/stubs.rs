@@ -11,7 +11,10 @@
 //! - far: a table at `0x10000000`, where Nim's runtime puts it (what
 //!   `HOT_CODE_RELOADING_JUMP_TABLE_ADDRESS=0x10000000` asks for);
 //! - near: a table placed as the runtime places it by default, beside
-//!   where the library then landed.
+//!   where the library then landed;
+//! - paged: a table of the paged layout, the one macOS uses (a copy of
+//!   the runtime's stub page whose stub loads its target from the data
+//!   page above it), run here.
 //!
 //! Before the figures the bench prints how far each stub's jump goes.
 //! The C host side is `c/calls.c`, compiled at `-O2`: loops that call

@@ -1,14 +1,15 @@
 //! What the stub benches call: `add` in a C library of its own, loaded
 //! after the default jump table was reserved (as a module is), through a
 //! `dlsym`'d pointer and through stubs in a table far from it and in one
-//! placed as the runtime places it by default; and the C host code that
-//! calls them (`c/calls.c`).
+//! placed as the runtime places it by default, and through a stub of the
+//! paged table (macOS's layout); and the C host code that calls them
+//! (`c/calls.c`).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use hcr_runtime::jump_table::{NIM_ADDRESS, Placed, Placement};
+use hcr_runtime::jump_table::{Layout, NIM_ADDRESS, Placed, Placement};
 use hcr_runtime::{JumpTable, JumpTableConfig, StubForm};
 
 /// The signature of `add`.
@@ -18,10 +19,16 @@ extern "C" fn unreachable_bad_call(_slot: *const u8) -> ! {
     std::process::abort()
 }
 
-/// A table placed as `placement` asks, never dropped.
+/// A table of the mapped layout placed as `placement` asks, never dropped.
 fn table(placement: Placement) -> &'static mut JumpTable {
+    table_of(Layout::Mapped, placement)
+}
+
+/// A table of `layout` placed as `placement` asks, never dropped.
+fn table_of(layout: Layout, placement: Placement) -> &'static mut JumpTable {
     let config = JumpTableConfig {
         placement,
+        layout,
         ..JumpTableConfig::default()
     };
     let table = JumpTable::new(config, unreachable_bad_call as *const () as usize)
@@ -165,7 +172,7 @@ pub struct Case {
 /// works in.
 pub struct Subjects {
     /// The ways of calling `add`, the `dlsym` pointer first.
-    pub cases: [Case; 5],
+    pub cases: [Case; 6],
     /// The C host.
     pub c: CHost,
     /// Why the far table is not at `0x10000000`, if it is not.
@@ -188,6 +195,11 @@ impl Subjects {
         let (far_data, _) = stub(far, add, StubForm::Data);
         let (near_data, cell) = stub(near, add, StubForm::Data);
         let (near_form, _) = stub(near, add, StubForm::Near);
+        let (paged, _) = stub(
+            table_of(Layout::Paged, Placement::Near),
+            add,
+            StubForm::Data,
+        );
         let add_at = add as usize;
         let jump = |stub: Add| Some((stub as usize).abs_diff(add_at));
         assert!(
@@ -224,6 +236,11 @@ impl Subjects {
                     "hcr stub, near form, table near",
                     Call::Pointer(near_form),
                     jump(near_form),
+                ),
+                case(
+                    "hcr stub, paged table (macOS's layout)",
+                    Call::Pointer(paged),
+                    jump(paged),
                 ),
                 case("hcr stub's cell, read per call", Call::Cell(cell), None),
             ],
