@@ -91,11 +91,16 @@ impl Layout {
     pub fn from_env() -> Result<Layout, TableError> {
         match std::env::var_os(LAYOUT_ENV) {
             None => Ok(Layout::NATIVE),
-            Some(value) => match value.to_string_lossy().trim() {
-                "mapped" => Ok(Layout::Mapped),
-                "paged" => Ok(Layout::Paged),
-                other => Err(TableError::BadLayout(other.to_owned())),
-            },
+            Some(value) => Layout::named(&value.to_string_lossy()),
+        }
+    }
+
+    /// The layout called `name` (`mapped`, `paged`).
+    fn named(name: &str) -> Result<Layout, TableError> {
+        match name.trim() {
+            "mapped" => Ok(Layout::Mapped),
+            "paged" => Ok(Layout::Paged),
+            other => Err(TableError::BadLayout(other.to_owned())),
         }
     }
 

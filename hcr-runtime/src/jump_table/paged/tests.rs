@@ -315,3 +315,15 @@ fn every_stub_of_the_page_decodes_to_a_jump_through_its_cell() {
         }
     }
 }
+
+#[test]
+fn layouts_are_named_as_the_variable_spells_them_and_others_refused() {
+    assert_eq!(Layout::named(" paged\n").unwrap(), Layout::Paged);
+    assert_eq!(Layout::named("mapped").unwrap(), Layout::Mapped);
+    let err = Layout::named("jit").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "HCR_JUMP_TABLE_LAYOUT must be `mapped` or `paged`, got `jit`"
+    );
+    assert_eq!(Layout::Paged.name(), "paged");
+}
