@@ -42,7 +42,7 @@ fn cargo(subcommand: &str, target: &str) -> Result<Command, BuildError> {
 
 /// Whether builds for `target` on `machine` (triples) link through zig:
 /// Apple targets anywhere but on a Mac.
-pub fn needs_zig(target: &str, machine: &str) -> bool {
+pub(crate) fn needs_zig(target: &str, machine: &str) -> bool {
     target.contains("apple") && !machine.contains("apple")
 }
 

@@ -47,19 +47,16 @@ fn refused(host: &hcr_tests::Host, modes: (u32, u32, u32), path: &str, what: &st
     let err = start(host, modes.0, modes.1, modes.2).unwrap_err();
     assert_eq!(err.code, UNTRUSTED, "{}", err.message);
     let path = host.modules.join(path);
-    for needle in [
-        "module `spin` was not loaded",
-        &path.display().to_string(),
-        what,
-        &format!("chmod o-w {}", path.display()),
-        "HCR_ALLOW_INSECURE_MODULES=1",
-    ] {
-        assert!(
-            err.message.contains(needle),
-            "{needle:?} not in {}",
-            err.message
-        );
-    }
+    hcr_tests::assert_says(
+        &err.message,
+        &[
+            "module `spin` was not loaded",
+            &path.display().to_string(),
+            what,
+            &format!("chmod o-w {}", path.display()),
+            "HCR_ALLOW_INSECURE_MODULES=1",
+        ],
+    );
     assert_eq!(
         host.copy_names(),
         Vec::<String>::new(),
@@ -185,13 +182,14 @@ fn runtime_in_an_open_directory(host: &hcr_tests::Host) -> PathBuf {
 
 fn assert_runtime_refused(err: hcr_client::StartError, dir: &Path) {
     let message = err.to_string();
-    for needle in [
-        "refused to open the hcr runtime",
-        &format!("directory {} (a directory above", dir.display()),
-        "chmod o-w",
-    ] {
-        assert!(message.contains(needle), "{needle:?} not in {message}");
-    }
+    hcr_tests::assert_says(
+        &message,
+        &[
+            "refused to open the hcr runtime",
+            &format!("directory {} (a directory above", dir.display()),
+            "chmod o-w",
+        ],
+    );
 }
 
 scenario! {

@@ -47,19 +47,16 @@ fn refused(host: &hcr_tests::Host, grants: &[(&str, &str)], path: &str, account:
     assert_eq!(err.code, UNTRUSTED, "{}", err.message);
     // The runtime names paths as Windows writes them.
     let path = format!("modules\\{}", path.replace('/', "\\"));
-    for needle in [
-        "module `spin` was not loaded",
-        &format!("{path} "),
-        &format!("lets {account} write to it ("),
-        &format!("{path}\" /remove:g \"{account}\""),
-        "HCR_ALLOW_INSECURE_MODULES=1",
-    ] {
-        assert!(
-            err.message.contains(needle),
-            "{needle:?} not in {}",
-            err.message
-        );
-    }
+    hcr_tests::assert_says(
+        &err.message,
+        &[
+            "module `spin` was not loaded",
+            &format!("{path} "),
+            &format!("lets {account} write to it ("),
+            &format!("{path}\" /remove:g \"{account}\""),
+            "HCR_ALLOW_INSECURE_MODULES=1",
+        ],
+    );
     assert_eq!(
         host.copy_names(),
         Vec::<String>::new(),

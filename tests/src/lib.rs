@@ -822,6 +822,18 @@ pub use sys::{
     system_failed_to_spawn, under_asan, under_valgrind, writable_and_executable,
 };
 
+/// Checks that `text` holds every one of `parts`, naming the first that
+/// it does not, with the whole text.
+///
+/// # Panics
+/// When a part is missing.
+#[track_caller]
+pub fn assert_says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} missing from:\n{text}");
+    }
+}
+
 /// Whether `check` comes true within five seconds, asked every
 /// millisecond: the runtime says a library rewritten with its size
 /// unchanged has changed once it has hashed its contents, on a thread of

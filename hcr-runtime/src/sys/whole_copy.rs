@@ -22,6 +22,41 @@ pub(crate) struct Copied<C> {
     pub(crate) rest: Rest,
 }
 
+/// A file read whole, with its metadata before and after the read.
+#[cfg(any(windows, target_os = "macos"))]
+#[derive(Debug)]
+pub(crate) struct Read {
+    before: std::fs::Metadata,
+    pub(crate) contents: Vec<u8>,
+    after: std::fs::Metadata,
+}
+
+#[cfg(any(windows, target_os = "macos"))]
+impl Read {
+    /// Reads the file at `path`.
+    pub(crate) fn of(path: &Path) -> std::io::Result<Read> {
+        let before = std::fs::metadata(path)?;
+        let contents = std::fs::read(path)?;
+        let after = std::fs::metadata(path)?;
+        Ok(Read {
+            before,
+            contents,
+            after,
+        })
+    }
+
+    /// What the library check reads of `copy`, made from these bytes.
+    pub(crate) fn copied<C>(self, copy: C) -> Copied<C> {
+        Copied {
+            copy,
+            before: self.before,
+            after: self.after,
+            contents: self.contents,
+            rest: Rest,
+        }
+    }
+}
+
 /// What is left to copy: nothing (the loader maps all of the file).
 #[cfg(any(windows, target_os = "macos"))]
 #[derive(Debug)]

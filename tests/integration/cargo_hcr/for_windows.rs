@@ -200,13 +200,14 @@ fn the_demo_runs_under_wine_and_reloads_edits_built_on_linux_keeping_its_board_a
             break fault.to_owned();
         }
     };
-    for part in [
-        "module `demo_view` faulted: EXCEPTION_ACCESS_VIOLATION (access violation) reading",
-        "demo_view.dll+0x",
-        "rolled back to the version loaded in generation 1",
-    ] {
-        assert!(fault.contains(part), "{part:?} missing from: {fault}");
-    }
+    hcr_tests::assert_says(
+        &fault,
+        &[
+            "module `demo_view` faulted: EXCEPTION_ACCESS_VIOLATION (access violation) reading",
+            "demo_view.dll+0x",
+            "rolled back to the version loaded in generation 1",
+        ],
+    );
     let after = Frame::parse(demo.next_line("a frame after the rollback"));
     assert!(
         after.line.contains('o') && !after.line.contains('#'),

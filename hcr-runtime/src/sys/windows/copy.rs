@@ -42,7 +42,7 @@ use windows_sys::Win32::System::Threading::{
 
 use super::wide;
 pub(crate) use crate::sys::whole_copy::Rest;
-use crate::sys::whole_copy::{self, owner_name, remove_leftovers};
+use crate::sys::whole_copy::{self, Read, owner_name, remove_leftovers};
 
 /// The file one loaded version was copied to, held for deletion on close.
 #[derive(Debug)]
@@ -56,12 +56,10 @@ impl LibraryCopy {
     /// A copy of the file at `path`, load `id` of module `module`, made
     /// from the bytes read (which the library check then reads), rebased.
     pub(crate) fn of_file(module: &str, id: u64, path: &Path) -> io::Result<Copied> {
-        let before = std::fs::metadata(path)?;
-        let contents = std::fs::read(path)?;
-        let after = std::fs::metadata(path)?;
+        let read = Read::of(path)?;
         let (dir, owner) = copies_dir()?;
         let copy = dir.join(format!("{owner}.{module}.{id}.dll"));
-        let mut bytes = contents.clone();
+        let mut bytes = read.contents.clone();
         if let Some(base) = crate::pe::image_size(&bytes).and_then(free_range_above_table) {
             // A DLL that cannot be rebased loads where it would anyway.
             let _ = crate::pe::rebase(&mut bytes, base as u64);
@@ -72,16 +70,10 @@ impl LibraryCopy {
             .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
             .custom_flags(FILE_FLAG_DELETE_ON_CLOSE)
             .open(&copy)?;
-        Ok(Copied {
-            copy: LibraryCopy {
-                _deletes: deletes,
-                path: copy,
-            },
-            before,
-            after,
-            contents,
-            rest: Rest,
-        })
+        Ok(read.copied(LibraryCopy {
+            _deletes: deletes,
+            path: copy,
+        }))
     }
 
     /// Nothing to do once the DLL is loaded: the copy goes when it is

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub(crate) use crate::sys::whole_copy::Rest;
-use crate::sys::whole_copy::{self, owner_name, remove_leftovers};
+use crate::sys::whole_copy::{self, Read, owner_name, remove_leftovers};
 
 /// The file one loaded version was copied to.
 #[derive(Debug)]
@@ -32,9 +32,7 @@ impl LibraryCopy {
     /// A copy of the file at `path`, load `id` of module `module`, made
     /// from the bytes read (which the library check then reads).
     pub(crate) fn of_file(module: &str, id: u64, path: &Path) -> io::Result<Copied> {
-        let before = std::fs::metadata(path)?;
-        let contents = std::fs::read(path)?;
-        let after = std::fs::metadata(path)?;
+        let read = Read::of(path)?;
         let copy = copies_dir()?.join(format!("{module}.{id}.dylib"));
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -42,14 +40,8 @@ impl LibraryCopy {
             .mode(0o600)
             .open(&copy)?;
         let copy = LibraryCopy { path: copy };
-        file.write_all(&contents)?;
-        Ok(Copied {
-            copy,
-            before,
-            after,
-            contents,
-            rest: Rest,
-        })
+        file.write_all(&read.contents)?;
+        Ok(read.copied(copy))
     }
 
     /// Removes the copy once dyld has mapped it: nothing reads the file
