@@ -19,9 +19,7 @@
 use std::io;
 
 use crate::arch;
-use crate::sys;
-#[cfg(hcr_mapped_table)]
-use crate::sys::TableCopy;
+use crate::sys::{self, TableCopy};
 
 #[cfg(hcr_mapped_table)]
 mod mapped;
@@ -255,7 +253,7 @@ macro_rules! each {
 /// copy of a mapped table's bytes; nothing for a paged table, whose data
 /// pages are private to each process already.
 #[derive(Debug)]
-pub(crate) struct ForkCopy(#[cfg(hcr_mapped_table)] Option<TableCopy>);
+pub(crate) struct ForkCopy(Option<TableCopy>);
 
 impl JumpTable {
     /// Reserves a table in the layout `config` asks for and points every
@@ -298,10 +296,7 @@ impl JumpTable {
         match &self.kind {
             #[cfg(hcr_mapped_table)]
             Kind::Mapped(table) => table.snapshot().map(|copy| ForkCopy(Some(copy))),
-            #[cfg(hcr_mapped_table)]
             Kind::Paged(_) => Ok(ForkCopy(None)),
-            #[cfg(not(hcr_mapped_table))]
-            Kind::Paged(_) => Ok(ForkCopy()),
         }
     }
 
@@ -313,13 +308,12 @@ impl JumpTable {
     /// `copy` comes from [`JumpTable::snapshot`] with no write since, and
     /// no other thread runs (the child right after `fork`).
     pub(crate) unsafe fn switch_to(&mut self, copy: ForkCopy) -> Result<(), TableError> {
-        #[cfg(hcr_mapped_table)]
-        if let (Kind::Mapped(table), Some(copy)) = (&mut self.kind, copy.0) {
+        match (&mut self.kind, copy.0) {
             // SAFETY: forwarded from the caller.
-            return unsafe { table.switch_to(copy) };
+            #[cfg(hcr_mapped_table)]
+            (Kind::Mapped(table), Some(copy)) => unsafe { table.switch_to(copy) },
+            _ => Ok(()),
         }
-        let _ = copy;
-        Ok(())
     }
 
     /// Hands out a fresh slot whose target is its own bad-call veneer.

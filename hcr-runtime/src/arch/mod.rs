@@ -69,6 +69,27 @@ pub const PAGE_STUB_LEN: usize = 16;
 /// The word above it in the data page is the page's handler cell.
 pub const PAGE_BAD_CALL_OFFSET: usize = STUB_PAGE - PAGE_STUB_LEN;
 
+/// The stub page made of an architecture's two pieces (stub, bad-call
+/// entry): stubs up to [`PAGE_BAD_CALL_OFFSET`], then the entry.
+pub(crate) const fn stub_page((stub, bad_call): ([u8; 16], [u8; 16])) -> [u8; STUB_PAGE] {
+    let mut page = [0; STUB_PAGE];
+    let mut at = 0;
+    while at < STUB_PAGE {
+        let piece = if at == PAGE_BAD_CALL_OFFSET {
+            bad_call
+        } else {
+            stub
+        };
+        let mut i = 0;
+        while i < PAGE_STUB_LEN {
+            page[at + i] = piece[i];
+            i += 1;
+        }
+        at += PAGE_STUB_LEN;
+    }
+    page
+}
+
 /// Four instruction words as little-endian bytes, at compile time.
 pub(crate) const fn words_le(words: [u32; 4]) -> [u8; 16] {
     let mut bytes = [0; 16];

@@ -190,6 +190,49 @@ mod tests {
         golden::assert_case(GOLDEN, "page_bad_call", &PAGE_BAD_CALL);
     }
 
+    /// Decodes every x86_64 stub of the page: a `lea r11` of the address one
+    /// stub page above itself, then `jmp [r11]`; the entry: `lea rdi, [r11 -
+    /// page]`, `mov rcx, rdi`, then a jump through the word one stub page
+    /// above itself.
+    #[test]
+    fn every_stub_of_the_page_decodes_to_a_jump_through_its_cell() {
+        use crate::arch::{PAGE_BAD_CALL_OFFSET, PAGE_STUB_LEN, STUB_PAGE};
+        use iced_x86::{Code, Decoder, DecoderOptions, Register};
+        let page = crate::arch::stub_page((PAGE_STUB, PAGE_BAD_CALL));
+        let base = 0x7f00_0000_0000u64;
+        for at in (0..STUB_PAGE).step_by(PAGE_STUB_LEN) {
+            let ip = base + at as u64;
+            let mut decoder =
+                Decoder::with_ip(64, &page[at..at + PAGE_STUB_LEN], ip, DecoderOptions::NONE);
+            let (first, second) = (decoder.decode(), decoder.decode());
+            let cell = ip + STUB_PAGE as u64;
+            if at == PAGE_BAD_CALL_OFFSET {
+                assert_eq!(first.code(), Code::Lea_r64_m);
+                assert_eq!(first.op0_register(), Register::RDI);
+                assert_eq!(first.memory_base(), Register::R11);
+                assert_eq!(
+                    first.memory_displacement64(),
+                    (STUB_PAGE as u64).wrapping_neg()
+                );
+                assert_eq!(second.code(), Code::Mov_rm64_r64);
+                assert_eq!(second.op0_register(), Register::RCX);
+                assert_eq!(second.op1_register(), Register::RDI);
+                let third = decoder.decode();
+                assert_eq!(third.code(), Code::Jmp_rm64);
+                assert!(third.is_ip_rel_memory_operand());
+                assert_eq!(third.ip_rel_memory_address(), cell);
+            } else {
+                assert_eq!(first.code(), Code::Lea_r64_m, "stub at {at:#x}");
+                assert_eq!(first.op0_register(), Register::R11);
+                assert!(first.is_ip_rel_memory_operand());
+                assert_eq!(first.ip_rel_memory_address(), cell);
+                assert_eq!(second.code(), Code::Jmp_rm64);
+                assert_eq!(second.memory_base(), Register::R11);
+                assert_eq!(second.memory_displacement64(), 0);
+            }
+        }
+    }
+
     #[test]
     fn misaligned_slots_are_refused() {
         assert!(data_jump(SLOT + 8).is_err());

@@ -48,24 +48,7 @@ const PAIR: usize = 2 * STUB_PAGE;
 /// The stub page of this architecture: [`STUBS_PER_PAGE`] stubs, then the
 /// bad-call entry; none where the architecture has no stub page pieces.
 pub(crate) const STUB_PAGE_BYTES: Option<[u8; STUB_PAGE]> = match host::PAGE_PIECES {
-    Some((stub, bad_call)) => {
-        let mut page = [0; STUB_PAGE];
-        let mut at = 0;
-        while at < STUB_PAGE {
-            let piece = if at == PAGE_BAD_CALL_OFFSET {
-                bad_call
-            } else {
-                stub
-            };
-            let mut i = 0;
-            while i < PAGE_STUB_LEN {
-                page[at + i] = piece[i];
-                i += 1;
-            }
-            at += PAGE_STUB_LEN;
-        }
-        Some(page)
-    }
+    Some(pieces) => Some(crate::arch::stub_page(pieces)),
     None => None,
 };
 

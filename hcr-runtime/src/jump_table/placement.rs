@@ -138,8 +138,8 @@ fn parse_address(text: &str, size: usize) -> Result<usize, TableError> {
     }
     if address % sys::allocation_granularity() != 0 {
         return Err(bad(
-            "it is not aligned to where this system places mappings (a page on Linux, 64 KiB on \
-             Windows)",
+            "it is not aligned to where this system places mappings (a page on Linux and macOS, 64 \
+             KiB on Windows)",
         ));
     }
     if address.checked_add(size).is_none() {

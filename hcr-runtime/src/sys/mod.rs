@@ -3,10 +3,11 @@
 //!
 //! * memory: `page_size`, `TABLE_LAYOUT` (the jump table's layout here),
 //!   `StubPages` (the paged table's reservation of stub and data pages)
-//!   and, where the mapped table is built (`cfg(hcr_mapped_table)`: not on
-//!   macOS, which has `NO_MAPPED_TABLE` instead), `Views` (its two views
-//!   of one shared memory object, placed at an address or near the
-//!   modules) and `TableCopy` (a private copy of it, for a forked child);
+//!   `TableCopy` (a private copy of the mapped table, for a forked child;
+//!   none on macOS) and, where the mapped table is built
+//!   (`cfg(hcr_mapped_table)`: not on macOS, which has `NO_MAPPED_TABLE`
+//!   instead), `Views` (its two views of one shared memory object, placed
+//!   at an address or near the modules);
 //! * processes: `at_fork`, `write_stderr`;
 //! * loading: `library` (`Library`, `library_file_name`, `check_library`),
 //!   `copy::LibraryCopy` (where each version is loaded from), `FileStamp`

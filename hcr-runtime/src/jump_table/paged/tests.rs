@@ -273,49 +273,6 @@ fn a_fixed_address_is_used_when_free_and_left_alone_when_taken() {
     );
 }
 
-/// Decodes every x86_64 stub of the page: a `lea r11` of the address one
-/// stub page above itself, then `jmp [r11]`; the entry: `lea rdi, [r11 -
-/// page]`, `mov rcx, rdi`, then a jump through the word one stub page
-/// above itself.
-#[cfg(target_arch = "x86_64")]
-#[test]
-fn every_stub_of_the_page_decodes_to_a_jump_through_its_cell() {
-    use iced_x86::{Code, Decoder, DecoderOptions, Register};
-    let page = STUB_PAGE_BYTES.unwrap();
-    let base = 0x7f00_0000_0000u64;
-    for at in (0..STUB_PAGE).step_by(PAGE_STUB_LEN) {
-        let ip = base + at as u64;
-        let mut decoder =
-            Decoder::with_ip(64, &page[at..at + PAGE_STUB_LEN], ip, DecoderOptions::NONE);
-        let (first, second) = (decoder.decode(), decoder.decode());
-        let cell = ip + STUB_PAGE as u64;
-        if at == PAGE_BAD_CALL_OFFSET {
-            assert_eq!(first.code(), Code::Lea_r64_m);
-            assert_eq!(first.op0_register(), Register::RDI);
-            assert_eq!(first.memory_base(), Register::R11);
-            assert_eq!(
-                first.memory_displacement64(),
-                (STUB_PAGE as u64).wrapping_neg()
-            );
-            assert_eq!(second.code(), Code::Mov_rm64_r64);
-            assert_eq!(second.op0_register(), Register::RCX);
-            assert_eq!(second.op1_register(), Register::RDI);
-            let third = decoder.decode();
-            assert_eq!(third.code(), Code::Jmp_rm64);
-            assert!(third.is_ip_rel_memory_operand());
-            assert_eq!(third.ip_rel_memory_address(), cell);
-        } else {
-            assert_eq!(first.code(), Code::Lea_r64_m, "stub at {at:#x}");
-            assert_eq!(first.op0_register(), Register::R11);
-            assert!(first.is_ip_rel_memory_operand());
-            assert_eq!(first.ip_rel_memory_address(), cell);
-            assert_eq!(second.code(), Code::Jmp_rm64);
-            assert_eq!(second.memory_base(), Register::R11);
-            assert_eq!(second.memory_displacement64(), 0);
-        }
-    }
-}
-
 #[test]
 fn layouts_are_named_as_the_variable_spells_them_and_others_refused() {
     assert_eq!(Layout::named(" paged\n").unwrap(), Layout::Paged);

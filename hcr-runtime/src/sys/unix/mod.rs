@@ -24,9 +24,9 @@ compile_error!("hcr-runtime supports Linux and macOS among Unix systems");
 
 #[cfg(not(hcr_mapped_table))]
 pub(crate) use os::NO_MAPPED_TABLE;
-pub(crate) use os::{StubPages, TABLE_LAYOUT, copy};
 #[cfg(hcr_mapped_table)]
-pub(crate) use os::{TableCopy, Views};
+pub(crate) use os::Views;
+pub(crate) use os::{StubPages, TABLE_LAYOUT, TableCopy, copy};
 pub(crate) use stamp::FileStamp;
 
 use std::io;

@@ -28,6 +28,10 @@ pub(crate) use stub_pages::StubPages;
 /// The jump table's layout here: copies of the stub page.
 pub(crate) const TABLE_LAYOUT: crate::jump_table::Layout = crate::jump_table::Layout::Paged;
 
+/// What a forked child would switch to: nothing, as the paged table's
+/// data pages are private to each process already.
+pub(crate) type TableCopy = std::convert::Infallible;
+
 /// Why the mapped jump table is not built here.
 pub(crate) const NO_MAPPED_TABLE: &str = "on macOS executable memory must come from signed code, \
      so the jump table is made of copies of the runtime's stub page (the paged layout)";
